@@ -1,0 +1,1 @@
+"""Runtime of approvals-bot: CLI, configuration, composition root, web server, jobs, stores."""

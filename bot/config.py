@@ -1,0 +1,146 @@
+"""The configuration contract (ARCHITECTURE §5): the only module that reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.errors import ConfigError
+from services.secretbox import SecretBox
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every environment variable of §5 with its default; secrets never print."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
+
+    SLACK_BOT_TOKEN: SecretStr
+    SLACK_SIGNING_SECRET: SecretStr
+    SLACK_APP_TOKEN: SecretStr | None = None
+    SLACK_API_URL: str = "https://slack.com/api/"
+
+    ATLASSIAN_CLIENT_ID: str | None = None
+    ATLASSIAN_CLIENT_SECRET: SecretStr | None = None
+    ATLASSIAN_REDIRECT_URI: str | None = None
+    ATLASSIAN_AUTH_URL: str = "https://auth.atlassian.com"
+    ATLASSIAN_API_URL: str = "https://api.atlassian.com"
+    CONFLUENCE_SITE_URL: str | None = None
+    APPROVALFLOW_APP_ID: str | None = None
+    APPROVALFLOW_ENV_ID: str | None = None
+    APPROVALFLOW_BASE_URL: str | None = None
+
+    REDIS_URL: SecretStr | None = None  # may hold a password
+    REDIS_PREFIX: str = "approvals:"
+    DATA_DIR: Path = Path("./.data")
+    ENCRYPTION_KEYS: SecretStr
+
+    APPROVALS_CHANNEL: str | None = None
+    SECURITY_CHANNEL: str | None = None
+    ADMIN_USER_IDS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    TOKEN_VALIDITY_DAYS: int = Field(30, ge=1, le=3650)
+    TOTP_MAX_FAILURES: int = Field(5, ge=1, le=100)
+    TOTP_LOCKOUT_MINUTES: int = Field(15, ge=1, le=24 * 60)
+    ALLOW_SELF_APPROVAL: bool = False
+    REQUIRE_EMAIL_MATCH: bool = True
+    POLL_INTERVAL_SECONDS: int = Field(60, ge=1, le=24 * 3600)
+    REQUEST_TTL_HOURS: int = Field(72, ge=1, le=24 * 365)
+    REMINDER_HOURS: int = Field(24, ge=1, le=24 * 365)
+    LOG_LEVEL: str = "INFO"
+    PORT: int = Field(3000, ge=1, le=65535)
+
+    @field_validator("ADMIN_USER_IDS", mode="before")
+    @classmethod
+    def _admins(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("SLACK_API_URL", "ATLASSIAN_AUTH_URL", "ATLASSIAN_API_URL")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("ENCRYPTION_KEYS")
+    @classmethod
+    def _keys(cls, value: SecretStr) -> SecretStr:
+        try:
+            SecretBox(_split_csv(value.get_secret_value()))
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("ENCRYPTION_KEYS: ")) from None
+        return value
+
+    @model_validator(mode="after")
+    def _live_needs(self) -> Settings:
+        if self.live:
+            missing = [
+                name
+                for name in (
+                    "ATLASSIAN_CLIENT_SECRET",
+                    "CONFLUENCE_SITE_URL",
+                    "APPROVALFLOW_APP_ID",
+                    "APPROVALFLOW_ENV_ID",
+                )
+                if getattr(self, name) in (None, "")
+            ]
+            if missing:
+                raise ValueError(
+                    "with ATLASSIAN_CLIENT_ID set (live mode) these are required: "
+                    + ", ".join(missing)
+                )
+        if self.REMINDER_HOURS >= self.REQUEST_TTL_HOURS:
+            raise ValueError("REMINDER_HOURS must be less than REQUEST_TTL_HOURS")
+        return self
+
+    @property
+    def live(self) -> bool:
+        """True when a real Atlassian 3LO app is configured; otherwise the sandbox is used."""
+        return bool(self.ATLASSIAN_CLIENT_ID)
+
+    @property
+    def encryption_keys(self) -> list[str]:
+        return list(_split_csv(self.ENCRYPTION_KEYS.get_secret_value()))
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.ATLASSIAN_REDIRECT_URI or f"http://localhost:{self.PORT}/atlassian/callback"
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read the settings, raising one ConfigError that names every missing or malformed value."""
+    try:
+        if environ is None:
+            return Settings()  # type: ignore[call-arg]
+        return Settings.model_validate(environ)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]) or "configuration"
+        if error["type"] == "missing":
+            lines.append(f"  {name}: missing (required)")
+        else:
+            # Never echo the input: it may be a secret.
+            lines.append(f"  {name}: {error['msg'].removeprefix('Value error, ')}")
+    return "The configuration is incomplete or malformed:\n" + "\n".join(lines)

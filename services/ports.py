@@ -1,0 +1,44 @@
+"""Ports: the Protocols services depend on; Redis adapters live in bot/stores, fakes in tests/fakes.
+
+Every store port has a contract test in tests/contract run against both the Redis adapter (on a
+real redis-server) and the in-memory fake, so the fake can be trusted in unit tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """The time, as an aware UTC datetime; tests move it."""
+
+    def now(self) -> datetime: ...
+
+
+class StoreHealth(Protocol):
+    """Whether the store answers."""
+
+    async def ping(self) -> bool: ...
+
+
+class Leases(Protocol):
+    """Named, expiring, owner-bound leases: one holder at a time across every process."""
+
+    async def acquire(self, name: str, owner: str, ttl_seconds: float) -> bool:
+        """Take the lease if free (or already ours, which extends it); True when held."""
+        ...
+
+    async def release(self, name: str, owner: str) -> bool:
+        """Give the lease back if we hold it; True when it was ours."""
+        ...
+
+
+class OnceKeys(Protocol):
+    """Idempotency keys: the first claim of a key wins, later claims lose until it expires."""
+
+    async def claim(self, key: str, ttl_seconds: float) -> bool: ...
+
+    async def forget(self, key: str) -> None:
+        """Drop a claim so the work can be tried again (after a failure that did nothing)."""
+        ...

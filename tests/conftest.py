@@ -1,0 +1,32 @@
+"""Shared fixtures: one throwaway redis-server per test session, flushed before each test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.fakes.clock import FakeClock
+from tests.redis_server import throwaway_redis
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with throwaway_redis() as url:
+        yield url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
