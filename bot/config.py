@@ -23,7 +23,9 @@ def _split_csv(value: Any) -> Any:
 class Settings(BaseSettings):
     """Every environment variable of §5 with its default; secrets never print."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=True, env_ignore_empty=True
+    )
 
     SLACK_BOT_TOKEN: SecretStr
     SLACK_SIGNING_SECRET: SecretStr

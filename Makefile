@@ -1,0 +1,54 @@
+# approvals-bot: `make run` runs the bot, `make test` runs every check. Both install what is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install redis-server lint typecheck imports pytest bench format clean
+
+run: install redis-server
+	@test -f .env || { \
+	  cp .env.example .env && \
+	  echo "ENCRYPTION_KEYS=$$($(BIN)/approvals-bot keygen)" >> .env && \
+	  echo "Created .env with a new ENCRYPTION_KEYS; put your Slack credentials in it."; }
+	@set -a && . ./.env && set +a && exec $(BIN)/approvals-bot serve
+
+test: install redis-server lint typecheck imports pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# The embedded store and the tests need a redis-server binary; install it from Debian's packages.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "redis-server is missing; installing it from Debian packages"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
+lint:
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck:
+	$(BIN)/mypy
+
+imports:
+	$(BIN)/lint-imports
+
+pytest:
+	$(BIN)/pytest
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install redis-server
+	$(BIN)/python -m bench.ack
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,38 @@
+"""`approvals-bot check`: one line per dependency, saying what it is and whether it answers."""
+
+from __future__ import annotations
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.config import Settings
+from bot.wiring import Container
+from services.errors import StoreError
+
+
+async def check_lines(container: Container) -> tuple[bool, list[str]]:
+    settings: Settings = container.settings
+    lines: list[str] = []
+    healthy = True
+
+    try:
+        auth = await container.slack.auth_test()
+        lines.append(f"slack        ok      team {auth.get('team')} as {auth.get('user')} via {settings.SLACK_API_URL}")
+    except SlackApiError as exc:
+        healthy = False
+        lines.append(f"slack        failed  auth.test said {exc.response.get('error')} ({settings.SLACK_API_URL})")
+    except (SlackClientError, OSError, TimeoutError) as exc:
+        healthy = False
+        lines.append(f"slack        failed  {type(exc).__name__}: cannot reach {settings.SLACK_API_URL}")
+
+    try:
+        await container.health.ping()
+        lines.append(f"store        ok      {container.store_description}")
+    except StoreError as exc:
+        healthy = False
+        lines.append(f"store        failed  {exc}")
+
+    if settings.live:
+        lines.append(f"approvalflow live    Atlassian at {settings.ATLASSIAN_API_URL}, site {settings.CONFLUENCE_SITE_URL}")
+    else:
+        lines.append("approvalflow sandbox built-in ApprovalFlow sandbox (no Atlassian settings given)")
+    return healthy, lines

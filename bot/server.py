@@ -1,0 +1,87 @@
+"""`serve` and `worker`: run the web app under uvicorn and/or the jobs, and stop gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+
+import uvicorn
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot.config import Settings
+from bot.web import create_web_app
+from bot.wiring import Container, build
+
+log = logging.getLogger(__name__)
+
+DRAIN_SECONDS = 10.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its own shutdown, which would kill us before we close
+    the store and stop the embedded redis-server; we keep its graceful stop and skip that."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+
+async def drain_background_work(timeout: float = DRAIN_SECONDS) -> None:
+    """Let listener work Bolt started after an ack finish before the store closes."""
+    current = asyncio.current_task()
+    pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
+
+
+async def serve(settings: Settings, *, socket_mode: bool, run_jobs: bool, host: str = "0.0.0.0") -> None:  # noqa: S104 - a server listens on all interfaces
+    async with build(settings) as container:
+        web = create_web_app(container)
+        config = uvicorn.Config(web, host=host, port=settings.PORT, lifespan="off", log_config=None, access_log=False)
+        server = _Server(config)
+        socket_handler = await _start_socket_mode(container) if socket_mode else None
+        if run_jobs:
+            container.jobs.start()
+        log.info("serving", extra={"port": settings.PORT, "socket_mode": socket_mode, "jobs": run_jobs})
+        try:
+            # uvicorn stops accepting on SIGTERM/SIGINT and waits for in-flight requests.
+            await server.serve()
+        finally:
+            if socket_handler is not None:
+                await socket_handler.close_async()
+            await container.jobs.stop()
+            await drain_background_work()
+        log.info("stopped")
+
+
+async def _start_socket_mode(container: Container) -> AsyncSocketModeHandler:
+    token = container.settings.SLACK_APP_TOKEN
+    if token is None:
+        raise SystemExit("--socket needs SLACK_APP_TOKEN (an xapp- token with connections:write)")
+    handler = AsyncSocketModeHandler(container.bolt, token.get_secret_value())
+    await handler.connect_async()
+    return handler
+
+
+async def work(settings: Settings) -> None:
+    """`approvals-bot worker`: only the background jobs, until SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with build(settings) as container:
+        container.jobs.start()
+        log.info("worker running", extra={"jobs": [job.name for job in container.jobs.jobs]})
+        await stop.wait()
+        await container.jobs.stop()
+    log.info("worker stopped")

@@ -1,0 +1,75 @@
+"""The HTTP surface: Slack events, health, metrics (and the routes features add)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.metrics import CONTENT_TYPE_LATEST, Metrics
+from bot.wiring import Container
+from services.errors import StoreError
+
+KNOWN_ROUTES = ("/slack/events", "/healthz", "/metrics", "/atlassian/callback")
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by route (unknown paths share one label)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        route = path if path in KNOWN_ROUTES else ("/sandbox" if path.startswith("/sandbox") else "other")
+        status = 500
+        started = time.perf_counter()
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            self.metrics.http_seconds.labels(route).observe(time.perf_counter() - started)
+            self.metrics.http_requests.labels(route, str(status)).inc()
+
+
+def create_web_app(container: Container, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    slack_handler = AsyncSlackRequestHandler(container.bolt)
+
+    async def slack_events(request: Request) -> Response:
+        return await slack_handler.handle(request)
+
+    async def healthz(request: Request) -> Response:
+        try:
+            ok = await container.health.ping()
+        except StoreError as exc:
+            return JSONResponse({"ok": False, "store": str(exc)}, status_code=503)
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(container.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    routes: list[BaseRoute] = [
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        *extra_routes,
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(MetricsMiddleware, metrics=container.metrics)
+    return app

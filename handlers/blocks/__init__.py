@@ -1,0 +1,1 @@
+"""Block Kit builders: pure functions from our types to Slack payload dicts, validated."""

@@ -1,0 +1,59 @@
+"""The one `@app.error` handler: user errors become ephemeral replies, the rest is logged."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from handlers.messages import STORE_DOWN, UNEXPECTED_ERROR, UPSTREAM_DOWN
+from services.errors import StoreError, UpstreamError, UserError
+
+log = logging.getLogger(__name__)
+
+
+def user_message(error: Exception) -> str:
+    """What the person sees for an error that reached the top."""
+    ref = secrets.token_hex(4)
+    if isinstance(error, UserError):
+        return str(error)
+    if isinstance(error, StoreError):
+        log.error("store failure", extra={"ref": ref, "error": str(error)})
+        return STORE_DOWN.format(ref=ref)
+    if isinstance(error, UpstreamError):
+        log.warning("upstream failure", extra={"ref": ref, "error": str(error)})
+        return UPSTREAM_DOWN.format(detail=str(error))
+    log.error("unexpected error", extra={"ref": ref}, exc_info=error)
+    return UNEXPECTED_ERROR.format(ref=ref)
+
+
+async def tell_user(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
+    """Reply ephemerally where the user is: response_url, else the channel, else a DM."""
+    user = (body.get("user") or {}).get("id") or body.get("user_id")
+    response_url = body.get("response_url") or next(
+        (u.get("response_url") for u in body.get("response_urls") or []), None
+    )
+    try:
+        if response_url:
+            await AsyncWebhookClient(response_url, timeout=10).send(
+                text=text, response_type="ephemeral", replace_original=False
+            )
+            return
+        channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
+        if channel and user:
+            await client.chat_postEphemeral(channel=channel, user=user, text=text)
+        elif user:
+            await client.chat_postMessage(channel=user, text=text)
+    except SlackApiError as exc:
+        log.warning("could not tell the user about an error", extra={"slack_error": exc.response.get("error")})
+
+
+def register(app: AsyncApp) -> None:
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await tell_user(client, body, user_message(error))

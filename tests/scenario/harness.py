@@ -1,0 +1,81 @@
+"""Runs the real bot (composition root, Bolt, Starlette, uvicorn) on a free port for a test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+
+from bot.config import Settings, load_settings
+from bot.web import create_web_app
+from bot.wiring import Container, build
+from services.secretbox import new_key
+from tests.redis_server import free_port
+from tests.slack_signer import command_body, interactive_body, signed_headers
+
+SIGNING_SECRET = "test-signing-secret"
+
+
+def bot_environment(slack_api_url: str, redis_url: str, **overrides: str) -> dict[str, str]:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-test-bot",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_api_url,
+        "ENCRYPTION_KEYS": new_key(),
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": "test:",
+        "LOG_LEVEL": "DEBUG",
+    }
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class RunningBot:
+    """The bot under test and an HTTP client that sends it signed Slack requests."""
+
+    url: str
+    container: Container
+    http: httpx.AsyncClient
+    secret: str = SIGNING_SECRET
+    sent: list[str] = field(default_factory=list)
+
+    async def post_signed(self, body: str, content_type: str, **sign: Any) -> httpx.Response:
+        headers = signed_headers(self.secret, body, content_type=content_type, **sign)
+        return await self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
+
+    async def command(self, text: str, **fields: str) -> httpx.Response:
+        body = command_body(text, **fields)
+        return await self.post_signed(body, "application/x-www-form-urlencoded")
+
+    async def interact(self, payload: dict[str, Any]) -> httpx.Response:
+        return await self.post_signed(interactive_body(payload), "application/x-www-form-urlencoded")
+
+
+@asynccontextmanager
+async def running_bot(environ: dict[str, str], *, clock: Any = None) -> AsyncIterator[RunningBot]:
+    port = free_port()
+    settings: Settings = load_settings({**environ, "PORT": str(port)})
+    async with build(settings, clock=clock) as container:
+        web = create_web_app(container)
+        config = uvicorn.Config(web, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False)
+        server = uvicorn.Server(config)
+        # The test owns signals; uvicorn must not install its handlers inside the test loop.
+        server.capture_signals = nullcontext  # type: ignore[method-assign,assignment]
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient(timeout=10) as http:
+            try:
+                yield RunningBot(url=f"http://127.0.0.1:{port}", container=container, http=http)
+            finally:
+                server.should_exit = True
+                await task
+
