@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import errors, help
+from handlers import errors, help, home
 from handlers.deps import HandlerDeps
 from handlers.slash import SubcommandRouter
 
@@ -18,5 +18,6 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
     router = SubcommandRouter(sandbox=deps.sandbox)
     help.register(router)
     app.command(COMMAND)(router.dispatch)
+    home.register(app, deps)
     errors.register(app)
     return router

@@ -42,3 +42,34 @@ class OnceKeys(Protocol):
     async def forget(self, key: str) -> None:
         """Drop a claim so the work can be tried again (after a failure that did nothing)."""
         ...
+
+
+class SlackUser(Protocol):
+    """What the bot knows of a Slack user from users.info."""
+
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def is_admin(self) -> bool:
+        """A workspace admin or owner."""
+        ...
+
+
+class Directory(Protocol):
+    """Looks Slack users up (users.info)."""
+
+    async def user(self, user_id: str) -> SlackUser: ...
+
+
+class Notifier(Protocol):
+    """Plain-text notices from services to people and to the security channel."""
+
+    async def dm(self, user_id: str, text: str) -> None: ...
+
+    async def security_alert(self, text: str) -> None:
+        """Post to SECURITY_CHANNEL when one is configured; otherwise only log."""
+        ...
