@@ -30,3 +30,14 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+# --- fake Slack Web API (appended; the import sits here so the lines above stay untouched)
+from tests.fakes.slack import FakeSlack  # noqa: E402
+
+
+@pytest.fixture
+async def fake_slack(clock: FakeClock) -> AsyncIterator[FakeSlack]:
+    """A started fake Slack Web API on 127.0.0.1, sharing the test's movable clock."""
+    async with FakeSlack(clock=clock) as slack:
+        yield slack
