@@ -3,17 +3,39 @@
     ApprovalsError                  base of every error we raise on purpose
     ├── UserError                   an expected failure; its message is shown to the user as is
     │   ├── InputError              malformed input: bad subcommand, target, code format ...
+    │   │   └── CodeFormatError     an Approval Token code that is not 6 digits (not an attempt)
     │   ├── NotAllowed              the caller may not do this (not an admin, not a reviewer ...)
-    │   └── NotFound                the thing named does not exist (or no longer does)
+    │   ├── NotFound                the thing named does not exist (or no longer does)
+    │   └── TokenError              the Approval Token cannot sign now, or the code was refused
+    │       ├── TokenNotEnrolled    no token: run /approvals enroll
+    │       ├── TokenPending        enrolled but not yet confirmed with a code
+    │       ├── NoPendingEnrolment  a confirmation code came with no enrolment waiting for it
+    │       ├── TokenExpired        past its validity (.expired_at): enrol again to renew
+    │       ├── TokenRevoked        revoked (lost device, admin reset): enrol again
+    │       ├── TokenLocked         too many wrong codes; locked until .until
+    │       ├── WrongCode           the code does not match; .tries_left before the lock
+    │       └── CodeReused          the code's time step was already used: wait for the next code
+    │   ├── LinkError               the Atlassian link cannot act for the user
+    │   │   ├── NotLinked           no link: run /approvals connect
+    │   │   ├── LinkBroken          the grant was revoked or its refresh failed: connect again
+    │   │   └── MissingScope        the grant lacks a scope an action needs (.scopes)
+    │   └── ApprovalFlowRefused     ApprovalFlow said no for a reason the user or an admin can fix
+    │       ├── RequestRejected     400: the server's own error text
+    │       ├── LicenceInactive     403: the ApprovalFlow licence is not active on the site
+    │       └── AppApisDisabled     403 from the gateway: App REST APIs are not enabled
     ├── ConfigError                 the configuration is missing or malformed (startup only)
     ├── StoreError                  the store failed or did not answer (mapped from redis)
     ├── SecretError                 a stored secret cannot be decrypted with any configured key
     └── UpstreamError               an outside HTTP service failed (mapped from httpx / authlib)
         ├── UpstreamTimeout         no answer in time
-        └── UpstreamUnavailable     connection refused, 5xx, or an unusable answer
+        ├── UpstreamUnavailable     connection refused, 5xx, or an unusable answer
+        └── RateLimited             429 after our retries (.retry_after seconds)
 
 Boundaries that map foreign exceptions into this tree (one each):
     redis      -> StoreError        bot/stores/_boundary.py
+    httpx, authlib (Atlassian 3LO) -> LinkError / Upstream*     services/linking (one module)
+    httpx (ApprovalFlow API)       -> ApprovalFlowRefused / Upstream* / NotFound
+                                                                services/approvalflow (one module)
     cryptography -> SecretError     services/secretbox.py
     slack_sdk  -> handled by the one `@app.error` handler in handlers/errors.py
 
@@ -22,6 +44,8 @@ says what happened and what to do next, and never holds a secret.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 
 class ApprovalsError(Exception):
@@ -42,6 +66,145 @@ class NotAllowed(UserError):
 
 class NotFound(UserError):
     """The thing the user named does not exist, or no longer does."""
+
+
+def _utc(when: datetime) -> str:
+    """A time as people read it in a message: minutes, UTC, unambiguous."""
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+class CodeFormatError(InputError):
+    """The Approval Token code is not exactly 6 digits; this never counts as a failed attempt."""
+
+    def __init__(self) -> None:
+        # Never echo the input: it may be a code, or something pasted by mistake.
+        super().__init__(
+            "A code is the 6 digits your authenticator app shows for ApprovalFlow "
+            "(spaces are fine). Type the code currently shown."
+        )
+
+
+class TokenError(UserError):
+    """The Approval Token cannot be used now, or the code was refused; the message says what next."""
+
+
+class TokenNotEnrolled(TokenError):
+    """The user has no Approval Token."""
+
+
+class TokenPending(TokenError):
+    """The Approval Token is enrolled but not yet confirmed with a code."""
+
+
+class NoPendingEnrolment(TokenError):
+    """A confirmation code arrived but no enrolment is waiting for one."""
+
+
+class TokenExpired(TokenError):
+    """The Approval Token is past its validity."""
+
+    def __init__(self, expired_at: datetime) -> None:
+        self.expired_at = expired_at
+        super().__init__(
+            f"Your Approval Token expired on {_utc(expired_at)}. "
+            "Run /approvals enroll to renew it."
+        )
+
+
+class TokenRevoked(TokenError):
+    """The Approval Token was revoked (reported lost, or reset by an admin)."""
+
+    def __init__(self, revoked_at: datetime | None) -> None:
+        self.revoked_at = revoked_at
+        when = f" on {_utc(revoked_at)}" if revoked_at is not None else ""
+        super().__init__(
+            f"Your Approval Token was revoked{when}. Run /approvals enroll to set up a new one."
+        )
+
+
+class TokenLocked(TokenError):
+    """Too many wrong codes: signing is locked until `until`."""
+
+    def __init__(self, until: datetime) -> None:
+        self.until = until
+        # Round up so "try again after that" is never a minute too early.
+        shown = until + timedelta(seconds=59, microseconds=999_999)
+        super().__init__(
+            f"Too many wrong codes: your Approval Token is locked until {_utc(shown)}. "
+            "Try again after that, or ask an admin to unlock it."
+        )
+
+
+class WrongCode(TokenError):
+    """The code does not match; `tries_left` more wrong codes lock the token."""
+
+    def __init__(self, tries_left: int) -> None:
+        self.tries_left = tries_left
+        tries = "1 try" if tries_left == 1 else f"{tries_left} tries"
+        super().__init__(
+            f"That code is not right. Check the ApprovalFlow entry in your authenticator app "
+            f"and type the current code ({tries} left before your token is locked)."
+        )
+
+
+class CodeReused(TokenError):
+    """The code's time step was already accepted once for this user."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "That code was already used. Wait for the next code in your authenticator app "
+            "(a new one appears every 30 seconds) and enter it."
+        )
+
+
+class LinkError(UserError):
+    """The user's Atlassian link cannot act for them; the message says how to fix it."""
+
+
+class NotLinked(LinkError):
+    """The user has not linked an Atlassian account."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "You have not linked your Atlassian account yet. Run /approvals connect first."
+        )
+
+
+class LinkBroken(LinkError):
+    """The stored grant no longer works (revoked, expired, or its refresh failed)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your Atlassian link has stopped working (it was revoked or could not be refreshed). "
+            "Run /approvals connect to link your account again."
+        )
+
+
+class MissingScope(LinkError):
+    """The grant lacks scopes an action needs."""
+
+    def __init__(self, scopes: list[str]) -> None:
+        self.scopes = scopes
+        super().__init__(
+            f"Your Atlassian link is missing the permission {', '.join(scopes)}. "
+            "Run /approvals connect and allow every permission asked for."
+        )
+
+
+class ApprovalFlowRefused(UserError):
+    """ApprovalFlow refused the call for a reason a person can act on."""
+
+
+class RequestRejected(ApprovalFlowRefused):
+    """ApprovalFlow answered 400; the message carries its own error text."""
+
+
+class LicenceInactive(ApprovalFlowRefused):
+    """ApprovalFlow's licence is not active on the site."""
+
+
+class AppApisDisabled(ApprovalFlowRefused):
+    """The Atlassian gateway refuses app REST API calls for ApprovalFlow."""
 
 
 class ConfigError(ApprovalsError):
@@ -66,3 +229,11 @@ class UpstreamTimeout(UpstreamError):
 
 class UpstreamUnavailable(UpstreamError):
     """An outside HTTP service refused the connection, failed, or answered nonsense."""
+
+
+class RateLimited(UpstreamError):
+    """An outside service kept answering 429; `retry_after` says when to try again."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -6,6 +6,7 @@ real redis-server) and the in-memory fake, so the fake can be trusted in unit te
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -72,4 +73,29 @@ class Notifier(Protocol):
 
     async def security_alert(self, text: str) -> None:
         """Post to SECURITY_CHANNEL when one is configured; otherwise only log."""
+        ...
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What acting as a user at Atlassian needs; never logged, never shown."""
+
+    access_token: str = field(repr=False)
+    cloud_id: str
+    account_id: str
+    scopes: frozenset[str]
+
+
+class Credentials(Protocol):
+    """The token vault as the ApprovalFlow client sees it (implemented by services/linking)."""
+
+    async def access_token_for(self, user_id: str) -> Credential:
+        """A valid token for the Slack user, refreshed first when it expires within 60 s.
+
+        Raises NotLinked or LinkBroken."""
+        ...
+
+    async def after_rejection(self, user_id: str, rejected: Credential) -> Credential:
+        """The API answered 401 to `rejected`: refresh once (unless another caller already
+        did) and return the new credential; raises LinkBroken when that fails too."""
         ...
