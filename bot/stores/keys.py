@@ -27,3 +27,28 @@ class Keys:
 
     def health(self) -> str:
         return f"{self.prefix}health"
+
+    # The audit trail: a stream of entries and the head (last seq, hash, stream id) kept apart
+    # so that deleting the newest entries shows. Both share the hash tag {audit} because one
+    # Lua script touches both, which Redis Cluster allows only within one slot.
+    def audit_stream(self) -> str:
+        return f"{self.prefix}{{audit}}:stream"
+
+    def audit_head(self) -> str:
+        return f"{self.prefix}{{audit}}:head"
+
+    # Approval Tokens: one hash per user, the QR messages still to delete, and two indexes
+    # (pending enrolments by pending_until, active tokens by expires_at) for the jobs. They share
+    # the hash tag {totp} because one Lua script touches several, which Redis Cluster allows
+    # only within one slot. A pending user hash expires after PENDING_ENROLMENT_TTL (at least).
+    def totp_token(self, user: str) -> str:
+        return f"{self.prefix}{{totp}}:user:{user}"
+
+    def totp_qr(self) -> str:
+        return f"{self.prefix}{{totp}}:qr"
+
+    def totp_pending(self) -> str:
+        return f"{self.prefix}{{totp}}:pending"
+
+    def totp_expiry(self) -> str:
+        return f"{self.prefix}{{totp}}:expiry"
