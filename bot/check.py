@@ -14,25 +14,39 @@ async def check_lines(container: Container) -> tuple[bool, list[str]]:
     lines: list[str] = []
     healthy = True
 
+    def line(part: str, verdict: str, detail: str) -> None:
+        lines.append(f"{part:<12} {verdict:<7} {detail}")
+
     try:
         auth = await container.slack.auth_test()
-        lines.append(f"slack        ok      team {auth.get('team')} as {auth.get('user')} via {settings.SLACK_API_URL}")
+        line(
+            "slack",
+            "ok",
+            f"team {auth.get('team')} as {auth.get('user')} via {settings.SLACK_API_URL}",
+        )
     except SlackApiError as exc:
         healthy = False
-        lines.append(f"slack        failed  auth.test said {exc.response.get('error')} ({settings.SLACK_API_URL})")
+        line(
+            "slack",
+            "failed",
+            f"auth.test said {exc.response.get('error')} ({settings.SLACK_API_URL})",
+        )
     except (SlackClientError, OSError, TimeoutError) as exc:
         healthy = False
-        lines.append(f"slack        failed  {type(exc).__name__}: cannot reach {settings.SLACK_API_URL}")
+        line("slack", "failed", f"{type(exc).__name__}: cannot reach {settings.SLACK_API_URL}")
 
     try:
         await container.health.ping()
-        lines.append(f"store        ok      {container.store_description}")
+        line("store", "ok", container.store_description)
     except StoreError as exc:
         healthy = False
-        lines.append(f"store        failed  {exc}")
+        line("store", "failed", str(exc))
 
     if settings.live:
-        lines.append(f"approvalflow live    Atlassian at {settings.ATLASSIAN_API_URL}, site {settings.CONFLUENCE_SITE_URL}")
+        where = f"Atlassian at {settings.ATLASSIAN_API_URL}, site {settings.CONFLUENCE_SITE_URL}"
+        line("approvalflow", "live", where)
     else:
-        lines.append("approvalflow sandbox built-in ApprovalFlow sandbox (no Atlassian settings given)")
+        line(
+            "approvalflow", "sandbox", "built-in ApprovalFlow sandbox (no Atlassian settings given)"
+        )
     return healthy, lines

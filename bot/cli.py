@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import date
 
+from bot.audit_cli import export_command, verify_command
+from bot.check import check_lines
 from bot.config import Settings, load_settings
 from bot.logging_setup import configure_logging
+from bot.server import serve, work
+from bot.wiring import build
 from services.errors import ConfigError
 from services.secretbox import new_key
 
@@ -24,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run only the background jobs")
     sub.add_parser("check", help="say what the bot is connected to and whether each part answers")
     sub.add_parser("keygen", help="print a new ENCRYPTION_KEYS key")
+    audit = sub.add_parser("audit", help="check or export the tamper-evident audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain; names the first broken entry")
+    export = audit_sub.add_parser("export", help="write the trail as CSV or JSON Lines to stdout")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    export.add_argument("--since", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD")
     return parser
 
 
@@ -41,18 +52,20 @@ def main(argv: list[str] | None = None) -> int:
         print(new_key())
         return 0
     settings = _settings()
-    configure_logging(settings.LOG_LEVEL)
+    # Servers log JSON lines to stdout (§5); one-shot commands print their answer there instead.
+    server = args.command in ("serve", "worker")
+    configure_logging(settings.LOG_LEVEL, sys.stdout if server else sys.stderr)
     try:
         if args.command == "serve":
-            from bot.server import serve
-
-            asyncio.run(serve(settings, socket_mode=args.socket, run_jobs=not args.no_jobs, host=args.host))
+            asyncio.run(
+                serve(settings, socket_mode=args.socket, run_jobs=not args.no_jobs, host=args.host)
+            )
         elif args.command == "worker":
-            from bot.server import work
-
             asyncio.run(work(settings))
         elif args.command == "check":
             return asyncio.run(_check(settings))
+        elif args.command == "audit":
+            return asyncio.run(_audit(settings, args))
     except ConfigError as exc:
         print(f"approvals-bot cannot start.\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -60,13 +73,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _check(settings: Settings) -> int:
-    from bot.check import check_lines
-    from bot.wiring import build
-
     async with build(settings) as container:
         healthy, lines = await check_lines(container)
     print("\n".join(lines))
     return 0 if healthy else 1
+
+
+async def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    async with build(settings) as container:
+        if args.audit_command == "verify":
+            code, text = await verify_command(container.audit_log)
+            print(text)
+            return code
+        return await export_command(container.audit_log, args.format, args.since, sys.stdout)
 
 
 if __name__ == "__main__":

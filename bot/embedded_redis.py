@@ -25,6 +25,7 @@ def _die_with_parent() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
+
 MISSING_BINARY = (
     "REDIS_URL is unset, so the bot wants to start its own redis-server, but none is installed. "
     "Install it (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`) "
@@ -44,7 +45,7 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket_path}"
 
-    async def start(self, timeout: float = 15.0) -> str:
+    async def start(self, wait_seconds: float = 15.0) -> str:
         binary = shutil.which("redis-server")
         if binary is None:
             raise ConfigError(MISSING_BINARY)
@@ -68,14 +69,14 @@ class EmbeddedRedis:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
-        await self._wait_until_answering(timeout)
+        await self._wait_until_answering(wait_seconds)
         log.info("embedded redis-server started", extra={"socket": str(self.socket_path)})
         return self.url
 
-    async def _wait_until_answering(self, timeout: float) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
+    async def _wait_until_answering(self, wait_seconds: float) -> None:
+        deadline = asyncio.get_running_loop().time() + wait_seconds
         while True:
             if self._proc is not None and self._proc.returncode is not None:
                 raise StoreError(

@@ -54,7 +54,9 @@ class JobRunner:
     async def run_once(self, job: Job) -> bool:
         """Run a job now if this process can take its lease; True when it ran."""
         # The lease outlives one interval a little, so a slow run is not started twice.
-        if not await self._leases.acquire(f"job:{job.name}", self._owner, job.interval_seconds * 1.5):
+        if not await self._leases.acquire(
+            f"job:{job.name}", self._owner, job.interval_seconds * 1.5
+        ):
             return False
         try:
             await job.run()

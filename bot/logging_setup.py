@@ -7,13 +7,15 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 # Values that must never reach a log line, whatever a library prints at DEBUG.
 _SECRET_PATTERNS = [
     re.compile(r"xox[abposr]-[0-9A-Za-z-]+"),
     re.compile(r"xapp-[0-9A-Za-z-]+"),
-    re.compile(r"(?i)(secret|token|password|code|authorization)([\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"),
+    re.compile(
+        r"(?i)(secret|token|password|code|authorization)([\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"
+    ),
     re.compile(r"otpauth://\S+"),
     re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+"),
 ]
@@ -51,8 +53,8 @@ class JsonFormatter(logging.Formatter):
         return scrub(json.dumps(entry, default=str))
 
 
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stdout)
+def configure_logging(level: str, stream: TextIO = sys.stdout) -> None:
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -36,29 +36,39 @@ class _Server(uvicorn.Server):
                 loop.remove_signal_handler(sig)
 
 
-async def drain_background_work(timeout: float = DRAIN_SECONDS) -> None:
+async def drain_background_work(wait_seconds: float = DRAIN_SECONDS) -> None:
     """Let listener work Bolt started after an ack finish before the store closes."""
     current = asyncio.current_task()
     pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
     if pending:
-        await asyncio.wait(pending, timeout=timeout)
+        await asyncio.wait(pending, timeout=wait_seconds)
 
 
-async def serve(settings: Settings, *, socket_mode: bool, run_jobs: bool, host: str = "0.0.0.0") -> None:  # noqa: S104 - a server listens on all interfaces
+async def serve(
+    settings: Settings,
+    *,
+    socket_mode: bool,
+    run_jobs: bool,
+    host: str = "0.0.0.0",  # noqa: S104 - a server listens on all interfaces
+) -> None:
     async with build(settings) as container:
         web = create_web_app(container)
-        config = uvicorn.Config(web, host=host, port=settings.PORT, lifespan="off", log_config=None, access_log=False)
+        config = uvicorn.Config(
+            web, host=host, port=settings.PORT, lifespan="off", log_config=None, access_log=False
+        )
         server = _Server(config)
         socket_handler = await _start_socket_mode(container) if socket_mode else None
         if run_jobs:
             container.jobs.start()
-        log.info("serving", extra={"port": settings.PORT, "socket_mode": socket_mode, "jobs": run_jobs})
+        log.info(
+            "serving", extra={"port": settings.PORT, "socket_mode": socket_mode, "jobs": run_jobs}
+        )
         try:
             # uvicorn stops accepting on SIGTERM/SIGINT and waits for in-flight requests.
             await server.serve()
         finally:
             if socket_handler is not None:
-                await socket_handler.close_async()
+                await socket_handler.close_async()  # type: ignore[no-untyped-call]
             await container.jobs.stop()
             await drain_background_work()
         log.info("stopped")
@@ -69,7 +79,7 @@ async def _start_socket_mode(container: Container) -> AsyncSocketModeHandler:
     if token is None:
         raise SystemExit("--socket needs SLACK_APP_TOKEN (an xapp- token with connections:write)")
     handler = AsyncSocketModeHandler(container.bolt, token.get_secret_value())
-    await handler.connect_async()
+    await handler.connect_async()  # type: ignore[no-untyped-call]
     return handler
 
 

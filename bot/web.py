@@ -31,7 +31,11 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        route = path if path in KNOWN_ROUTES else ("/sandbox" if path.startswith("/sandbox") else "other")
+        route = (
+            path
+            if path in KNOWN_ROUTES
+            else ("/sandbox" if path.startswith("/sandbox") else "other")
+        )
         status = 500
         started = time.perf_counter()
 

@@ -1,4 +1,4 @@
-"""The composition root: builds every client, store and service from Settings; nothing else connects."""
+"""The composition root: builds every client, store and service; nothing else connects."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ from bot.config import Settings
 from bot.embedded_redis import EmbeddedRedis
 from bot.jobs import JobRunner
 from bot.metrics import Metrics
+from bot.stores.audit import RedisAuditLog
 from bot.stores.basic import RedisHealth, RedisLeases, RedisOnceKeys
 from bot.stores.keys import Keys
 from handlers.deps import HandlerDeps
 from handlers.register import register_all
+from services.audit.trail import AuditTrail
 from services.clock import SystemClock
 from services.ports import Clock
 from services.secretbox import SecretBox
@@ -42,6 +44,8 @@ class Container:
     health: RedisHealth
     leases: RedisLeases
     once: RedisOnceKeys
+    audit_log: RedisAuditLog
+    audit: AuditTrail
     metrics: Metrics
     slack: AsyncWebClient
     bolt: AsyncApp
@@ -99,7 +103,9 @@ async def connect_store(settings: Settings, stack: AsyncExitStack) -> tuple[Redi
         url = await embedded.start()
         stack.push_async_callback(embedded.stop)
         description = f"embedded redis-server (data in {embedded.data_dir})"
-    redis = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
+    redis = Redis.from_url(
+        url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+    )
     stack.push_async_callback(redis.aclose)
     return redis, description
 
@@ -114,14 +120,25 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         box = SecretBox(settings.encryption_keys)
         metrics = Metrics()
         leases = RedisLeases(redis, keys)
+        audit_log = RedisAuditLog(redis, keys)
+        audit = AuditTrail(audit_log, clock)
         slack = make_slack_client(settings)
         deps = HandlerDeps(sandbox=not settings.live)
         bolt = make_bolt_app(settings, slack, deps, metrics)
         jobs = JobRunner(leases, metrics)
         stack.push_async_callback(jobs.stop)
         log.info("store", extra={"uses": store_description})
-        log.info("slack", extra={"uses": settings.SLACK_API_URL, "socket_mode": settings.SLACK_APP_TOKEN is not None})
-        log.info("approvalflow", extra={"uses": "live Atlassian" if settings.live else "built-in sandbox"})
+        log.info(
+            "slack",
+            extra={
+                "uses": settings.SLACK_API_URL,
+                "socket_mode": settings.SLACK_APP_TOKEN is not None,
+            },
+        )
+        log.info(
+            "approvalflow",
+            extra={"uses": "live Atlassian" if settings.live else "built-in sandbox"},
+        )
         yield Container(
             settings=settings,
             redis=redis,
@@ -131,6 +148,8 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             health=RedisHealth(redis),
             leases=leases,
             once=RedisOnceKeys(redis, keys),
+            audit_log=audit_log,
+            audit=audit,
             metrics=metrics,
             slack=slack,
             bolt=bolt,

@@ -50,7 +50,10 @@ async def tell_user(client: AsyncWebClient, body: dict[str, Any], text: str) -> 
         elif user:
             await client.chat_postMessage(channel=user, text=text)
     except SlackApiError as exc:
-        log.warning("could not tell the user about an error", extra={"slack_error": exc.response.get("error")})
+        log.warning(
+            "could not tell the user about an error",
+            extra={"slack_error": exc.response.get("error")},
+        )
 
 
 def register(app: AsyncApp) -> None:

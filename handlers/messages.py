@@ -26,7 +26,9 @@ HELP_USAGE: list[tuple[str, str]] = [
     ("audit [export] [--since YYYY-MM-DD]", "admins: the signed audit trail"),
 ]
 
-HELP_TITLE = "*Approvals*: sign off ApprovalFlow submissions from Slack, signed with your Approval Token."
+HELP_TITLE = (
+    "*Approvals*: sign off ApprovalFlow submissions from Slack, signed with your Approval Token."
+)
 SANDBOX_NOTE = (
     "sandbox: this bot runs against the built-in ApprovalFlow sandbox, not a real Confluence site."
 )

@@ -34,7 +34,9 @@ class SlackDirectory:
         except SlackApiError as exc:
             if exc.response.get("error") == "user_not_found":
                 raise NotFound(f"Slack does not know the user {user_id}.") from None
-            raise UpstreamUnavailable(f"Slack users.info failed: {exc.response.get('error')}") from None
+            raise UpstreamUnavailable(
+                f"Slack users.info failed: {exc.response.get('error')}"
+            ) from None
         user = response["user"]
         profile = user.get("profile") or {}
         return SlackProfile(
@@ -42,7 +44,9 @@ class SlackDirectory:
             name=profile.get("real_name") or user.get("real_name") or user.get("name") or user_id,
             # Email needs users:read.email; bots and some guests have none.
             email=(profile.get("email") or None),
-            is_admin=bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")),
+            is_admin=bool(
+                user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")
+            ),
         )
 
 

@@ -6,15 +6,15 @@
     │   │   └── CodeFormatError     an Approval Token code that is not 6 digits (not an attempt)
     │   ├── NotAllowed              the caller may not do this (not an admin, not a reviewer ...)
     │   ├── NotFound                the thing named does not exist (or no longer does)
-    │   └── TokenError              the Approval Token cannot sign now, or the code was refused
-    │       ├── TokenNotEnrolled    no token: run /approvals enroll
-    │       ├── TokenPending        enrolled but not yet confirmed with a code
-    │       ├── NoPendingEnrolment  a confirmation code came with no enrolment waiting for it
-    │       ├── TokenExpired        past its validity (.expired_at): enrol again to renew
-    │       ├── TokenRevoked        revoked (lost device, admin reset): enrol again
-    │       ├── TokenLocked         too many wrong codes; locked until .until
-    │       ├── WrongCode           the code does not match; .tries_left before the lock
-    │       └── CodeReused          the code's time step was already used: wait for the next code
+    │   ├── TokenError              the Approval Token cannot sign now, or the code was refused
+    │   │   ├── TokenNotEnrolled    no token: run /approvals enroll
+    │   │   ├── TokenPending        enrolled but not yet confirmed with a code
+    │   │   ├── NoPendingEnrolment  a confirmation code came with no enrolment waiting for it
+    │   │   ├── TokenExpired        past its validity (.expired_at): enrol again to renew
+    │   │   ├── TokenRevoked        revoked (lost device, admin reset): enrol again
+    │   │   ├── TokenLocked         too many wrong codes; locked until .until
+    │   │   ├── WrongCode           the code does not match; .tries_left before the lock
+    │   │   └── CodeReused          the code's time step was already used: wait for the next code
     │   ├── LinkError               the Atlassian link cannot act for the user
     │   │   ├── NotLinked           no link: run /approvals connect
     │   │   ├── LinkBroken          the grant was revoked or its refresh failed: connect again
@@ -85,7 +85,7 @@ class CodeFormatError(InputError):
 
 
 class TokenError(UserError):
-    """The Approval Token cannot be used now, or the code was refused; the message says what next."""
+    """The Approval Token cannot be used now, or its code was refused; says what to do next."""
 
 
 class TokenNotEnrolled(TokenError):
@@ -106,8 +106,7 @@ class TokenExpired(TokenError):
     def __init__(self, expired_at: datetime) -> None:
         self.expired_at = expired_at
         super().__init__(
-            f"Your Approval Token expired on {_utc(expired_at)}. "
-            "Run /approvals enroll to renew it."
+            f"Your Approval Token expired on {_utc(expired_at)}. Run /approvals enroll to renew it."
         )
 
 

@@ -1,4 +1,4 @@
-"""Encryption of secrets at rest: MultiFernet over ENCRYPTION_KEYS (the first encrypts, all decrypt)."""
+"""Secrets at rest: MultiFernet over ENCRYPTION_KEYS (the first key encrypts, all decrypt)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ class SecretBox:
             return self._fernet.decrypt(sealed)
         except InvalidToken as exc:
             # Never include the token: the message may end up in a log.
-            raise SecretError("a stored secret cannot be decrypted with the configured keys") from exc
+            raise SecretError(
+                "a stored secret cannot be decrypted with the configured keys"
+            ) from exc
 
     def seal_json(self, document: dict[str, Any]) -> bytes:
         return self.seal(json.dumps(document, separators=(",", ":")).encode())
@@ -48,7 +50,9 @@ class SecretBox:
         try:
             return self._fernet.rotate(sealed)
         except InvalidToken as exc:
-            raise SecretError("a stored secret cannot be decrypted with the configured keys") from exc
+            raise SecretError(
+                "a stored secret cannot be decrypted with the configured keys"
+            ) from exc
 
 
 def new_key() -> str:

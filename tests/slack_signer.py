@@ -15,7 +15,9 @@ def signature(secret: str, timestamp: str, body: str) -> str:
     return "v0=" + digest.hexdigest()
 
 
-def signed_headers(secret: str, body: str, *, timestamp: int | None = None, content_type: str) -> dict[str, str]:
+def signed_headers(
+    secret: str, body: str, *, timestamp: int | None = None, content_type: str
+) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     return {
         "content-type": content_type,

@@ -54,7 +54,9 @@ class RunningBot:
         return await self.post_signed(body, "application/x-www-form-urlencoded")
 
     async def interact(self, payload: dict[str, Any]) -> httpx.Response:
-        return await self.post_signed(interactive_body(payload), "application/x-www-form-urlencoded")
+        return await self.post_signed(
+            interactive_body(payload), "application/x-www-form-urlencoded"
+        )
 
 
 @asynccontextmanager
@@ -63,7 +65,9 @@ async def running_bot(environ: dict[str, str], *, clock: Any = None) -> AsyncIte
     settings: Settings = load_settings({**environ, "PORT": str(port)})
     async with build(settings, clock=clock) as container:
         web = create_web_app(container)
-        config = uvicorn.Config(web, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False)
+        config = uvicorn.Config(
+            web, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False
+        )
         server = uvicorn.Server(config)
         # The test owns signals; uvicorn must not install its handlers inside the test loop.
         server.capture_signals = nullcontext  # type: ignore[method-assign,assignment]
@@ -78,4 +82,3 @@ async def running_bot(environ: dict[str, str], *, clock: Any = None) -> AsyncIte
             finally:
                 server.should_exit = True
                 await task
-

@@ -1,4 +1,4 @@
-"""`/approvals help` end to end: the real app on a port, signed requests, 401s for bad signatures."""
+"""`/approvals help` end to end: the real app on a port, signed requests, 401 for bad ones."""
 
 from __future__ import annotations
 
@@ -32,7 +32,13 @@ async def test_signed_help_gets_the_help_text(bot: RunningBot) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["response_type"] == "ephemeral"
-    for usage in ("connect", "enroll", "request <change-set-id|page-id|page-url>", "approve <request-id>", "tokens"):
+    for usage in (
+        "connect",
+        "enroll",
+        "request <change-set-id|page-id|page-url>",
+        "approve <request-id>",
+        "tokens",
+    ):
         assert f"/approvals {usage}" in body["text"]
     assert message_problems(body["text"], body["blocks"]) == []
     assert "sandbox" in body["blocks"][-1]["elements"][0]["text"]
@@ -59,7 +65,9 @@ async def test_unreadable_text_gets_help_not_a_stack_trace(bot: RunningBot) -> N
     assert "could not read that" in response.json()["text"]
 
 
-async def test_wrong_signature_is_401_and_nothing_runs(bot: RunningBot, fake_slack: FakeSlack) -> None:
+async def test_wrong_signature_is_401_and_nothing_runs(
+    bot: RunningBot, fake_slack: FakeSlack
+) -> None:
     body = command_body("help")
     ts = str(int(time.time()))
     headers = {
@@ -74,13 +82,18 @@ async def test_wrong_signature_is_401_and_nothing_runs(bot: RunningBot, fake_sla
 
 async def test_missing_signature_header_is_401(bot: RunningBot, fake_slack: FakeSlack) -> None:
     body = command_body("help")
-    headers = {"content-type": "application/x-www-form-urlencoded", "x-slack-request-timestamp": str(int(time.time()))}
+    headers = {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": str(int(time.time())),
+    }
     response = await bot.http.post(f"{bot.url}/slack/events", content=body, headers=headers)
     assert response.status_code == 401
     assert dispatched(bot) == 0 and fake_slack.calls == []
 
 
-async def test_timestamp_older_than_five_minutes_is_401(bot: RunningBot, fake_slack: FakeSlack) -> None:
+async def test_timestamp_older_than_five_minutes_is_401(
+    bot: RunningBot, fake_slack: FakeSlack
+) -> None:
     response = await bot.post_signed(
         command_body("help"), "application/x-www-form-urlencoded", timestamp=int(time.time()) - 301
     )
@@ -96,7 +109,9 @@ async def test_tampered_body_is_401(bot: RunningBot) -> None:
         "x-slack-request-timestamp": ts,
         "x-slack-signature": signature(bot.secret, ts, body),
     }
-    response = await bot.http.post(f"{bot.url}/slack/events", content=body.replace("help", "tokens"), headers=headers)
+    response = await bot.http.post(
+        f"{bot.url}/slack/events", content=body.replace("help", "tokens"), headers=headers
+    )
     assert response.status_code == 401 and dispatched(bot) == 0
 
 
@@ -114,7 +129,12 @@ async def test_app_home_is_published_and_valid(bot: RunningBot, fake_slack: Fake
         "api_app_id": "A0APP",
         "event_id": "Ev1",
         "event_time": int(time.time()),
-        "event": {"type": "app_home_opened", "user": "U0ALICE", "channel": "D0ALICE", "tab": "home"},
+        "event": {
+            "type": "app_home_opened",
+            "user": "U0ALICE",
+            "channel": "D0ALICE",
+            "tab": "home",
+        },
     }
     response = await bot.post_signed(json.dumps(event), "application/json")
     assert response.status_code == 200

@@ -36,7 +36,15 @@ def test_every_missing_value_is_named_at_once() -> None:
 
 def test_malformed_values_are_named_without_echoing_them() -> None:
     with pytest.raises(ConfigError) as caught:
-        load_settings({**BASE, "ENCRYPTION_KEYS": "not-a-key-SECRETISH", "PORT": "eighty", "LOG_LEVEL": "LOUD", "TOTP_MAX_FAILURES": "0"})
+        load_settings(
+            {
+                **BASE,
+                "ENCRYPTION_KEYS": "not-a-key-SECRETISH",
+                "PORT": "eighty",
+                "LOG_LEVEL": "LOUD",
+                "TOTP_MAX_FAILURES": "0",
+            }
+        )
     message = str(caught.value)
     for name in ("ENCRYPTION_KEYS", "PORT", "LOG_LEVEL", "TOTP_MAX_FAILURES"):
         assert name in message
@@ -46,18 +54,31 @@ def test_malformed_values_are_named_without_echoing_them() -> None:
 def test_live_mode_needs_its_settings() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings({**BASE, "ATLASSIAN_CLIENT_ID": "abc"})
-    for name in ("ATLASSIAN_CLIENT_SECRET", "CONFLUENCE_SITE_URL", "APPROVALFLOW_APP_ID", "APPROVALFLOW_ENV_ID"):
+    for name in (
+        "ATLASSIAN_CLIENT_SECRET",
+        "CONFLUENCE_SITE_URL",
+        "APPROVALFLOW_APP_ID",
+        "APPROVALFLOW_ENV_ID",
+    ):
         assert name in str(caught.value)
 
 
 def test_lists_and_key_rotation() -> None:
     first, second = new_key(), new_key()
-    s = load_settings({**BASE, "ADMIN_USER_IDS": "U1, U2,,", "ENCRYPTION_KEYS": f"{first},{second}"})
+    s = load_settings(
+        {**BASE, "ADMIN_USER_IDS": "U1, U2,,", "ENCRYPTION_KEYS": f"{first},{second}"}
+    )
     assert s.ADMIN_USER_IDS == ["U1", "U2"]
     assert s.encryption_keys == [first, second]
 
 
 def test_secrets_never_print() -> None:
-    s = load_settings({**BASE, "SLACK_BOT_TOKEN": "xoxb-very-secret", "REDIS_URL": "redis://:pw-secret@h:1/0"})
+    s = load_settings(
+        {**BASE, "SLACK_BOT_TOKEN": "xoxb-very-secret", "REDIS_URL": "redis://:pw-secret@h:1/0"}
+    )
     shown = repr(s) + str(s) + s.model_dump_json()
-    assert "xoxb-very-secret" not in shown and "pw-secret" not in shown and BASE["ENCRYPTION_KEYS"] not in shown
+    assert (
+        "xoxb-very-secret" not in shown
+        and "pw-secret" not in shown
+        and BASE["ENCRYPTION_KEYS"] not in shown
+    )
