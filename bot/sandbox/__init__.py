@@ -1,0 +1,12 @@
+"""The built-in ApprovalFlow sandbox: an emulator of Atlassian 3LO and ApprovalFlow's 9 endpoints.
+
+`make run` points the bot at it when no Atlassian settings are given; the tests use it as their
+Atlassian and ApprovalFlow fake. See `state.SandboxState` for every control as a method.
+"""
+
+from __future__ import annotations
+
+from bot.sandbox.app import create_sandbox_app, sandbox_server, serve_sandbox
+from bot.sandbox.state import Fault, SandboxState
+
+__all__ = ["Fault", "SandboxState", "create_sandbox_app", "sandbox_server", "serve_sandbox"]

@@ -1,0 +1,1 @@
+"""Tests of the built-in ApprovalFlow sandbox, driven over real HTTP."""
