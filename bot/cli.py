@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import sys
 from datetime import date
+from pathlib import Path
 
 from bot.audit_cli import export_command, verify_command
 from bot.check import check_lines
 from bot.config import Settings, load_settings
 from bot.logging_setup import configure_logging
+from bot.sandbox import SandboxState, serve_sandbox
 from bot.server import serve, work
 from bot.wiring import build
 from services.errors import ConfigError
@@ -29,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run only the background jobs")
     sub.add_parser("check", help="say what the bot is connected to and whether each part answers")
     sub.add_parser("keygen", help="print a new ENCRYPTION_KEYS key")
+    sandbox = sub.add_parser("sandbox", help="run the ApprovalFlow sandbox on its own")
+    sandbox.add_argument("--port", type=int, default=3100)
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--data", type=Path, default=None, help="JSON file to keep its state in")
     audit = sub.add_parser("audit", help="check or export the tamper-evident audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the hash chain; names the first broken entry")
@@ -50,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "keygen":
         print(new_key())
+        return 0
+    if args.command == "sandbox":
+        # The sandbox needs none of the bot's settings: it stands in for Atlassian.
+        configure_logging("INFO")
+        asyncio.run(serve_sandbox(args.host, args.port, SandboxState(persist_path=args.data)))
         return 0
     settings = _settings()
     # Servers log JSON lines to stdout (§5); one-shot commands print their answer there instead.

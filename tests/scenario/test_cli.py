@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+import httpx
 from redis.asyncio import Redis
 
 from bot.stores.audit import RedisAuditLog
@@ -98,3 +99,29 @@ async def test_audit_verify_and_export(fake_slack: FakeSlack, redis_url: str, re
     await redis.xdel(stream, middle)
     code, out, _ = await run_cli("audit", "verify", env=env)
     assert code == 1 and "seq 2" in out
+
+
+async def test_sandbox_runs_standalone(tmp_path: Path) -> None:
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "sandbox", "--port", str(port), "--data", str(tmp_path / "s.json"),
+        env={**base, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with httpx.AsyncClient(timeout=2) as http:
+            for _ in range(200):
+                try:
+                    overview = (await http.get(f"http://127.0.0.1:{port}/_sandbox/")).json()
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the sandbox did not start")
+            assert [s["url"] for s in overview["sites"]][0] == "https://sandbox.atlassian.net"
+            page = await http.get(f"http://127.0.0.1:{port}/authorize", params={"client_id": "x"})
+            assert page.status_code in (200, 400)
+    finally:
+        proc.terminate()
+        await proc.wait()
