@@ -105,7 +105,8 @@ async def test_sandbox_runs_standalone(tmp_path: Path) -> None:
     port = free_port()
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "sandbox", "--port", str(port), "--data", str(tmp_path / "s.json"),
+        sys.executable, "-m", "bot.cli", "sandbox",
+        "--port", str(port), "--data", str(tmp_path / "s.json"),
         env={**base, "PYTHONPATH": str(ROOT)},
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
@@ -119,9 +120,7 @@ async def test_sandbox_runs_standalone(tmp_path: Path) -> None:
                     await asyncio.sleep(0.05)
             else:
                 raise AssertionError("the sandbox did not start")
-            assert [s["url"] for s in overview["sites"]][0] == "https://sandbox.atlassian.net"
-            page = await http.get(f"http://127.0.0.1:{port}/authorize", params={"client_id": "x"})
-            assert page.status_code in (200, 400)
+            assert "https://sandbox.atlassian.net" in [s["url"] for s in overview["sites"]]
     finally:
         proc.terminate()
         await proc.wait()
