@@ -1,0 +1,1 @@
+"""Benchmarks and load tests; not part of the test run."""
