@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from handlers.messages import STORE_DOWN, UNEXPECTED_ERROR, UPSTREAM_DOWN
+from handlers.messages import STORE_DOWN, UNEXPECTED_ERROR, UPSTREAM_DOWN, UPSTREAM_UNKNOWN
 from services.errors import StoreError, UpstreamError, UserError
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,8 @@ def user_message(error: Exception) -> str:
         return STORE_DOWN.format(ref=ref)
     if isinstance(error, UpstreamError):
         log.warning("upstream failure", extra={"ref": ref, "error": str(error)})
-        return UPSTREAM_DOWN.format(detail=str(error))
+        template = UPSTREAM_UNKNOWN if error.outcome_unknown else UPSTREAM_DOWN
+        return template.format(detail=str(error))
     log.error("unexpected error", extra={"ref": ref}, exc_info=error)
     return UNEXPECTED_ERROR.format(ref=ref)
 

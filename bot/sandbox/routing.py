@@ -38,12 +38,13 @@ def instrumented(state: SandboxState, endpoint: str, handler: Handler) -> Handle
     async def answer(request: Request) -> Response:
         token = bearer_token(request)
         request.state.family = state.token_family(token) if token else None
+        # Read the body before any delay: a client that gives up waiting must not stop the call
+        # from being handled and recorded, as with a real server that did the work anyway.
+        body = _redacted(await parsed_body(request))
         delay = state.latency(endpoint)
         if delay:
             await asyncio.sleep(delay)
         fault = state.take_fault(endpoint)
-        if fault is not None and fault.hang_seconds:
-            await asyncio.sleep(fault.hang_seconds)
         response: Response
         if fault is not None and fault.status is not None:
             response = fault_response(endpoint, fault)
@@ -60,12 +61,16 @@ def instrumented(state: SandboxState, endpoint: str, handler: Handler) -> Handle
                 path=request.url.path,
                 endpoint=endpoint,
                 params=dict(request.query_params),
-                body=_redacted(await parsed_body(request)),
+                body=body,
                 account_id=family.account_id if family else None,
                 client_id=family.client_id if family else None,
                 status=response.status_code,
             )
         )
+        if fault is not None and fault.hang_seconds:
+            # A hang answers late after doing the work: the caller's timeout leaves the outcome
+            # unknown, which is exactly what a submit must be ready for.
+            await asyncio.sleep(fault.hang_seconds)
         return response
 
     return answer
