@@ -3,7 +3,8 @@
     ApprovalsError                  base of every error we raise on purpose
     ├── UserError                   an expected failure; its message is shown to the user as is
     │   ├── InputError              malformed input: bad subcommand, target, code format ...
-    │   │   └── CodeFormatError     an Approval Token code that is not 6 digits (not an attempt)
+    │   │   ├── CodeFormatError     an Approval Token code that is not 6 digits (not an attempt)
+    │   │   └── ReasonInvalid       a rejection reason missing or not 20-280 characters
     │   ├── NotAllowed              the caller may not do this (not an admin, not a reviewer ...)
     │   ├── NotFound                the thing named does not exist (or no longer does)
     │   ├── TokenError              the Approval Token cannot sign now, or the code was refused
@@ -18,24 +19,40 @@
     │   ├── LinkError               the Atlassian link cannot act for the user
     │   │   ├── NotLinked           no link: run /approvals connect
     │   │   ├── LinkBroken          the grant was revoked or its refresh failed: connect again
-    │   │   └── MissingScope        the grant lacks a scope an action needs (.scopes)
+    │   │   ├── MissingScope        the grant lacks a scope an action needs (.scopes)
+    │   │   ├── LinkRefused         Atlassian refused a code or a refresh token (.error)
+    │   │   └── LinkAttemptFailed   a connect ended without a link (.reason names the page shown)
+    │   │       ├── BadCallback     missing, repeated or oversized callback parameters
+    │   │       ├── LinkStateInvalid  unknown, used or expired state: run connect again
+    │   │       ├── ConsentDenied   the person chose Deny on Atlassian's consent screen
+    │   │       ├── AuthorizeFailed Atlassian sent another error back (.error)
+    │   │       ├── SiteNotGranted  the grant does not include CONFLUENCE_SITE_URL (.site)
+    │   │       ├── EmailMismatch   the Slack and Atlassian emails differ, or one is hidden
+    │   │       └── AccountTaken    the Atlassian account is linked to another Slack user
+    │   ├── RequestError            an approval request cannot be signed as asked
+    │   │   ├── NothingToSubmit     preflight found nothing submittable (reasons listed)
+    │   │   ├── RequestClosed       no longer pending: submitted, rejected, expired, closed
+    │   │   ├── AlreadySigned       this person signed already, or a submit is under way
+    │   │   └── SnapshotChanged     pages changed since the form opened: re-confirm
     │   └── ApprovalFlowRefused     ApprovalFlow said no for a reason the user or an admin can fix
-    │       ├── RequestRejected     400: the server's own error text
+    │       ├── RequestRejected     400 (or 409/422): the server's own error text (.server_error)
     │       ├── LicenceInactive     403: the ApprovalFlow licence is not active on the site
     │       └── AppApisDisabled     403 from the gateway: App REST APIs are not enabled
     ├── ConfigError                 the configuration is missing or malformed (startup only)
     ├── StoreError                  the store failed or did not answer (mapped from redis)
     ├── SecretError                 a stored secret cannot be decrypted with any configured key
-    └── UpstreamError               an outside HTTP service failed (mapped from httpx / authlib)
+    └── UpstreamError               an outside HTTP service failed (mapped from httpx / authlib);
+        │                           .outcome_unknown: a write may have been applied anyway
         ├── UpstreamTimeout         no answer in time
         ├── UpstreamUnavailable     connection refused, 5xx, or an unusable answer
-        └── RateLimited             429 after our retries (.retry_after seconds)
+        ├── RateLimited             429 after our retries (.retry_after seconds)
+        └── ClientRejected          Atlassian refused our client id/secret: an admin must fix them
 
 Boundaries that map foreign exceptions into this tree (one each):
     redis      -> StoreError        bot/stores/_boundary.py
     httpx, authlib (Atlassian 3LO) -> LinkError / Upstream*     services/linking (one module)
-    httpx (ApprovalFlow API)       -> ApprovalFlowRefused / Upstream* / NotFound
-                                                                services/approvalflow (one module)
+    httpx, pydantic (ApprovalFlow API) -> ApprovalFlowRefused / LinkBroken / MissingScope /
+                                      NotFound / Upstream*  services/approvalflow/boundary.py
     cryptography -> SecretError     services/secretbox.py
     slack_sdk  -> handled by the one `@app.error` handler in handlers/errors.py
 
@@ -190,12 +207,123 @@ class MissingScope(LinkError):
         )
 
 
+class LinkRefused(LinkError):
+    """Atlassian refused an authorization code or a refresh token; `error` is its OAuth code."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+        super().__init__(
+            "Atlassian refused the sign-in (it expired or was already used). "
+            "Run /approvals connect to link your account again."
+        )
+
+
+class LinkAttemptFailed(LinkError):
+    """A connect attempt ended without a link; `reason` names it on the callback page."""
+
+    reason = "failed"
+
+
+class BadCallback(LinkAttemptFailed):
+    """The callback came with missing, repeated or oversized parameters."""
+
+    reason = "bad_request"
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem  # for the log; never shown, it may echo what was sent
+        super().__init__(
+            "That sign-in answer was incomplete or malformed, so nothing was linked. "
+            "Run /approvals connect and follow the new button."
+        )
+
+
+class LinkStateInvalid(LinkAttemptFailed):
+    """The state is unknown, was already used, or is older than its 10 minutes."""
+
+    reason = "state_invalid"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This sign-in link is unknown, was already used, or is older than 10 minutes, "
+            "so nothing was linked. Run /approvals connect for a new one."
+        )
+
+
+class ConsentDenied(LinkAttemptFailed):
+    """The person chose Deny on Atlassian's consent screen."""
+
+    reason = "denied"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "You did not allow access, so nothing was linked. Run /approvals connect again "
+            "when you are ready, and allow access."
+        )
+
+
+class AuthorizeFailed(LinkAttemptFailed):
+    """Atlassian sent an error other than access_denied back to the callback."""
+
+    reason = "authorize_failed"
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+        super().__init__(
+            f"Atlassian did not authorize the link ({error}), so nothing was linked. "
+            "Run /approvals connect to try again; if it keeps failing, tell your Slack admin."
+        )
+
+
+class SiteNotGranted(LinkAttemptFailed):
+    """The grant does not include the configured Confluence site."""
+
+    reason = "wrong_site"
+
+    def __init__(self, site: str) -> None:
+        self.site = site
+        super().__init__(
+            f"The access you granted does not include {site}, so nothing was linked. "
+            f"Run /approvals connect and choose {site} on Atlassian's consent screen."
+        )
+
+
+class EmailMismatch(LinkAttemptFailed):
+    """REQUIRE_EMAIL_MATCH: the Slack and Atlassian emails differ, or one of them is hidden."""
+
+    reason = "email_mismatch"
+
+    def __init__(self) -> None:
+        # Never name either address: whoever consented may not be the Slack user who asked.
+        super().__init__(
+            "The Atlassian account you allowed does not have the email address of your Slack "
+            "profile, so nothing was linked. Sign in to Atlassian as yourself and run "
+            "/approvals connect again."
+        )
+
+
+class AccountTaken(LinkAttemptFailed):
+    """The Atlassian account is already linked to another Slack user."""
+
+    reason = "account_taken"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "That Atlassian account is already linked to another Slack user, so nothing was "
+            "linked. Each person links their own account; the other user can run "
+            "/approvals disconnect."
+        )
+
+
 class ApprovalFlowRefused(UserError):
     """ApprovalFlow refused the call for a reason a person can act on."""
 
 
 class RequestRejected(ApprovalFlowRefused):
-    """ApprovalFlow answered 400; the message carries its own error text."""
+    """ApprovalFlow answered 400; the message carries its own error text (`server_error`)."""
+
+    def __init__(self, message: str, server_error: str = "") -> None:
+        self.server_error = server_error
+        super().__init__(message)
 
 
 class LicenceInactive(ApprovalFlowRefused):
@@ -204,6 +332,30 @@ class LicenceInactive(ApprovalFlowRefused):
 
 class AppApisDisabled(ApprovalFlowRefused):
     """The Atlassian gateway refuses app REST API calls for ApprovalFlow."""
+
+
+class RequestError(UserError):
+    """An approval request cannot be signed as asked; the message says why and what next."""
+
+
+class NothingToSubmit(RequestError):
+    """Preflight found nothing submittable; the message lists the blocked pages and reasons."""
+
+
+class RequestClosed(RequestError):
+    """The request is no longer pending (submitted, rejected, expired or closed)."""
+
+
+class AlreadySigned(RequestError):
+    """This person already signed this request (or a submit is already under way)."""
+
+
+class ReasonInvalid(InputError):
+    """A rejection reason is missing or not 20-280 characters."""
+
+
+class SnapshotChanged(RequestError):
+    """The pages changed since the form was opened; the signer must re-confirm."""
 
 
 class ConfigError(ApprovalsError):
@@ -219,7 +371,12 @@ class SecretError(ApprovalsError):
 
 
 class UpstreamError(ApprovalsError):
-    """An outside HTTP service failed."""
+    """An outside HTTP service failed; `outcome_unknown` when a write may have been applied
+    anyway (sent, then no usable answer), so it must be checked before being tried again."""
+
+    def __init__(self, message: str, *, outcome_unknown: bool = False) -> None:
+        self.outcome_unknown = outcome_unknown
+        super().__init__(message)
 
 
 class UpstreamTimeout(UpstreamError):
@@ -236,3 +393,9 @@ class RateLimited(UpstreamError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class ClientRejected(UpstreamError):
+    """Atlassian's token endpoint refused our own client credentials (401 access_denied).
+
+    Not a user's problem: sending people through consent again would loop forever."""

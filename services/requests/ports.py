@@ -1,0 +1,133 @@
+"""What the requests service needs from outside, and the surface it offers the Slack layer.
+
+`RequestService` is the contract between services/requests/service.py (its implementation) and
+handlers/ (which only parse, call one method, and render). `Publisher` is implemented in
+handlers/: the service calls it after every state change, whoever caused it (a click or a job),
+so the channel message, its thread and the requester's DM always tell the truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from services.approvalflow.targets import TargetSnapshot
+from services.requests.model import ApprovalRequest, Decision
+
+
+@dataclass(frozen=True)
+class LinkedIdentity:
+    """The Atlassian account a Slack user linked."""
+
+    account_id: str
+    name: str
+    email: str | None
+    scopes: frozenset[str]
+
+
+class Identities(Protocol):
+    """Looks up a Slack user's link (implemented by the linking service)."""
+
+    async def identity(self, user_id: str) -> LinkedIdentity:
+        """Raises NotLinked or LinkBroken."""
+        ...
+
+
+class GroupMembers(Protocol):
+    """Members of a Slack user group (usergroups.users.list), for `@group` reviewers."""
+
+    async def members(self, group_id: str) -> frozenset[str]: ...
+
+
+class Publisher(Protocol):
+    """Shows a request in Slack; implemented in handlers/."""
+
+    async def publish(self, request: ApprovalRequest) -> str:
+        """Post the request's channel message, or rewrite it in place if it has one; returns ts."""
+        ...
+
+    async def thread_note(self, request: ApprovalRequest, text: str) -> None:
+        """A reply in the request message's thread."""
+        ...
+
+    async def tell(self, user_id: str, request: ApprovalRequest, text: str) -> None:
+        """A DM to a person about the request."""
+        ...
+
+
+@dataclass(frozen=True)
+class SigningForm:
+    """What the signing modal shows: the fresh snapshot and the meaning of the signature."""
+
+    request: ApprovalRequest
+    decision: Decision
+    snapshot: TargetSnapshot  # taken fresh, with the signer's own token
+    meaning: str  # "I approve submitting these 3 pages for review"
+    changed_since_request: bool  # pages were edited since the request was made
+
+
+@dataclass(frozen=True)
+class TrackingChange:
+    request: ApprovalRequest
+    previous: str | None
+    current: str
+
+
+class RequestService(Protocol):
+    """The requests feature as the Slack layer uses it. Every method raises UserError subclasses
+    with messages that say what to do next; nothing else is for the user."""
+
+    async def create(
+        self,
+        requester: str,
+        target_text: str,
+        reviewers: tuple[str, ...],
+        reviewer_groups: tuple[str, ...],
+        channel: str,
+    ) -> ApprovalRequest:
+        """Preflight with the requester's token and publish. Raises InputError (bad target),
+        NothingToSubmit (an explanation of why, for an ephemeral reply), link errors."""
+        ...
+
+    async def get(self, request_id: str) -> ApprovalRequest:
+        """Raises NotFound."""
+        ...
+
+    async def open_for_signing(self, request_id: str, user: str, decision: Decision) -> SigningForm:
+        """Checks that can be made before the modal (pending, reviewer, not self, linked) and a
+        fresh snapshot with the signer's token."""
+        ...
+
+    async def sign(
+        self,
+        request_id: str,
+        user: str,
+        decision: Decision,
+        code: str,
+        comment: str,
+        confirmed_digest: str,
+    ) -> ApprovalRequest:
+        """All checks of ARCHITECTURE §6 on the server, then record the signature and (approve)
+        submit with the signer's own token, exactly once. Raises: token errors (for the code
+        field), ReasonInvalid (for the reason field), SnapshotChanged (re-confirm), AlreadySigned,
+        RequestClosed, NotAllowed, link errors, Upstream errors (the request stays pending)."""
+        ...
+
+    async def pending_for(self, user: str) -> list[ApprovalRequest]:
+        """Requests this user may sign now."""
+        ...
+
+    async def expire_due(self, now: datetime) -> list[ApprovalRequest]: ...
+
+    async def remind_due(self, now: datetime) -> list[ApprovalRequest]: ...
+
+    async def track_due(self, now: datetime) -> list[TrackingChange]: ...
+
+    async def watch(self, admin: str, space_id: str, channel: str) -> None: ...
+
+    async def unwatch(self, admin: str, space_id: str) -> None: ...
+
+    async def poll_watched(self, now: datetime) -> list[ApprovalRequest]:
+        """Post a request for each new open change set in each watched space, each once."""
+        ...
