@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.link_routes import link_routes
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
 from bot.wiring import Container
 from services.errors import StoreError
@@ -72,6 +73,7 @@ def create_web_app(container: Container, extra_routes: Sequence[BaseRoute] = ())
         Route("/slack/events", slack_events, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *link_routes(container),
         *extra_routes,
     ]
     app = Starlette(routes=routes)

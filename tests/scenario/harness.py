@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +63,17 @@ class RunningBot:
 @asynccontextmanager
 async def running_bot(environ: dict[str, str], *, clock: Any = None) -> AsyncIterator[RunningBot]:
     port = free_port()
-    settings: Settings = load_settings({**environ, "PORT": str(port)})
+    # A DATA_DIR of its own (the sandbox persists there), so no test sees another's sandbox.
+    async with AsyncExitStack() as stack:
+        if "DATA_DIR" not in environ:
+            environ = {**environ, "DATA_DIR": stack.enter_context(tempfile.TemporaryDirectory())}
+        settings: Settings = load_settings({**environ, "PORT": str(port)})
+        async with _serving(settings, port, clock) as running:
+            yield running
+
+
+@asynccontextmanager
+async def _serving(settings: Settings, port: int, clock: Any) -> AsyncIterator[RunningBot]:
     async with build(settings, clock=clock) as container:
         web = create_web_app(container)
         config = uvicorn.Config(

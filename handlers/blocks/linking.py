@@ -1,0 +1,94 @@
+"""The Atlassian link's messages: the connect button, disconnect, and the link part of status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from handlers.blocks.common import Block, plain, section, with_sandbox_note
+from handlers.messages import (
+    CONNECT_BUTTON,
+    CONNECT_FALLBACK,
+    CONNECT_REPAIRS,
+    CONNECT_REPLACES,
+    CONNECT_TEXT,
+    CONNECTED_APPS_URL,
+    DISCONNECTED,
+    LINK_BROKEN,
+    LINK_DETAILS,
+    LINK_MISSING_NONE,
+    LINK_NONE,
+    LINK_OK,
+    NOTHING_TO_DISCONNECT,
+)
+from services.linking import ConnectStart, LinkStatus
+
+CONNECT_ACTION = "link_connect"
+
+
+def utc(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def plain_mrkdwn(text: str) -> str:
+    """Text from Atlassian (a name, an email) shown literally: no mentions, no links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def account_label(link: LinkStatus) -> str:
+    label = f"{link.name} ({link.email})" if link.email else link.name
+    return plain_mrkdwn(label)
+
+
+def connect_message(start: ConnectStart, sandbox: bool) -> tuple[str, list[Block]]:
+    blocks = [section(CONNECT_TEXT.format(until=utc(start.expires_at)))]
+    current = start.current
+    if current is not None:
+        note = CONNECT_REPAIRS if current.broken else CONNECT_REPLACES
+        blocks.append(section(note.format(name=plain_mrkdwn(current.name), site=current.site_url)))
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": CONNECT_ACTION,
+                    "text": plain(CONNECT_BUTTON),
+                    "url": start.authorize_url,
+                    "style": "primary",
+                }
+            ],
+        }
+    )
+    return CONNECT_FALLBACK.format(url=start.authorize_url), with_sandbox_note(blocks, sandbox)
+
+
+def disconnect_message(removed: LinkStatus | None, sandbox: bool) -> tuple[str, list[Block]]:
+    if removed is None:
+        text = NOTHING_TO_DISCONNECT
+    else:
+        text = DISCONNECTED.format(
+            name=account_label(removed), site=removed.site_url, apps_url=CONNECTED_APPS_URL
+        )
+    return text, with_sandbox_note([section(text)], sandbox)
+
+
+def _codes(scopes: list[str]) -> str:
+    return ", ".join(f"`{scope}`" for scope in scopes) or LINK_MISSING_NONE
+
+
+def link_status_blocks(link: LinkStatus | None) -> list[Block]:
+    """The link's section of /approvals status."""
+    if link is None:
+        return [section(LINK_NONE)]
+    head = (
+        LINK_BROKEN.format(since=utc(link.broken_at)) if link.broken and link.broken_at else LINK_OK
+    )
+    details = LINK_DETAILS.format(
+        site=link.site_url,
+        account=f"{account_label(link)} `{link.account_id}`",
+        granted=_codes(sorted(link.scopes)),
+        missing=_codes(link.missing_scopes),
+        refreshed=utc(link.last_refreshed_at),
+        linked=utc(link.linked_at),
+    )
+    return [section(f"{head}\n{details}")]
