@@ -68,8 +68,12 @@ class SandboxState:
         self.calls: deque[Call] = deque(maxlen=MAX_RECORDED_CALLS)
         self._faults: list[Fault] = []
         self._latency: dict[str, float] = {}
-        self.world = self._load() or seed_world(self.clock.now())
-        self._changed()
+        loaded = self._load()
+        self.world = loaded or seed_world(self.clock.now())
+        if loaded is None:
+            # Save only a fresh seed: rewriting what was just read could overwrite a newer
+            # snapshot that another process (serve vs worker) wrote in the meantime.
+            self._changed()
 
     # --- clock -------------------------------------------------------------------------
 

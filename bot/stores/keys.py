@@ -52,3 +52,50 @@ class Keys:
 
     def totp_expiry(self) -> str:
         return f"{self.prefix}{{totp}}:expiry"
+
+    # Every user who ever started an enrolment (a set), so the admin inventory lists all token
+    # records without SCAN. Only a hint: a member whose hash has gone is skipped when listing.
+    def totp_users(self) -> str:
+        return f"{self.prefix}{{totp}}:users"
+
+    # Atlassian links: one hash per Slack user (version, account, sealed grant, refreshed ms,
+    # broken), a zset of working grants by last refresh (the idle-refresh job) and a hash
+    # Atlassian account id -> Slack user (one account links one person). They share the hash
+    # tag {link} because one Lua script touches all three. OAuth states are keyed by the SHA-256
+    # of the state (the state itself never rests in the store) and expire after OAUTH_STATE_TTL.
+    def link_grant(self, user: str) -> str:
+        return f"{self.prefix}{{link}}:grant:{user}"
+
+    def link_refreshed(self) -> str:
+        return f"{self.prefix}{{link}}:refreshed"
+
+    def link_accounts(self) -> str:
+        return f"{self.prefix}{{link}}:accounts"
+
+    def oauth_state(self, digest: str) -> str:
+        return f"{self.prefix}oauth:state:{digest}"
+
+    # Approval requests: one hash per request, four zsets the jobs read (pending by expiry,
+    # reminders due, submits in flight by lease end, tracking by next poll), the watched spaces
+    # (a hash space id -> JSON) and, per watched space, the change sets already seen (a set).
+    # They share the hash tag {req} because one Lua script touches a hash and its indexes.
+    def request(self, request_id: str) -> str:
+        return f"{self.prefix}{{req}}:r:{request_id}"
+
+    def request_expiry(self) -> str:
+        return f"{self.prefix}{{req}}:expiry"
+
+    def request_reminders(self) -> str:
+        return f"{self.prefix}{{req}}:remind"
+
+    def request_submitting(self) -> str:
+        return f"{self.prefix}{{req}}:submitting"
+
+    def request_tracking(self) -> str:
+        return f"{self.prefix}{{req}}:tracking"
+
+    def request_watches(self) -> str:
+        return f"{self.prefix}{{req}}:watches"
+
+    def request_seen(self, space_id: str) -> str:
+        return f"{self.prefix}{{req}}:seen:{space_id}"

@@ -1,1 +1,1 @@
-"""Approval requests: posting, signing with the Approval Token, submitting as the signer, tracking."""
+"""Approval requests: posting, signing with the Approval Token, submitting as signer, tracking."""

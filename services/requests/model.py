@@ -102,3 +102,14 @@ class ApprovalRequest:
 
     def with_changes(self, **changes: object) -> ApprovalRequest:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+# A rejection reason's length (issue 6; ApprovalFlow's own rule for rejection comments, §3.3).
+REASON_MIN, REASON_MAX = 20, 280
+
+
+def signature_meaning(decision: Decision, pages: int) -> str:
+    """The meaning a signature carries (21 CFR 11.50): what the signer approves or rejects."""
+    verb = "approve" if decision is Decision.APPROVE else "reject"
+    what = "this page" if pages == 1 else f"these {pages} pages"
+    return f"I {verb} submitting {what} for review"

@@ -34,6 +34,14 @@ class Identities(Protocol):
         ...
 
 
+class SignatureCodes(Protocol):
+    """The Approval Token check a signature runs (services/approval_token `ApprovalTokens`)."""
+
+    async def verify_for_signature(self, user: str, code: object) -> object:
+        """Raises a TokenError or CodeFormatError saying what to do next."""
+        ...
+
+
 class GroupMembers(Protocol):
     """Members of a Slack user group (usergroups.users.list), for `@group` reviewers."""
 
