@@ -10,6 +10,8 @@ Layout (names in bot/stores/keys.py, all under the hash tag {totp}):
     {prefix}{totp}:qr               hash; user -> JSON {eid, channel, ts, file} of the QR DM
     {prefix}{totp}:pending          zset; user scored by pending_until (ms)
     {prefix}{totp}:expiry           zset; user scored by expires (ms), active tokens only
+    {prefix}{totp}:users            set; every user who started an enrolment (the admin
+                                    inventory's index; a member without a hash is skipped)
 
 A verification is `get` (one pipelined round trip: HGETALL + HGET) and `attempt` (one EVALSHA).
 """
@@ -43,7 +45,7 @@ from services.approval_token.ports import (
 # Lua turns numbers into strings with "%.14g"; every computed time goes through '%d' so that
 # epoch milliseconds are never written in exponent form.
 
-# KEYS: user hash, qr hash, pending zset, expiry zset.
+# KEYS: user hash, qr hash, pending zset, expiry zset, users set.
 # ARGV: user, eid, sealed secret, created ms, pending_until ms, hash TTL ms.
 # Replies {'locked', locked_until} or {'ok', previous state or '', replaced qr json or ''}.
 _BEGIN = """
@@ -66,6 +68,7 @@ redis.call('HSET', KEYS[1], 'state', 'pending', 'eid', ARGV[2], 'secret', ARGV[3
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+redis.call('SADD', KEYS[5], ARGV[1])
 return {'ok', old[1] or '', qr}
 """
 
@@ -185,7 +188,7 @@ redis.call('HSET', KEYS[1], 'failures', '0', 'fail_since', '0', 'locked_until', 
 return 1
 """
 
-# KEYS: user hash, qr hash, pending zset. ARGV: user, now ms.
+# KEYS: user hash, qr hash, pending zset, users set. ARGV: user, now ms.
 # Replies {qr json or ''} to the one caller that removed the due entry, nil to any other.
 _DROP_PENDING = """
 local score = redis.call('ZSCORE', KEYS[3], ARGV[1])
@@ -196,6 +199,7 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 local f = redis.call('HMGET', KEYS[1], 'state', 'pending_until')
 if f[1] == 'pending' and tonumber(f[2] or '0') <= tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[4], ARGV[1])
 end
 local qr = redis.call('HGET', KEYS[2], ARGV[1]) or ''
 redis.call('HDEL', KEYS[2], ARGV[1])
@@ -210,6 +214,10 @@ if f[1] ~= 'active' or f[2] ~= ARGV[1] then
 end
 return redis.call('HSETNX', KEYS[1], 'rem:' .. ARGV[2], ARGV[1])
 """
+
+
+# Users per pipeline when listing every record (bounds one reply's size).
+_LIST_BATCH = 500
 
 
 def _text(value: Any) -> str:
@@ -295,7 +303,7 @@ class RedisTokenStore:
         ttl = max(PENDING_ENROLMENT_TTL * 1000, until - now)
         with store_errors("starting an Approval Token enrolment"):
             reply = await self._begin(
-                keys=self._four(enrolment.user),
+                keys=[*self._four(enrolment.user), self._keys.totp_users()],
                 args=[
                     enrolment.user,
                     enrolment.enrolment_id,
@@ -390,6 +398,7 @@ class RedisTokenStore:
                         self._keys.totp_token(user),
                         self._keys.totp_qr(),
                         self._keys.totp_pending(),
+                        self._keys.totp_users(),
                     ],
                     args=[user, now_ms],
                 )
@@ -422,6 +431,26 @@ class RedisTokenStore:
             and r.expires_at is not None
             and after < r.expires_at <= until
         ]
+
+    async def list_all(self) -> list[TokenRecord]:
+        # One SMEMBERS, then the hashes in pipelined batches: a few round trips for hundreds
+        # of users instead of one each.
+        with store_errors("listing Approval Tokens"):
+            members = await self._redis.smembers(self._keys.totp_users())
+            users = sorted(_text(u) for u in members)
+            records: list[TokenRecord] = []
+            for start in range(0, len(users), _LIST_BATCH):
+                batch = users[start : start + _LIST_BATCH]
+                pipe = self._redis.pipeline(transaction=False)
+                for user in batch:
+                    pipe.hgetall(self._keys.totp_token(user))
+                pipe.hmget(self._keys.totp_qr(), batch)
+                *hashes, qrs = await pipe.execute()
+                for user, fields, qr_raw in zip(batch, hashes, qrs, strict=True):
+                    record = _record(user, fields, qr_raw)
+                    if record is not None:  # a pending hash that expired by its TTL
+                        records.append(record)
+        return records
 
     async def claim_reminder(self, user: str, expires_at: datetime, days_before: int) -> bool:
         with store_errors("claiming an expiry reminder"):

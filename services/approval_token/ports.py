@@ -201,6 +201,11 @@ class TokenStore(Protocol):
         """Mark the reminder sent; True only for the first claim while expires_at is unchanged."""
         ...
 
+    async def list_all(self) -> list[TokenRecord]:
+        """Every stored record (revoked ones included), ordered by user; for the admin
+        inventory, so it must cost a few round trips, not one per user."""
+        ...
+
 
 class SecurityAlerts(Protocol):
     """Tells the user and the security channel at once (21 CFR 11.300(d)); Slack implements it."""

@@ -416,7 +416,15 @@ class ApprovalTokens:
         record = await self._store.get(user)
         if record is None:
             return TokenStatus(user=user, condition=Condition.NOT_ENROLLED)
+        return self._status_of(record, self._clock.now())
+
+    async def all_statuses(self) -> list[TokenStatus]:
+        """The status of every user with a token record (admin inventory), read in bulk."""
         now = self._clock.now()
+        return [self._status_of(record, now) for record in await self._store.list_all()]
+
+    def _status_of(self, record: TokenRecord, now: datetime) -> TokenStatus:
+        user = record.user
         locked = record.locked_until is not None and record.locked_until > now
         counting = (
             record.failures_since is not None

@@ -212,3 +212,7 @@ class MemoryTokenStore:
             return False
         self.records[user] = replace(record, reminded=record.reminded | {days_before})
         return True
+
+    async def list_all(self) -> list[TokenRecord]:
+        self.calls.append("list_all")
+        return [self.records[user] for user in sorted(self.records)]

@@ -1261,6 +1261,28 @@ def _users_info(slack: FakeSlack, args: JSONDict) -> _Reply:
     return _Reply({"ok": True, "user": user.to_api(slack.team_id, with_email)})
 
 
+def _users_list(slack: FakeSlack, args: JSONDict) -> _Reply:
+    """Members in id order, paged by an opaque cursor (the offset) as Slack pages them."""
+    members = [slack.users[key] for key in sorted(slack.users)]
+    try:
+        limit = int(args.get("limit") or 0) or len(members) or 1
+        start = int(str(args.get("cursor") or "0").removeprefix("offset:"))
+    except ValueError:
+        raise SlackFailure("invalid_cursor") from None
+    if limit > 1000:
+        raise SlackFailure("invalid_limit")
+    page = members[start : start + limit]
+    following = start + limit if start + limit < len(members) else None
+    with_email = "users:read.email" in slack.scopes
+    return _Reply(
+        {
+            "ok": True,
+            "members": [user.to_api(slack.team_id, with_email) for user in page],
+            "response_metadata": {"next_cursor": f"offset:{following}" if following else ""},
+        }
+    )
+
+
 _METHODS: dict[str, Handler] = {
     "auth.test": _auth_test,
     "chat.postMessage": _chat_post_message,
@@ -1277,6 +1299,7 @@ _METHODS: dict[str, Handler] = {
     "files.info": _files_info,
     "files.delete": _files_delete,
     "users.info": _users_info,
+    "users.list": _users_list,
 }
 
 

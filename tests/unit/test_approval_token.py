@@ -671,6 +671,8 @@ async def test_nothing_in_clear_in_redis(hr: Harness) -> None:
             sealed += [v for k, v in fields.items() if k == b"secret" and isinstance(v, bytes)]
         elif kind == "zset":
             dump.append(repr(await redis.zrange(key, 0, -1, withscores=True)))
+        elif kind == "set":  # the inventory's index of users
+            dump.append(repr(sorted(await redis.smembers(key))))
         elif kind == "string":
             dump.append(repr(await redis.get(key)))
         else:
