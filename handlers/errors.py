@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -15,6 +17,12 @@ from handlers.messages import STORE_DOWN, UNEXPECTED_ERROR, UPSTREAM_DOWN, UPSTR
 from services.errors import StoreError, UpstreamError, UserError
 
 log = logging.getLogger(__name__)
+
+# Bolt (1.30, AsyncioListenerRunner) checks every 10 ms whether a listener has acked, and when a
+# listener raises it sets `ack.response = None` after this handler returns. A listener that acks
+# and then fails within those 10 ms (a fast store answer, e.g. "locked") would have its ack wiped
+# and Slack would get a 404. Waiting a few polls before returning lets the ack go out first.
+_ACK_POLL_WAIT_SECONDS = 0.03
 
 
 def user_message(error: Exception) -> str:
@@ -59,5 +67,9 @@ async def tell_user(client: AsyncWebClient, body: dict[str, Any], text: str) -> 
 
 def register(app: AsyncApp) -> None:
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_error(
+        error: Exception, body: dict[str, Any], client: AsyncWebClient, ack: AsyncAck
+    ) -> None:
+        if ack.response is not None:
+            await asyncio.sleep(_ACK_POLL_WAIT_SECONDS)
         await tell_user(client, body, user_message(error))

@@ -1,17 +1,34 @@
-"""Slack implementations of the service ports `Directory` and `Notifier`."""
+"""Slack implementations of the service ports `Directory`, `Notifier` and `SecurityAlerts`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import datetime
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from handlers.blocks.approval_token import minute_up
 from handlers.blocks.common import section, with_sandbox_note
+from handlers.messages import LOCKED_ALERT, LOCKED_DM, LOST_ALERT
 from services.errors import NotFound, UpstreamUnavailable
+from services.ports import Notifier
 
 log = logging.getLogger(__name__)
+
+# How a Slack Web API call fails: an error answer, a broken connection, or no answer in time.
+SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError)
+
+
+def slack_failure(exc: BaseException) -> str:
+    """A short reason for the log: Slack's error code, else the exception's type."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error"))
+    return type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -72,3 +89,37 @@ class SlackNotifier:
             text=text,
             blocks=with_sandbox_note([section(f":rotating_light: {text}")], self._sandbox),
         )
+
+
+class SlackSecurityAlerts:
+    """`SecurityAlerts`: the person by DM and SECURITY_CHANNEL at once (21 CFR 11.300(d)).
+
+    A delivery that fails is logged at ERROR, never raised: the lock or revocation has already
+    happened, and the person must still be told so where they are (the modal, the command)."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+
+    async def user_locked(self, user: str, until: datetime) -> None:
+        shown = minute_up(until)
+        await asyncio.gather(
+            self._deliver("dm", user, self._notifier.dm(user, LOCKED_DM.format(until=shown))),
+            self._deliver(
+                "security_channel",
+                user,
+                self._notifier.security_alert(LOCKED_ALERT.format(user=user, until=shown)),
+            ),
+        )
+
+    async def token_lost(self, user: str, previous_state: str) -> None:
+        text = LOST_ALERT.format(user=user, previous=previous_state)
+        await self._deliver("security_channel", user, self._notifier.security_alert(text))
+
+    async def _deliver(self, where: str, user: str, sending: Awaitable[None]) -> None:
+        try:
+            await sending
+        except SLACK_FAILURES as exc:
+            log.error(
+                "security alert not delivered",
+                extra={"to": where, "user": user, "slack_error": slack_failure(exc)},
+            )
