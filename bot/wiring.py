@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
@@ -15,21 +16,68 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.embedded_redis import EmbeddedRedis
-from bot.jobs import JobRunner
+from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
+from bot.sandbox import SandboxState
+from bot.sandbox.seed import SITE_URL as SANDBOX_SITE_URL
+from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.basic import RedisHealth, RedisLeases, RedisOnceKeys
 from bot.stores.keys import Keys
+from bot.stores.linking import RedisGrantStore, RedisLinkStates
+from bot.stores.requests import RedisRequestStore
+from handlers.admin_slack import SlackMemberNames, SlackTokenAdminNotices
+from handlers.approval_token import ApprovalTokenJobs, EnrolmentDms
 from handlers.deps import HandlerDeps
+from handlers.linking import SlackLinkNotices
 from handlers.register import register_all
+from handlers.request_slack import SlackGroupMembers, SlackRequestPublisher
+from handlers.slack_adapters import SlackDirectory, SlackNotifier, SlackSecurityAlerts
+from services.admin import (
+    AdminAccess,
+    AdminServices,
+    AuditReview,
+    SealedLinkRoster,
+    TokenAdmin,
+    TokenInventory,
+)
+from services.approval_token import ApprovalTokens
+from services.approvalflow.client import ApprovalFlowClient, ApprovalFlowSettings
 from services.audit.trail import AuditTrail
 from services.clock import SystemClock
+from services.linking import (
+    AccountLinking,
+    AtlassianEndpoints,
+    AtlassianOAuth,
+    ClientCredentials,
+    SealedGrants,
+    TokenVault,
+)
 from services.ports import Clock
+from services.requests.identities import LinkIdentities
+from services.requests.service import Requests, RequestSettings
 from services.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
 
 SLACK_TIMEOUT_SECONDS = 10
+# Sandbox mode: the sandbox is mounted here in the bot's own web app (bot/web.py).
+SANDBOX_MOUNT = "/sandbox"
+SANDBOX_CLIENT_ID = "approvals-bot-sandbox"
+SANDBOX_CLIENT_SECRET = "approvals-bot-sandbox-secret"  # noqa: S105 - the sandbox's, not a secret
+IDLE_LINK_REFRESH_SECONDS = 6 * 3600
+# Approval Token jobs: an unconfirmed enrolment's QR leaves the DM within a minute of its 10
+# minutes; expiry reminders (7 days and 1 day before) need no finer grain than an hour.
+EXPIRE_ENROLMENTS_JOB, EXPIRE_ENROLMENTS_SECONDS = "expire-enrolments", 60
+TOKEN_REMINDERS_JOB, TOKEN_REMINDERS_SECONDS = "token-expiry-reminders", 3600
+# Approval requests: all four jobs run every POLL_INTERVAL_SECONDS (the service backs off the
+# tracking polls of each request by itself).
+EXPIRE_REQUESTS_JOB = "expire-requests"
+REQUEST_REMINDERS_JOB = "request-reminders"
+TRACK_REVIEWS_JOB = "track-reviews"
+WATCHED_SPACES_JOB = "watched-spaces"
+# ApprovalFlow in sandbox mode: the sandbox accepts any app and environment id.
+SANDBOX_APP_ID = SANDBOX_ENV_ID = "sandbox"
 
 
 @dataclass
@@ -50,6 +98,12 @@ class Container:
     slack: AsyncWebClient
     bolt: AsyncApp
     jobs: JobRunner
+    sandbox: SandboxState | None  # sandbox mode only; tests arrange and inspect it
+    linking: AccountLinking
+    vault: TokenVault
+    tokens: ApprovalTokens
+    approvalflow: ApprovalFlowClient
+    requests: Requests
     store_description: str
 
 
@@ -110,6 +164,225 @@ async def connect_store(settings: Settings, stack: AsyncExitStack) -> tuple[Redi
     return redis, description
 
 
+def atlassian_endpoints(settings: Settings) -> AtlassianEndpoints:
+    """Live: the configured hosts. Sandbox: the sandbox mounted in this app, called by the bot
+    over loopback and opened by the browser at the redirect URI's origin, unless
+    ATLASSIAN_AUTH_URL / ATLASSIAN_API_URL were set explicitly (tests point them elsewhere)."""
+    auth = settings.ATLASSIAN_AUTH_URL.rstrip("/")
+    api = settings.ATLASSIAN_API_URL.rstrip("/")
+    if settings.live:
+        return AtlassianEndpoints(f"{auth}/authorize", f"{auth}/oauth/token", api)
+    explicit = settings.model_fields_set
+    local = f"http://127.0.0.1:{settings.PORT}{SANDBOX_MOUNT}"
+    origin = urlsplit(settings.redirect_uri)
+    browser = f"{origin.scheme}://{origin.netloc}{SANDBOX_MOUNT}"
+    return AtlassianEndpoints(
+        authorize_url=f"{auth if 'ATLASSIAN_AUTH_URL' in explicit else browser}/authorize",
+        token_url=f"{auth if 'ATLASSIAN_AUTH_URL' in explicit else local}/oauth/token",
+        api_url=api if "ATLASSIAN_API_URL" in explicit else local,
+    )
+
+
+def atlassian_client(settings: Settings) -> ClientCredentials:
+    if settings.live and settings.ATLASSIAN_CLIENT_ID and settings.ATLASSIAN_CLIENT_SECRET:
+        secret = settings.ATLASSIAN_CLIENT_SECRET.get_secret_value()
+        return ClientCredentials(settings.ATLASSIAN_CLIENT_ID, secret, settings.redirect_uri)
+    # The sandbox checks the secret too, so a test can set one and look for it where it must
+    # never be (the store, the logs).
+    secret = SANDBOX_CLIENT_SECRET
+    if settings.ATLASSIAN_CLIENT_SECRET is not None:
+        secret = settings.ATLASSIAN_CLIENT_SECRET.get_secret_value()
+    return ClientCredentials(SANDBOX_CLIENT_ID, secret, settings.redirect_uri)
+
+
+def confluence_site_url(settings: Settings) -> str:
+    return settings.CONFLUENCE_SITE_URL or SANDBOX_SITE_URL
+
+
+def make_sandbox(settings: Settings, clock: Clock) -> SandboxState | None:
+    if settings.live:
+        return None
+    client = atlassian_client(settings)
+    return SandboxState(
+        clock=clock,
+        persist_path=settings.DATA_DIR / "sandbox.json",
+        clients={client.client_id: client.client_secret},
+    )
+
+
+def make_linking(
+    settings: Settings,
+    *,
+    redis: Redis,
+    keys: Keys,
+    clock: Clock,
+    box: SecretBox,
+    leases: RedisLeases,
+    audit: AuditTrail,
+    slack: AsyncWebClient,
+) -> tuple[AccountLinking, TokenVault]:
+    """Account linking and the token vault, sharing one Atlassian client and grant store."""
+    endpoints = atlassian_endpoints(settings)
+    atlassian = AtlassianOAuth(endpoints, atlassian_client(settings))
+    log.info(
+        "atlassian",
+        extra={
+            "token_url": endpoints.token_url,
+            "api_url": endpoints.api_url,
+            "site": confluence_site_url(settings),
+        },
+    )
+    grants = SealedGrants(RedisGrantStore(redis, keys), box)
+    notices = SlackLinkNotices(SlackNotifier(slack, settings.SECURITY_CHANNEL, not settings.live))
+    linking = AccountLinking(
+        atlassian=atlassian,
+        grants=grants,
+        states=RedisLinkStates(redis, keys),
+        clock=clock,
+        directory=SlackDirectory(slack),
+        notices=notices,
+        auditor=audit,
+        site_url=confluence_site_url(settings),
+        require_email_match=settings.REQUIRE_EMAIL_MATCH,
+    )
+    vault = TokenVault(
+        atlassian=atlassian,
+        grants=grants,
+        leases=leases,
+        clock=clock,
+        notices=notices,
+        auditor=audit,
+    )
+    return linking, vault
+
+
+def make_approval_tokens(
+    settings: Settings,
+    *,
+    redis: Redis,
+    keys: Keys,
+    clock: Clock,
+    box: SecretBox,
+    audit: AuditTrail,
+    slack: AsyncWebClient,
+) -> tuple[ApprovalTokens, SlackSecurityAlerts]:
+    """The Approval Token service and the Slack alerts it raises (also used by /approvals lost)."""
+    alerts = SlackSecurityAlerts(SlackNotifier(slack, settings.SECURITY_CHANNEL, not settings.live))
+    tokens = ApprovalTokens(
+        store=RedisTokenStore(redis, keys),
+        box=box,
+        clock=clock,
+        auditor=audit,
+        alerts=alerts,
+        validity_days=settings.TOKEN_VALIDITY_DAYS,
+        max_failures=settings.TOTP_MAX_FAILURES,
+        lockout_minutes=settings.TOTP_LOCKOUT_MINUTES,
+    )
+    return tokens, alerts
+
+
+def make_admin(
+    settings: Settings,
+    *,
+    redis: Redis,
+    keys: Keys,
+    clock: Clock,
+    box: SecretBox,
+    audit: AuditTrail,
+    audit_log: RedisAuditLog,
+    tokens: ApprovalTokens,
+    slack: AsyncWebClient,
+) -> AdminServices:
+    """The admin check, the token inventory and its actions, and the audit review (issue 7)."""
+    links = SealedLinkRoster(RedisGrantStore(redis, keys), box)
+    notifier = SlackNotifier(slack, settings.SECURITY_CHANNEL, not settings.live)
+    return AdminServices(
+        access=AdminAccess(
+            directory=SlackDirectory(slack),
+            admin_ids=frozenset(settings.ADMIN_USER_IDS),
+            links=links,
+            auditor=audit,
+        ),
+        inventory=TokenInventory(
+            tokens=tokens, links=links, names=SlackMemberNames(slack), auditor=audit, clock=clock
+        ),
+        actions=TokenAdmin(
+            tokens=tokens, auditor=audit, notices=SlackTokenAdminNotices(slack, notifier)
+        ),
+        audit=AuditReview(log=audit_log, auditor=audit, clock=clock),
+    )
+
+
+def make_approvalflow(settings: Settings, vault: TokenVault, clock: Clock) -> ApprovalFlowClient:
+    """ApprovalFlow's API as each person (their token from the vault). Sandbox: the sandbox
+    mounted in this app, over loopback, like the rest of the Atlassian endpoints."""
+    return ApprovalFlowClient(
+        ApprovalFlowSettings(
+            api_url=atlassian_endpoints(settings).api_url,
+            app_id=settings.APPROVALFLOW_APP_ID or (None if settings.live else SANDBOX_APP_ID),
+            env_id=settings.APPROVALFLOW_ENV_ID or (None if settings.live else SANDBOX_ENV_ID),
+            base_url=settings.APPROVALFLOW_BASE_URL,
+        ),
+        vault,
+        clock=clock,
+    )
+
+
+def make_requests(
+    settings: Settings,
+    *,
+    redis: Redis,
+    keys: Keys,
+    clock: Clock,
+    audit: AuditTrail,
+    slack: AsyncWebClient,
+    api: ApprovalFlowClient,
+    tokens: ApprovalTokens,
+    linking: AccountLinking,
+) -> Requests:
+    """Approval requests (issue 6): posted, signed and tracked through Slack."""
+    return Requests(
+        store=RedisRequestStore(redis, keys),
+        api=api,
+        tokens=tokens,
+        identities=LinkIdentities(linking),
+        groups=SlackGroupMembers(slack),
+        publisher=SlackRequestPublisher(
+            slack, site_url=confluence_site_url(settings), sandbox=not settings.live
+        ),
+        auditor=audit,
+        clock=clock,
+        settings=RequestSettings(
+            allow_self_approval=settings.ALLOW_SELF_APPROVAL,
+            request_ttl_hours=settings.REQUEST_TTL_HOURS,
+            reminder_hours=settings.REMINDER_HOURS,
+            poll_interval_seconds=settings.POLL_INTERVAL_SECONDS,
+            confluence_site_url=confluence_site_url(settings),
+        ),
+    )
+
+
+def request_jobs(requests: Requests, clock: Clock, interval: float) -> list[Job]:
+    async def expire() -> None:
+        await requests.expire_due(clock.now())
+
+    async def remind() -> None:
+        await requests.remind_due(clock.now())
+
+    async def track() -> None:
+        await requests.track_due(clock.now())
+
+    async def watched() -> None:
+        await requests.poll_watched(clock.now())
+
+    return [
+        Job(EXPIRE_REQUESTS_JOB, interval, expire),
+        Job(REQUEST_REMINDERS_JOB, interval, remind),
+        Job(TRACK_REVIEWS_JOB, interval, track),
+        Job(WATCHED_SPACES_JOB, interval, watched),
+    ]
+
+
 @asynccontextmanager
 async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[Container]:
     """Build the whole bot; on exit close every connection and child process it started."""
@@ -123,9 +396,68 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         audit_log = RedisAuditLog(redis, keys)
         audit = AuditTrail(audit_log, clock)
         slack = make_slack_client(settings)
-        deps = HandlerDeps(sandbox=not settings.live)
+        sandbox = make_sandbox(settings, clock)
+        linking, vault = make_linking(
+            settings,
+            redis=redis,
+            keys=keys,
+            clock=clock,
+            box=box,
+            leases=leases,
+            audit=audit,
+            slack=slack,
+        )
+        tokens, token_alerts = make_approval_tokens(
+            settings, redis=redis, keys=keys, clock=clock, box=box, audit=audit, slack=slack
+        )
+        admin = make_admin(
+            settings,
+            redis=redis,
+            keys=keys,
+            clock=clock,
+            box=box,
+            audit=audit,
+            audit_log=audit_log,
+            tokens=tokens,
+            slack=slack,
+        )
+        approvalflow = make_approvalflow(settings, vault, clock)
+        stack.push_async_callback(approvalflow.aclose)
+        requests = make_requests(
+            settings,
+            redis=redis,
+            keys=keys,
+            clock=clock,
+            audit=audit,
+            slack=slack,
+            api=approvalflow,
+            tokens=tokens,
+            linking=linking,
+        )
+        deps = HandlerDeps(
+            sandbox=not settings.live,
+            linking=linking,
+            tokens=tokens,
+            token_alerts=token_alerts,
+            admin=admin,
+            requests=requests,
+            approvals_channel=settings.APPROVALS_CHANNEL,
+        )
         bolt = make_bolt_app(settings, slack, deps, metrics)
         jobs = JobRunner(leases, metrics)
+
+        async def refresh_idle_links() -> None:
+            await vault.refresh_idle()
+
+        jobs.add(Job("refresh-idle-links", IDLE_LINK_REFRESH_SECONDS, refresh_idle_links))
+        token_jobs = ApprovalTokenJobs(tokens, EnrolmentDms(slack, sandbox=not settings.live))
+        for job in (
+            Job(EXPIRE_ENROLMENTS_JOB, EXPIRE_ENROLMENTS_SECONDS, token_jobs.expire_enrolments),
+            Job(TOKEN_REMINDERS_JOB, TOKEN_REMINDERS_SECONDS, token_jobs.remind_expiring),
+        ):
+            jobs.add(job)
+        for job in request_jobs(requests, clock, settings.POLL_INTERVAL_SECONDS):
+            jobs.add(job)
         stack.push_async_callback(jobs.stop)
         log.info("store", extra={"uses": store_description})
         log.info(
@@ -154,5 +486,11 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             slack=slack,
             bolt=bolt,
             jobs=jobs,
+            sandbox=sandbox,
+            linking=linking,
+            vault=vault,
+            tokens=tokens,
+            approvalflow=approvalflow,
+            requests=requests,
             store_description=store_description,
         )

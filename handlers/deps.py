@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handlers.slack_adapters import SlackSecurityAlerts
+from services.admin import AdminServices
+from services.approval_token import ApprovalTokens
+from services.linking import AccountLinking
+from services.requests.ports import RequestService
+
 
 @dataclass(frozen=True)
 class HandlerDeps:
     """The services and facts listeners use; never the whole Settings."""
 
     sandbox: bool
+    linking: AccountLinking
+    tokens: ApprovalTokens
+    token_alerts: SlackSecurityAlerts  # the same alerts the service raises, for /approvals lost
+    admin: AdminServices  # /approvals tokens and audit (issue 7)
+    requests: RequestService  # approval requests and signing (issue 6)
+    approvals_channel: str | None  # APPROVALS_CHANNEL: where requests go unless one is named

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from handlers.approval_token import token_status_section
 from handlers.blocks.home import home_view
 from handlers.deps import HandlerDeps
+from handlers.linking import link_status_section
+from handlers.requests import home_pending_section
 
 
 def register(app: AsyncApp, deps: HandlerDeps) -> None:
+    # What waits for my signature first, then my link and Approval Token (issue 6).
+    sections = [
+        home_pending_section(deps.requests),
+        link_status_section(deps.linking),
+        token_status_section(deps.tokens),
+    ]
+
     @app.event("app_home_opened")
     async def publish_home(event: dict[str, Any], client: AsyncWebClient) -> None:
         # The same event fires for the Messages tab; only the Home tab is ours to draw.
         if event.get("tab") != "home":
             return
-        await client.views_publish(user_id=str(event["user"]), view=home_view([], deps.sandbox))
+        user = str(event["user"])
+        parts = await asyncio.gather(*(section(user) for section in sections))
+        blocks = [block for part in parts for block in [{"type": "divider"}, *part]]
+        await client.views_publish(user_id=user, view=home_view(blocks, deps.sandbox))

@@ -188,7 +188,7 @@ LINK_PAGES: dict[str, tuple[str, str]] = {
 
 # --- Approval Token: enroll, the code modal, lost, status, DMs, alerts (issue 5) --------------
 
-TOKEN_NO_ARGUMENTS = "`{name}` takes no arguments: it always acts on your own Approval Token."
+OWN_ONLY_NO_ARGUMENTS = "`{name}` takes no arguments: it always acts on your own Approval Token."
 ENROL_NEEDS_LINK = (
     "*Link your Atlassian account first.* Your Approval Token is named after your Atlassian "
     "email in your authenticator app, and what you sign runs as you in ApprovalFlow. Press "
@@ -274,11 +274,352 @@ EXPIRY_REMINDER_DM = (
     "or ask an admin to extend it."
 )
 
-TOKEN_STATUS = "*Approval Token*: {describe}"
-TOKEN_STATUS_NEXT: dict[str, str] = {
+ENROLMENT_STATUS = "*Approval Token*: {describe}"
+ENROLMENT_STATUS_NEXT: dict[str, str] = {
     "not enrolled": "Run `/approvals enroll` to set one up.",
     "pending": "Press *Enter code* in the direct message I sent you.",
     "expired": "Run `/approvals enroll` to renew it.",
     "revoked": "Run `/approvals enroll` to set up a new one.",
     "locked": "Wait until then, or ask an admin to unlock it.",
 }
+
+
+# --- Admin: /approvals tokens and /approvals audit (issue 7) ---------------------------------
+
+TOKENS_TITLE = "Approval Tokens"
+TOKENS_LOADING = ":hourglass_flowing_sand: Reading every Approval Token and Atlassian link…"
+TOKENS_EMPTY = "Nobody matches this filter."
+TOKENS_PAGE = (
+    "Showing {selection}: {first}–{last} of {total} · page {page} of {pages} · times in UTC"
+)
+TOKENS_FILTER_LABELS: dict[str, str] = {
+    "all": "Everyone",
+    "active": "Active",
+    "expiring": "Expiring within 7 days",
+    "expired": "Expired",
+    "pending": "Pending (not confirmed)",
+    "locked": "Locked",
+    "unlinked": "No working Atlassian link",
+}
+TOKENS_BAD_FILTER = (
+    "`{word}` is not something `/approvals tokens` understands: use {choices}, `@user` or `export`."
+)
+TOKENS_TOO_MANY = "`/approvals tokens` takes one filter, one `@user` or `export`, not `{words}`."
+TOKENS_PLAIN_AT = (
+    "`{word}` is not a mention I can read: pick the person from Slack's list as you type `@`, "
+    "so the command carries their member ID."
+)
+TOKENS_EXPORT_SENT = (
+    ":inbox_tray: The Approval Token table ({rows} people) is in our direct messages as "
+    "`{filename}`."
+)
+TOKENS_EXPORT_COMMENT = "Approval Token table at {when}: {summary}"
+
+ADMIN_ACTION_LABELS: dict[str, str] = {
+    "extend": "Extend expiry…",
+    "reset": "Reset (revoke)…",
+    "unlock": "Unlock…",
+}
+ADMIN_CONFIRM_TITLES: dict[str, str] = {
+    "extend": "Extend Approval Token",
+    "reset": "Reset Approval Token",
+    "unlock": "Unlock Approval Token",
+}
+ADMIN_CONFIRM: dict[str, str] = {
+    "extend": (
+        "*Extend {user}'s Approval Token?* The new expiry counts from the current one (from now "
+        "if it has passed). Their authenticator app keeps working as it is."
+    ),
+    "reset": (
+        "*Reset {user}'s Approval Token?* It is revoked at once: they cannot sign until they "
+        "enrol again with `/approvals enroll`, which only they can do, in their own direct "
+        "messages. Nobody, admins included, ever sees their secret."
+    ),
+    "unlock": (
+        "*Unlock {user}'s Approval Token?* This clears the lock and the failed-attempt count; "
+        "the token itself does not change. If the wrong codes were not theirs, reset instead."
+    ),
+}
+ADMIN_DAYS_LABEL = "Extend by how many days?"
+ADMIN_DAYS_HINT = "A whole number of days, from 1 to {max}."
+ADMIN_REASON_LABEL = "Reason (recorded in the audit trail)"
+ADMIN_RECORDED = "Recorded in the audit trail with you as the actor; the person gets a DM."
+ADMIN_WORKING = ":hourglass_flowing_sand: Checking and applying…"
+ADMIN_DONE: dict[str, str] = {
+    "extend": ":white_check_mark: {user}'s Approval Token now expires {expires}.",
+    "reset": (
+        ":white_check_mark: {user}'s Approval Token is revoked. They can sign again only after "
+        "they run `/approvals enroll` themselves."
+    ),
+    "unlock": ":white_check_mark: {user}'s Approval Token is unlocked.",
+}
+ADMIN_BAD_FORM = "That admin form is damaged or out of date; run `/approvals tokens` again."
+
+ADMIN_EXTENDED_DM = "An admin ({admin}) extended your Approval Token: it now expires {expires}."
+ADMIN_RESET_DM = (
+    ":warning: An admin ({admin}) reset your Approval Token, so it no longer signs. To sign "
+    "again, run `/approvals enroll` and set it up again in your authenticator app."
+)
+ADMIN_UNLOCKED_DM = (
+    "An admin ({admin}) unlocked your Approval Token; you can sign with it again. If the wrong "
+    "codes were not yours, run `/approvals lost` and tell your security team."
+)
+
+AUDIT_TITLE = "Audit trail"
+AUDIT_INTACT = ":white_check_mark: Chain verified: {result}"
+AUDIT_BROKEN = (
+    ":rotating_light: Chain verification FAILED: {result}. Treat entries from there on as "
+    "untrusted and run `approvals-bot audit verify` on the server."
+)
+AUDIT_NEWEST = (
+    "The newest {shown} of {matched} entries, oldest first; times in UTC. "
+    "`/approvals audit export` has every field."
+)
+AUDIT_EMPTY = "No entries in this period."
+AUDIT_BAD_WORD = (
+    "`{word}` is not something `/approvals audit` understands: use `export`, "
+    "`--since YYYY-MM-DD` and, with export, `--format csv` or `--format jsonl`."
+)
+AUDIT_BAD_DATE = "`{value}` is not a date: write it as `--since YYYY-MM-DD`, e.g. `2026-01-31`."
+AUDIT_BAD_FORMAT = "`{value}` is not an export format: use `csv` or `jsonl`."
+AUDIT_NEEDS_VALUE = "`{flag}` needs a value: `{flag} {example}`."
+AUDIT_REPEATED = "`{word}` is given twice."
+AUDIT_FORMAT_ONLY_EXPORT = "`--format` goes with `/approvals audit export`."
+AUDIT_EXPORT_SENT = (
+    ":inbox_tray: The audit trail ({entries} entries{since}) is in our direct messages as "
+    "`{filename}`."
+)
+AUDIT_EXPORT_COMMENT = "Audit trail export{since}: {entries} entries. {check}"
+
+
+# --- Approval requests, signing and tracking (issue 6) ------------------------------------
+
+REQUEST_USAGE = "request <change-set-id|page-id|page-url> [@reviewers|@group] [#channel]"
+REQUEST_ONE_TARGET = (
+    "One target per request: I read `{first}` and `{second}`. Give one change set id, page id "
+    "or page link."
+)
+REQUEST_PLAIN_MENTION = (
+    "I can't tell who `{word}` is. Choose people and groups from Slack's suggestions as you "
+    "type `@`, so Slack tells me who they are."
+)
+REQUEST_PLAIN_CHANNEL = (
+    "I can't tell which channel `{word}` is. Choose it from Slack's suggestions as you type `#`."
+)
+REQUEST_ONE_CHANNEL = "Name one channel at most; I read two."
+REQUEST_TOO_MANY_REVIEWERS = "Name at most {limit} reviewers and groups in one request."
+REQUEST_POSTED = (
+    ":white_check_mark: I posted *{id}* in <#{channel}>. Reviewers sign it there with *Approve* "
+    "or *Reject*, or with `/approvals approve {id}`."
+)
+REQUEST_NOTHING = ":no_entry_sign: *Nothing to sign off, so I posted nothing.*"
+REQUEST_NOT_IN_CHANNEL = (
+    "I can't post in <#{channel}>: invite me there first (`/invite @approvals`), or name "
+    "another channel at the end of the command."
+)
+REQUEST_CHANNEL_GONE = (
+    "Slack says <#{channel}> does not exist or is archived. Name another channel at the end of "
+    "the command."
+)
+REQUEST_NEEDS_ID = "That needs a request id, like `/approvals {verb} AR-7K3Q`."
+REQUEST_BAD_ID = (
+    "`{value}` is not a request id. Request ids look like `AR-7K3Q`; the request message shows "
+    "its id, and `/approvals pending` lists the ones you may sign."
+)
+REQUEST_ONE_ID = "Give one request id: `/approvals {verb} AR-7K3Q`."
+FORGED_BUTTON = (
+    "This button does not name a request I know, so nothing was opened. Use the buttons on the "
+    "request message or `/approvals pending`."
+)
+
+# The request message (the channel's copy, rewritten in place on every change).
+REQUEST_HEADER = "Sign-off request {id}"
+REQUEST_FALLBACK = "{id}: sign-off to submit {target} ({title}) for review: {state}"
+REQUEST_TARGET_LINE = "{what} · {pages}"
+REQUEST_REFERENCE = "<{url}|Reference>"
+REQUEST_PAGES_TITLE = "*Pages* (as preflighted when requested):"
+REQUEST_PAGES_MORE = "…and {count} more"
+REQUEST_PREFLIGHT = "*Preflight:* {submittable} submittable, {blocked} blocked"
+PAGE_SUBMITTABLE = ":white_check_mark: submittable"
+PAGE_BLOCKED = ":no_entry_sign: blocked: {reason}"
+PAGE_BLOCKED_NO_REASON = "no reason given"
+REQUEST_PEOPLE = "Requested by <@{requester}> · Reviewers: {reviewers} · `{id}`"
+REQUEST_ANYONE = "anyone but the requester"
+REQUEST_EXPIRES = "Open until {when}"
+APPROVE_BUTTON = "Approve"
+REJECT_BUTTON = "Reject"
+
+STATE_PENDING = ":hourglass_flowing_sand: *Waiting for a signature.*"
+STATE_PENDING_FAILED = (
+    ":warning: *The last submit failed:* {error}\nThe request is still open: a reviewer can sign "
+    "again to retry."
+)
+STATE_SUBMITTING = ":arrows_counterclockwise: *Signed; submitting to ApprovalFlow…*"
+STATE_SUBMITTED = ":white_check_mark: *Approved and submitted for review in ApprovalFlow.*"
+STATE_NOTE = ":information_source: {note}"
+STATE_REJECTED = (
+    ":x: *Rejected.* Nothing was submitted; the {target} is left as it is in ApprovalFlow."
+)
+STATE_EXPIRED = (
+    ":hourglass: *Expired* on {when} without a signature; nothing was submitted. Run "
+    "`/approvals request {target}` to ask again."
+)
+STATE_CLOSED = ":lock: *Closed.* Tracking has ended."
+SHORT_STATES = {
+    "pending": "waiting for a signature",
+    "submitting": "submitting",
+    "submitted": "approved and submitted",
+    "rejected": "rejected",
+    "expired": "expired",
+    "closed": "closed",
+}
+# Review states ApprovalFlow reports after the submit (its change set rollup).
+ROLLUP_STATES = {
+    "open": ":white_circle: Review in ApprovalFlow: *open* (nothing submitted yet)",
+    "in_review": ":mag: Review in ApprovalFlow: *in review*",
+    "partially_approved": ":large_yellow_circle: Review in ApprovalFlow: *partially approved*",
+    "all_approved": ":white_check_mark: Review in ApprovalFlow: *all pages approved*",
+    "has_rejections": ":x: Review in ApprovalFlow: *has rejections*",
+    "stale": (
+        ":warning: Review in ApprovalFlow: *stale*: an approved page was edited after its "
+        "approval. Ask for a new sign-off with `/approvals request {target}`."
+    ),
+    "archived": ":file_cabinet: Review in ApprovalFlow: *archived*",
+}
+ROLLUP_OTHER = ":grey_question: Review in ApprovalFlow: *{state}*"
+
+SIGNATURES_TITLE = "*Signatures*"
+DECISION_LABELS = {"approve": "Approved", "reject": "Rejected"}
+SIGNATURE_LINE = ":black_nib: *{name}* (<@{user}>) · *{decision}* · {when}\n> {meaning}"
+SIGNATURE_REASON = "\n> Reason: {text}"
+SIGNATURE_COMMENT = "\n> Comment: {text}"
+OUTCOME_SUBMITTED = "*Submitted* ({count}):"
+OUTCOME_SKIPPED = "*Skipped* ({count}):"
+OUTCOME_SKIPPED_LINE = "{page}: {reason}"
+
+# The signing modal.
+SIGN_TITLES = {"approve": "Approve {id}", "reject": "Reject {id}"}
+SIGN_SUBMIT = {"approve": "Sign and approve", "reject": "Sign and reject"}
+SIGN_CLOSE = "Cancel"
+SIGN_DONE = "Done"
+SIGN_LOADING = ":hourglass_flowing_sand: Loading the pages as they are now in ApprovalFlow…"
+SIGN_RELOADING = (
+    ":hourglass_flowing_sand: The pages changed since this form opened. Loading them again, so "
+    "you can check what you sign…"
+)
+SIGN_SUBMITTING = (
+    ":arrows_counterclockwise: Signature recorded; submitting to ApprovalFlow as you. This can "
+    "take a few seconds; you may close this window, the request message will show the outcome."
+)
+SIGN_TARGET = "*{title}*\n{what} · requested by <@{requester}>"
+SIGN_CHANGED = (
+    ":warning: *These pages changed since the request was posted.* The versions below are the "
+    "current ones: check them before you sign."
+)
+SIGN_RECONFIRM = (
+    ":warning: *The pages changed while this form was open*, so nothing was signed. The "
+    "versions below are the current ones: check them and sign again with a new code."
+)
+SIGN_PAGES_TITLE = "*Pages and versions you sign for* (taken just now):"
+SIGN_MEANING = "*Meaning of your signature:* {meaning}"
+SIGN_ATTESTATION = (
+    "Signing with your Approval Token is your electronic signature. It is recorded with your "
+    "name, the time (UTC) and this meaning, and ApprovalFlow records the submit under your own "
+    "Atlassian account."
+)
+SIGN_COMMENT_LABEL = "Comment (optional)"
+SIGN_REASON_LABEL = "Reason for rejecting"
+SIGN_REASON_HINT = "Required: 20 to 280 characters. The requester and the channel will see it."
+SIGN_CODE_LABEL = "6-digit code from your authenticator app"
+SIGN_CODE_HINT = "The ApprovalFlow entry; a new code appears every 30 seconds. Spaces are fine."
+SIGN_CODE_PLACEHOLDER = "123 456"
+
+SIGNED_APPROVED = (
+    ":white_check_mark: *Signed and submitted* as you. {submitted} submitted{skipped}."
+)
+SIGNED_SKIPPED = ", {count} skipped"
+SIGNED_REJECTED = ":x: *Rejected and signed.* Nothing was submitted; <@{requester}> has been told."
+SIGNED_OTHER = ":black_nib: *Signed.* The request is now {state}."
+SIGNED_SEE_MESSAGE = "The request message in <#{channel}> shows every signature and the outcome."
+
+SIGN_PROBLEM_TITLE = "Cannot sign"
+SIGN_SUBMIT_FAILED = (
+    "*ApprovalFlow did not answer properly:* {detail}\nNothing was submitted and the "
+    "request is still open. Try again in a minute with a new code."
+)
+SIGN_SUBMIT_UNKNOWN = (
+    "*ApprovalFlow stopped answering part-way:* {detail}\nThe submit may have gone through: "
+    "the bot is checking with ApprovalFlow and the request message will show the outcome. Do not "
+    "sign again until it does."
+)
+SIGN_FORM_GONE = (
+    "This form is out of date (it was opened before an update). Close it and press Approve or "
+    "Reject on the request message again."
+)
+SIGN_CONNECT_BUTTON = "Connect Atlassian"
+SIGN_ENROLL_BUTTON = "Set up Approval Token"
+SIGN_NEEDS_TOKEN = {
+    "not enrolled": (
+        "You have no Approval Token yet, and signing needs one: it is the 6-digit code of an "
+        "authenticator app on your phone. Press *Set up Approval Token* and follow the direct "
+        "message I send you, then press Approve or Reject again."
+    ),
+    "pending": (
+        "Your Approval Token is not active yet: press *Enter code* in the enrolment message I sent "
+        "you (or set it up again below), then press Approve or Reject again."
+    ),
+    "expired": (
+        "Your Approval Token expired on {when}, so it cannot sign. Press *Set up Approval Token* "
+        "to renew it (or ask an admin to extend it), then press Approve or Reject again."
+    ),
+    "revoked": (
+        "Your Approval Token was revoked on {when}, so it cannot sign. Press *Set up Approval "
+        "Token* to set up a new one, then press Approve or Reject again."
+    ),
+    "locked": (
+        "Too many wrong codes: your Approval Token is locked until {when}. Try again after that, "
+        "or ask an admin to unlock it."
+    ),
+}
+SIGN_ENROL_SENT = (
+    ":iphone: I sent you a direct message with a QR code. Scan it with your authenticator app, "
+    "press *Enter code* there before {until}, then press Approve or Reject on the request again."
+)
+SIGN_ENROL_NEEDS_LINK = (
+    "Link your Atlassian account first: run `/approvals connect`, then press Approve or Reject "
+    "again."
+)
+SIGN_CONNECT_NOTE = (
+    "The button opens Atlassian's consent page; sign in as yourself and allow access. Then press "
+    "Approve or Reject on the request again."
+)
+
+# /approvals pending and the App Home.
+PENDING_TITLE = "*Requests you may sign* ({count})"
+PENDING_NONE = "No requests are waiting for your signature."
+PENDING_MORE = "…and {count} more; sign some of these first."
+PENDING_LINE = "*{id}* · {title}\n{what} · requested by <@{requester}> · open until {until}"
+HOME_PENDING_TITLE = "*Waiting for your signature*"
+
+# Watched spaces (admins).
+WATCH_USAGE = "watch <space-id> [#channel]"
+UNWATCH_USAGE = "unwatch <space-id>"
+WATCH_BAD_SPACE = (
+    "`{value}` is not a space id. ApprovalFlow names spaces by their numeric id (like `98301`), "
+    "not their key."
+)
+WATCH_REFUSED = (
+    "Only Slack workspace admins and owners, and the people named in ADMIN_USER_IDS, can use "
+    "`/approvals {what}`. Nothing was changed."
+)
+WATCH_DONE = (
+    ":eyes: Watching space `{space}`: each new open change set gets a sign-off request in "
+    "<#{channel}>."
+)
+UNWATCH_DONE = ":see_no_evil: Stopped watching space `{space}`."
+PENDING_FALLBACK = "{count} request(s) wait for your signature."
+GROUP_UNKNOWN = (
+    "Slack does not know the user group `{group}` (deleted or disabled?). Name people, or another "
+    "group."
+)
+PENDING_NO_ARGUMENTS = "`pending` takes no arguments: it lists the requests you may sign."

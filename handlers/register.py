@@ -4,19 +4,47 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import errors, help, home
+from handlers import admin, approval_token, errors, help, home, linking, requests, signing, status
 from handlers.deps import HandlerDeps
 from handlers.slash import SubcommandRouter
 
 COMMAND = "/approvals"
 # What manifest.yml must declare; tests/unit/test_manifest.py holds the two together.
 BOT_EVENTS = ["app_home_opened"]
-BOT_SCOPES = ["commands", "chat:write", "im:write", "files:write", "users:read", "users:read.email"]
+BOT_SCOPES = [
+    "commands",
+    "chat:write",
+    "im:write",
+    "files:write",
+    "users:read",
+    "users:read.email",
+    "usergroups:read",  # @group reviewers (usergroups.users.list)
+]
 
 
 def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
     router = SubcommandRouter(sandbox=deps.sandbox)
     help.register(router)
+    linking.register(app, router, deps.linking, deps.sandbox)
+    approval_token.register(app, router, deps)
+    admin.register(app, router, deps.admin, deps.sandbox)
+    requests.register(
+        router,
+        deps.requests,
+        deps.admin.access,
+        approvals_channel=deps.approvals_channel,
+        sandbox=deps.sandbox,
+    )
+    signing.register(app, router, deps.requests, deps.linking, deps.tokens, sandbox=deps.sandbox)
+    # /approvals status: one section per feature; add yours to this list.
+    status.register(
+        router,
+        [
+            linking.link_status_section(deps.linking),
+            approval_token.token_status_section(deps.tokens),
+        ],
+        deps.sandbox,
+    )
     app.command(COMMAND)(router.dispatch)
     home.register(app, deps)
     errors.register(app)

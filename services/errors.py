@@ -63,6 +63,10 @@ says what happened and what to do next, and never holds a secret.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only for a type: importing services.approvalflow here would be circular
+    from services.approvalflow.targets import TargetSnapshot
 
 
 class ApprovalsError(Exception):
@@ -355,7 +359,14 @@ class ReasonInvalid(InputError):
 
 
 class SnapshotChanged(RequestError):
-    """The pages changed since the form was opened; the signer must re-confirm."""
+    """The pages changed since the form was opened; the signer must re-confirm.
+
+    `snapshot` is the target as it stands now (taken fresh with the signer's token), for the
+    form to show again; None when the raiser had none."""
+
+    def __init__(self, message: str, snapshot: TargetSnapshot | None = None) -> None:
+        self.snapshot = snapshot
+        super().__init__(message)
 
 
 class ConfigError(ApprovalsError):

@@ -15,7 +15,8 @@ from tests.slack_signer import command_body, signature
 
 
 @pytest.fixture
-async def bot(fake_slack: FakeSlack, redis_url: str) -> AsyncIterator[RunningBot]:
+async def bot(fake_slack: FakeSlack, redis: object, redis_url: str) -> AsyncIterator[RunningBot]:
+    # `redis` flushes the shared server: the Home tab reads links other tests sealed.
     async with running_bot(bot_environment(fake_slack.api_url, redis_url)) as running:
         yield running
 

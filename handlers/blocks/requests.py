@@ -1,0 +1,358 @@
+"""The request message (posted, then rewritten in place), `/approvals pending`, the Home section."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from urllib.parse import quote
+
+from handlers.blocks.common import Block, context, plain, section, with_sandbox_note
+from handlers.messages import (
+    APPROVE_BUTTON,
+    DECISION_LABELS,
+    HOME_PENDING_TITLE,
+    OUTCOME_SKIPPED,
+    OUTCOME_SKIPPED_LINE,
+    OUTCOME_SUBMITTED,
+    PAGE_BLOCKED,
+    PAGE_BLOCKED_NO_REASON,
+    PAGE_SUBMITTABLE,
+    PENDING_FALLBACK,
+    PENDING_LINE,
+    PENDING_MORE,
+    PENDING_NONE,
+    PENDING_TITLE,
+    REJECT_BUTTON,
+    REQUEST_ANYONE,
+    REQUEST_CHANNEL_GONE,
+    REQUEST_EXPIRES,
+    REQUEST_FALLBACK,
+    REQUEST_HEADER,
+    REQUEST_NOT_IN_CHANNEL,
+    REQUEST_NOTHING,
+    REQUEST_PAGES_MORE,
+    REQUEST_PAGES_TITLE,
+    REQUEST_PEOPLE,
+    REQUEST_POSTED,
+    REQUEST_PREFLIGHT,
+    REQUEST_REFERENCE,
+    REQUEST_TARGET_LINE,
+    ROLLUP_OTHER,
+    ROLLUP_STATES,
+    SHORT_STATES,
+    SIGNATURE_COMMENT,
+    SIGNATURE_LINE,
+    SIGNATURE_REASON,
+    SIGNATURES_TITLE,
+    STATE_CLOSED,
+    STATE_EXPIRED,
+    STATE_NOTE,
+    STATE_PENDING,
+    STATE_PENDING_FAILED,
+    STATE_REJECTED,
+    STATE_SUBMITTED,
+    STATE_SUBMITTING,
+)
+from services.approvalflow.targets import PageSnapshot, PageTarget, Target, TargetSnapshot
+from services.requests.model import ApprovalRequest, Decision, PageOutcome, Signature, Status
+
+APPROVE_ACTION = "request_approve"
+REJECT_ACTION = "request_reject"
+MAX_PAGES_SHOWN = 10  # the issue: the first 10 pages, then "+N more"
+MAX_PENDING_SHOWN = 15  # two blocks each, well inside a message's 50
+MAX_REASON_SHOWN = 200  # ApprovalFlow's reasons are free text; keep a line a line
+MAX_TITLE_SHOWN = 150
+SECTION_BUDGET = 2900  # Slack's 3000 per section text, with room for a "more" line
+
+
+def esc(text: str) -> str:
+    """Text from outside (titles, reasons, comments) as inert mrkdwn: no mentions, no links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def utc_minutes(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def utc_seconds(when: datetime) -> str:
+    """A signature's time: to the second, in UTC, said so (21 CFR 11.50)."""
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def page_url(site_url: str, page_id: str) -> str:
+    return f"{site_url.rstrip('/')}/wiki/pages/viewpage.action?pageId={quote(page_id, safe='')}"
+
+
+def page_link(site_url: str, page_id: str, title: str | None = None) -> str:
+    label = esc(clip(title, 80)).replace("|", "¦") if title else f"Page {esc(page_id)}"
+    return f"<{page_url(site_url, page_id)}|{label}>"
+
+
+def target_label(target: Target) -> str:
+    if isinstance(target, PageTarget):
+        return f"page {target.page_id}"
+    return f"change set {target.change_set_id}"
+
+
+def page_count(count: int) -> str:
+    return "1 page" if count == 1 else f"{count} pages"
+
+
+def page_line(site_url: str, page: PageSnapshot) -> str:
+    """`• Page 65601 · v7 · submittable` (a link to the page)."""
+    parts = [f"• {page_link(site_url, page.page_id)}"]
+    if page.version is not None:
+        parts.append(f"v{page.version}")
+    if page.can_submit is True:
+        parts.append(PAGE_SUBMITTABLE)
+    elif page.can_submit is False:
+        reason = esc(clip(page.reason or PAGE_BLOCKED_NO_REASON, MAX_REASON_SHOWN))
+        parts.append(PAGE_BLOCKED.format(reason=reason))
+    return " · ".join(parts)
+
+
+def lines_within(lines: Sequence[str], limit: int, budget: int = SECTION_BUDGET) -> list[str]:
+    """The first `limit` lines that fit one section, then "…and N more"."""
+    shown: list[str] = []
+    used = 0
+    for line in lines[:limit]:
+        if used + len(line) + 1 > budget:
+            break
+        shown.append(line)
+        used += len(line) + 1
+    if len(shown) < len(lines):
+        shown.append(REQUEST_PAGES_MORE.format(count=len(lines) - len(shown)))
+    return shown
+
+
+def pages_text(site_url: str, snapshot: TargetSnapshot, title: str) -> str:
+    lines = [page_line(site_url, page) for page in snapshot.pages]
+    return "\n".join([title, *lines_within(lines, MAX_PAGES_SHOWN)])
+
+
+def reviewers_text(request: ApprovalRequest) -> str:
+    named = [f"<@{user}>" for user in request.reviewers]
+    named += [f"<!subteam^{group}>" for group in request.reviewer_groups]
+    return ", ".join(named) if named else REQUEST_ANYONE
+
+
+def signature_text(signature: Signature) -> str:
+    """Printed name, decision, UTC time and meaning: never one without the others (11.50(b))."""
+    text = SIGNATURE_LINE.format(
+        name=esc(signature.signer.name),
+        user=signature.signer.slack_id,
+        decision=DECISION_LABELS[signature.decision.value],
+        when=utc_seconds(signature.signed_at),
+        meaning=esc(signature.meaning),
+    )
+    if signature.comment:
+        template = SIGNATURE_REASON if signature.decision is Decision.REJECT else SIGNATURE_COMMENT
+        text += template.format(text=esc(clip(signature.comment, 300)))
+    return text
+
+
+def signature_blocks(signatures: Sequence[Signature]) -> list[Block]:
+    """Every signature, whole; split over sections rather than cut (11.50(b))."""
+    if not signatures:
+        return []
+    blocks: list[Block] = []
+    current = SIGNATURES_TITLE
+    for signature in signatures:
+        line = signature_text(signature)
+        if len(current) + len(line) + 1 > SECTION_BUDGET:
+            blocks.append(section(current))
+            current = line
+        else:
+            current = f"{current}\n{line}"
+    blocks.append(section(current))
+    return blocks
+
+
+def outcome_blocks(site_url: str, outcomes: Sequence[PageOutcome]) -> list[Block]:
+    """What the submit did, page by page: submitted, and skipped with ApprovalFlow's reason."""
+    submitted = [o for o in outcomes if o.submitted]
+    skipped = [o for o in outcomes if not o.submitted]
+    blocks: list[Block] = []
+    if submitted:
+        lines = [f"• {page_link(site_url, o.page_id, o.title)}" for o in submitted]
+        head = OUTCOME_SUBMITTED.format(count=len(submitted))
+        blocks.append(section("\n".join([head, *lines_within(lines, MAX_PAGES_SHOWN)])))
+    if skipped:
+        lines = [
+            "• "
+            + OUTCOME_SKIPPED_LINE.format(
+                page=page_link(site_url, o.page_id, o.title),
+                reason=esc(clip(o.reason or PAGE_BLOCKED_NO_REASON, MAX_REASON_SHOWN)),
+            )
+            for o in skipped
+        ]
+        head = OUTCOME_SKIPPED.format(count=len(skipped))
+        blocks.append(section("\n".join([head, *lines_within(lines, MAX_PAGES_SHOWN)])))
+    return blocks
+
+
+def rollup_text(state: str, target: Target) -> str:
+    template = ROLLUP_STATES.get(state)
+    if template is None:
+        return ROLLUP_OTHER.format(state=esc(clip(state, 40)))
+    return template.format(target=target.id)
+
+
+def state_text(request: ApprovalRequest) -> str:
+    match request.status:
+        case Status.PENDING if request.last_error:
+            return STATE_PENDING_FAILED.format(error=esc(clip(request.last_error, 500)))
+        case Status.PENDING:
+            return STATE_PENDING
+        case Status.SUBMITTING:
+            return STATE_SUBMITTING
+        case Status.SUBMITTED if request.last_error:
+            # A submit confirmed after a timeout says how it was confirmed.
+            return (
+                f"{STATE_SUBMITTED}\n{STATE_NOTE.format(note=esc(clip(request.last_error, 500)))}"
+            )
+        case Status.SUBMITTED:
+            return STATE_SUBMITTED
+        case Status.SUBMITTING if request.last_error:
+            return (
+                f"{STATE_SUBMITTING}\n{STATE_NOTE.format(note=esc(clip(request.last_error, 500)))}"
+            )
+        case Status.REJECTED:
+            return STATE_REJECTED.format(target=target_label(request.target))
+        case Status.EXPIRED:
+            return STATE_EXPIRED.format(
+                when=utc_minutes(request.expires_at), target=request.target.id
+            )
+        case _:
+            return STATE_CLOSED
+
+
+def decision_buttons(request_id: str) -> Block:
+    """Approve and Reject; the value is the request id and nothing else (the server re-checks)."""
+    return {
+        "type": "actions",
+        "block_id": f"decide:{request_id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": APPROVE_ACTION,
+                "text": plain(APPROVE_BUTTON),
+                "value": request_id,
+                "style": "primary",
+            },
+            {
+                "type": "button",
+                "action_id": REJECT_ACTION,
+                "text": plain(REJECT_BUTTON),
+                "value": request_id,
+                "style": "danger",
+            },
+        ],
+    }
+
+
+def request_message(
+    request: ApprovalRequest, *, site_url: str, sandbox: bool
+) -> tuple[str, list[Block]]:
+    """The channel message for a request in any state; buttons only while it can be signed."""
+    snapshot = request.snapshot
+    title = request.title or snapshot.title or target_label(request.target)
+    what = REQUEST_TARGET_LINE.format(
+        what=target_label(request.target), pages=page_count(len(snapshot.pages))
+    )
+    head = [f"*{esc(clip(title, MAX_TITLE_SHOWN))}*", what]
+    if request.summary:
+        head.append(esc(clip(request.summary, 500)))
+    if request.reference_url and request.reference_url.startswith(("https://", "http://")):
+        head.append(REQUEST_REFERENCE.format(url=esc(request.reference_url).replace("|", "%7C")))
+    blocks: list[Block] = [
+        {"type": "header", "text": plain(REQUEST_HEADER.format(id=request.id))},
+        section("\n".join(head)),
+        section(pages_text(site_url, snapshot, REQUEST_PAGES_TITLE)),
+        context(
+            REQUEST_PREFLIGHT.format(
+                submittable=len(snapshot.submittable), blocked=len(snapshot.blocked)
+            )
+        ),
+        section(state_text(request)),
+    ]
+    if request.rollup_state and request.status in (Status.SUBMITTED, Status.CLOSED):
+        blocks.append(section(rollup_text(request.rollup_state, request.target)))
+    blocks += outcome_blocks(site_url, request.outcomes)
+    blocks += signature_blocks(request.signatures)
+    people = REQUEST_PEOPLE.format(
+        requester=request.requester, reviewers=reviewers_text(request), id=request.id
+    )
+    if request.status is Status.PENDING:
+        people += " · " + REQUEST_EXPIRES.format(when=utc_minutes(request.expires_at))
+    blocks.append(context(people))
+    if request.status is Status.PENDING:
+        blocks.append(decision_buttons(request.id))
+    fallback = REQUEST_FALLBACK.format(
+        id=request.id,
+        target=target_label(request.target),
+        title=clip(title, MAX_TITLE_SHOWN),
+        state=SHORT_STATES.get(request.status.value, request.status.value),
+    )
+    return fallback, with_sandbox_note(blocks, sandbox)
+
+
+def note_message(text: str, sandbox: bool) -> tuple[str, list[Block]]:
+    """A thread reply or a DM about a request: the service's sentence, as is."""
+    return text, with_sandbox_note([section(text)], sandbox)
+
+
+def posted_message(request: ApprovalRequest, sandbox: bool) -> tuple[str, list[Block]]:
+    text = REQUEST_POSTED.format(id=request.id, channel=request.channel)
+    return text, with_sandbox_note([section(text)], sandbox)
+
+
+def nothing_to_submit_message(explanation: str, sandbox: bool) -> tuple[str, list[Block]]:
+    text = f"{REQUEST_NOTHING}\n{esc(explanation)}"
+    return text, with_sandbox_note([section(text)], sandbox)
+
+
+def cannot_post_text(error: str, channel: str) -> str:
+    """Why a request message could not be posted, for the person who asked (Slack's error)."""
+    if error in ("channel_not_found", "is_archived"):
+        return REQUEST_CHANNEL_GONE.format(channel=channel)
+    return REQUEST_NOT_IN_CHANNEL.format(channel=channel)
+
+
+def pending_line(request: ApprovalRequest) -> str:
+    title = request.title or request.snapshot.title or target_label(request.target)
+    return PENDING_LINE.format(
+        id=request.id,
+        title=esc(clip(title, 100)),
+        what=target_label(request.target),
+        requester=request.requester,
+        until=utc_minutes(request.expires_at),
+    )
+
+
+def pending_blocks(requests: Sequence[ApprovalRequest], title: str) -> list[Block]:
+    if not requests:
+        return [section(f"{title}\n{PENDING_NONE}")]
+    blocks: list[Block] = [section(title)]
+    for request in requests[:MAX_PENDING_SHOWN]:
+        blocks.append(section(pending_line(request)))
+        blocks.append(decision_buttons(request.id))
+    if len(requests) > MAX_PENDING_SHOWN:
+        blocks.append(context(PENDING_MORE.format(count=len(requests) - MAX_PENDING_SHOWN)))
+    return blocks
+
+
+def pending_message(requests: Sequence[ApprovalRequest], sandbox: bool) -> tuple[str, list[Block]]:
+    """`/approvals pending`: each request the caller may sign, with its buttons."""
+    title = PENDING_TITLE.format(count=len(requests))
+    text = PENDING_FALLBACK.format(count=len(requests)) if requests else PENDING_NONE
+    return text, with_sandbox_note(pending_blocks(requests, title), sandbox)
+
+
+def home_pending_blocks(requests: Sequence[ApprovalRequest]) -> list[Block]:
+    """The App Home's "waiting for your signature" section."""
+    return pending_blocks(requests, HOME_PENDING_TITLE)

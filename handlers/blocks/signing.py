@@ -1,0 +1,305 @@
+"""The signing modal and what it turns into: loading, the form, submitting, signed, problems."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from handlers.blocks.common import Block, context, plain, section, with_sandbox_note
+from handlers.blocks.requests import (
+    esc,
+    lines_within,
+    page_line,
+    page_link,
+    target_label,
+    utc_minutes,
+)
+from handlers.messages import (
+    PAGE_BLOCKED_NO_REASON,
+    SHORT_STATES,
+    SIGN_ATTESTATION,
+    SIGN_CHANGED,
+    SIGN_CLOSE,
+    SIGN_CODE_HINT,
+    SIGN_CODE_LABEL,
+    SIGN_CODE_PLACEHOLDER,
+    SIGN_COMMENT_LABEL,
+    SIGN_CONNECT_BUTTON,
+    SIGN_CONNECT_NOTE,
+    SIGN_DONE,
+    SIGN_ENROLL_BUTTON,
+    SIGN_LOADING,
+    SIGN_MEANING,
+    SIGN_PAGES_TITLE,
+    SIGN_PROBLEM_TITLE,
+    SIGN_REASON_HINT,
+    SIGN_REASON_LABEL,
+    SIGN_RECONFIRM,
+    SIGN_SUBMIT,
+    SIGN_SUBMITTING,
+    SIGN_TARGET,
+    SIGN_TITLES,
+    SIGNED_APPROVED,
+    SIGNED_OTHER,
+    SIGNED_REJECTED,
+    SIGNED_SEE_MESSAGE,
+    SIGNED_SKIPPED,
+)
+from services.requests.model import ApprovalRequest, Decision, Status, normalise_request_id
+from services.requests.ports import SigningForm
+
+SIGN_MODAL = "request_sign"  # the form; its submission is the signature
+INFO_MODAL = "request_sign_info"  # loading, problems, outcomes: nothing to submit
+CONNECT_ACTION = "request_sign_connect"
+ENROLL_ACTION = "request_sign_enroll"
+CODE_BLOCK, CODE_INPUT = "code", "code"
+REASON_BLOCK, REASON_INPUT = "reason", "reason"
+COMMENT_BLOCK, COMMENT_INPUT = "comment", "comment"
+REASON_MIN, REASON_MAX = 20, 280  # the issue; the server checks it again
+COMMENT_MAX = 280
+CODE_MAX_LENGTH = 12  # "123 456" with stray spaces; the server wants exactly 6 digits
+MAX_PAGES_IN_FORM = 25  # a modal holds 100 blocks; pages share one section
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_MAX_METADATA = 512  # ours are about 110 characters
+
+
+@dataclass(frozen=True)
+class FormMetadata:
+    """What the form carries to its submission: which request, which decision, what was shown.
+
+    Never trusted: the server re-checks the request, the signer and the snapshot."""
+
+    request_id: str
+    decision: Decision
+    digest: str
+
+    def encode(self) -> str:
+        return json.dumps(
+            {"request": self.request_id, "decision": self.decision.value, "digest": self.digest},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def decode(cls, text: str) -> FormMetadata | None:
+        """None for anything we did not write: wrong shape, extra fields, a non-canonical id."""
+        if not text or len(text) > _MAX_METADATA:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or set(data) != {"request", "decision", "digest"}:
+            return None
+        request_id, decision, digest = data["request"], data["decision"], data["digest"]
+        if not all(isinstance(v, str) for v in (request_id, decision, digest)):
+            return None
+        if normalise_request_id(request_id) != request_id:
+            return None
+        if decision not in (d.value for d in Decision) or not _DIGEST.fullmatch(digest):
+            return None
+        return cls(request_id, Decision(decision), digest)
+
+
+def _modal(
+    title: str,
+    blocks: list[Block],
+    sandbox: bool,
+    *,
+    callback_id: str = INFO_MODAL,
+    submit: str | None = None,
+    close: str = SIGN_CLOSE,
+    private_metadata: str = "",
+) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain(title),
+        "close": plain(close),
+        "blocks": with_sandbox_note(blocks, sandbox),
+    }
+    if submit is not None:
+        view["submit"] = plain(submit)
+    if private_metadata:
+        view["private_metadata"] = private_metadata
+    return view
+
+
+def modal_title(request_id: str | None, decision: Decision) -> str:
+    if request_id is None:
+        return SIGN_PROBLEM_TITLE
+    return SIGN_TITLES[decision.value].format(id=request_id)
+
+
+def loading_view(request_id: str | None, decision: Decision, sandbox: bool) -> dict[str, Any]:
+    """Opened the moment the button is pressed (the trigger lives 3 s), then replaced."""
+    return _modal(modal_title(request_id, decision), [section(SIGN_LOADING)], sandbox)
+
+
+def notice_view(
+    request_id: str | None, decision: Decision, text: str, sandbox: bool
+) -> dict[str, Any]:
+    """A modal that only says something (reloading, submitting ...)."""
+    return _modal(modal_title(request_id, decision), [section(text)], sandbox)
+
+
+def submitting_view(request_id: str, decision: Decision, sandbox: bool) -> dict[str, Any]:
+    return _modal(
+        modal_title(request_id, decision), [section(SIGN_SUBMITTING)], sandbox, close=SIGN_DONE
+    )
+
+
+def signing_view(
+    form: SigningForm, *, site_url: str, sandbox: bool, reconfirm: bool = False
+) -> dict[str, Any]:
+    """The form: the fresh snapshot, the meaning, a comment (reject: a reason) and the code."""
+    request, decision, snapshot = form.request, form.decision, form.snapshot
+    title = request.title or snapshot.title or target_label(request.target)
+    blocks: list[Block] = [
+        section(
+            SIGN_TARGET.format(
+                title=esc(title[:150]),
+                what=target_label(request.target),
+                requester=request.requester,
+            )
+        )
+    ]
+    if reconfirm:
+        blocks.append(section(SIGN_RECONFIRM))
+    elif form.changed_since_request:
+        blocks.append(section(SIGN_CHANGED))
+    lines = [page_line(site_url, page) for page in snapshot.pages]
+    blocks.append(section("\n".join([SIGN_PAGES_TITLE, *lines_within(lines, MAX_PAGES_IN_FORM)])))
+    blocks.append(section(SIGN_MEANING.format(meaning=esc(form.meaning))))
+    blocks.append(context(SIGN_ATTESTATION))
+    if decision is Decision.REJECT:
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "label": plain(SIGN_REASON_LABEL),
+                "hint": plain(SIGN_REASON_HINT),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON_INPUT,
+                    "multiline": True,
+                    "min_length": REASON_MIN,
+                    "max_length": REASON_MAX,
+                    "focus_on_load": True,
+                },
+            }
+        )
+    else:
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": COMMENT_BLOCK,
+                "optional": True,
+                "label": plain(SIGN_COMMENT_LABEL),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": COMMENT_INPUT,
+                    "multiline": True,
+                    "max_length": COMMENT_MAX,
+                },
+            }
+        )
+    code_element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": CODE_INPUT,
+        "placeholder": plain(SIGN_CODE_PLACEHOLDER),
+        "max_length": CODE_MAX_LENGTH,
+    }
+    if decision is Decision.APPROVE:
+        # On a phone the keyboard comes up on the one field an approval needs.
+        code_element["focus_on_load"] = True
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": CODE_BLOCK,
+            "label": plain(SIGN_CODE_LABEL),
+            "hint": plain(SIGN_CODE_HINT),
+            "element": code_element,
+        }
+    )
+    metadata = FormMetadata(request.id, decision, snapshot.digest)
+    return _modal(
+        modal_title(request.id, decision),
+        blocks,
+        sandbox,
+        callback_id=SIGN_MODAL,
+        submit=SIGN_SUBMIT[decision.value],
+        private_metadata=metadata.encode(),
+    )
+
+
+def signed_view(
+    request: ApprovalRequest, decision: Decision, *, site_url: str, sandbox: bool
+) -> dict[str, Any]:
+    """What the signer sees once `sign` returned: the outcome, briefly."""
+    if decision is Decision.REJECT and request.status is Status.REJECTED:
+        head = SIGNED_REJECTED.format(requester=request.requester)
+    elif decision is Decision.APPROVE and request.status in (Status.SUBMITTED, Status.CLOSED):
+        submitted = [o for o in request.outcomes if o.submitted]
+        skipped = [o for o in request.outcomes if not o.submitted]
+        head = SIGNED_APPROVED.format(
+            submitted=len(submitted),
+            skipped=SIGNED_SKIPPED.format(count=len(skipped)) if skipped else "",
+        )
+        lines = [f"• {page_link(site_url, o.page_id, o.title)}" for o in submitted]
+        lines += [
+            f"• {page_link(site_url, o.page_id, o.title)}: "
+            f"{esc((o.reason or PAGE_BLOCKED_NO_REASON)[:200])}"
+            for o in skipped
+        ]
+        if lines:
+            head = "\n".join([head, *lines_within(lines, 10)])
+    else:
+        state = SHORT_STATES.get(request.status.value, request.status.value)
+        head = SIGNED_OTHER.format(state=state)
+    blocks = [section(head), context(SIGNED_SEE_MESSAGE.format(channel=request.channel))]
+    return _modal(modal_title(request.id, decision), blocks, sandbox, close=SIGN_DONE)
+
+
+def problem_view(
+    request_id: str | None,
+    decision: Decision,
+    text: str,
+    sandbox: bool,
+    *,
+    connect_url: str | None = None,
+    enroll: bool = False,
+) -> dict[str, Any]:
+    """Why this person cannot sign now and what to do, with the button that fixes it."""
+    blocks: list[Block] = [section(f":warning: {esc(text)}")]
+    buttons: list[dict[str, Any]] = []
+    if connect_url is not None:
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": CONNECT_ACTION,
+                "text": plain(SIGN_CONNECT_BUTTON),
+                "url": connect_url,
+                "style": "primary",
+            }
+        )
+    if enroll:
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": ENROLL_ACTION,
+                "text": plain(SIGN_ENROLL_BUTTON),
+                "style": "primary",
+            }
+        )
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    if connect_url is not None:
+        blocks.append(context(SIGN_CONNECT_NOTE))
+    return _modal(modal_title(request_id, decision), blocks, sandbox, close=SIGN_DONE)
+
+
+def token_problem_text(template: str, when: datetime | None) -> str:
+    return template.format(when=utc_minutes(when) if when else "an earlier date")

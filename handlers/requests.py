@@ -1,0 +1,220 @@
+"""`/approvals request`, `pending`, `watch` and `unwatch`; the App Home's pending section."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from handlers.blocks.approval_token import notice_message
+from handlers.blocks.common import Block
+from handlers.blocks.help import help_blocks
+from handlers.blocks.requests import (
+    home_pending_blocks,
+    nothing_to_submit_message,
+    pending_message,
+    posted_message,
+)
+from handlers.messages import (
+    PENDING_NO_ARGUMENTS,
+    REQUEST_ONE_CHANNEL,
+    REQUEST_ONE_TARGET,
+    REQUEST_PLAIN_CHANNEL,
+    REQUEST_PLAIN_MENTION,
+    REQUEST_TOO_MANY_REVIEWERS,
+    REQUEST_USAGE,
+    UNWATCH_DONE,
+    UNWATCH_USAGE,
+    WATCH_BAD_SPACE,
+    WATCH_DONE,
+    WATCH_REFUSED,
+    WATCH_USAGE,
+    missing_argument,
+    unknown_subcommand,
+)
+from handlers.slash import MAX_TEXT, SlashCall, SubcommandRouter
+from services.admin import AdminAccess
+from services.errors import InputError, NotAllowed, NothingToSubmit
+from services.requests.ports import RequestService
+
+# Given the Slack user id, a feature's blocks for the App Home.
+HomeSection = Callable[[str], Awaitable[list[Block]]]
+
+MAX_REVIEWERS = 25
+# One token of command text: Slack's escaped forms (<@U1|bob>, <#C1|general>, <https://x|label>)
+# are one token even with spaces in the label; everything else splits on whitespace.
+_TOKEN = re.compile(r"<[^<>]*>|[^\s<>]+|[<>]")
+_USER = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>")
+_GROUP = re.compile(r"<!subteam\^([A-Z0-9]{2,20})(?:\|[^>]*)?>")
+_CHANNEL = re.compile(r"<#([CG][A-Z0-9]{2,20})(?:\|[^>]*)?>")
+_SPACE_ID = re.compile(r"\d{1,19}")
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text[:MAX_TEXT])
+
+
+@dataclass(frozen=True)
+class RequestCommand:
+    """`/approvals request …` as our type: one target, reviewers, groups, maybe a channel."""
+
+    target: str
+    reviewers: tuple[str, ...]
+    groups: tuple[str, ...]
+    channel: str | None
+
+    @classmethod
+    def parse(cls, words: list[str]) -> RequestCommand:
+        """Raises InputError naming the exact problem."""
+        target: str | None = None
+        reviewers: dict[str, None] = {}  # ordered, without repeats
+        groups: dict[str, None] = {}
+        channel: str | None = None
+        for word in words:
+            if user := _USER.fullmatch(word):
+                reviewers.setdefault(user.group(1), None)
+            elif group := _GROUP.fullmatch(word):
+                groups.setdefault(group.group(1), None)
+            elif named := _CHANNEL.fullmatch(word):
+                if channel not in (None, named.group(1)):
+                    raise InputError(REQUEST_ONE_CHANNEL)
+                channel = named.group(1)
+            elif word.startswith(("@", "<@", "<!")):
+                raise InputError(REQUEST_PLAIN_MENTION.format(word=_shown(word)))
+            elif word.startswith(("#", "<#")):
+                raise InputError(REQUEST_PLAIN_CHANNEL.format(word=_shown(word)))
+            elif target is None:
+                target = word
+            else:
+                raise InputError(
+                    REQUEST_ONE_TARGET.format(first=_shown(target), second=_shown(word))
+                )
+        if target is None:
+            raise InputError(missing_argument(REQUEST_USAGE))
+        if len(reviewers) + len(groups) > MAX_REVIEWERS:
+            raise InputError(REQUEST_TOO_MANY_REVIEWERS.format(limit=MAX_REVIEWERS))
+        return cls(target, tuple(reviewers), tuple(groups), channel)
+
+
+@dataclass(frozen=True)
+class WatchCommand:
+    space_id: str
+    channel: str | None
+
+    @classmethod
+    def parse(cls, words: list[str], usage: str, *, channel_allowed: bool) -> WatchCommand:
+        if not words:
+            raise InputError(missing_argument(usage))
+        space, *rest = words
+        if not _SPACE_ID.fullmatch(space):
+            raise InputError(WATCH_BAD_SPACE.format(value=_shown(space)))
+        channel: str | None = None
+        for word in rest:
+            named = _CHANNEL.fullmatch(word)
+            if named is None or not channel_allowed:
+                raise InputError(unknown_subcommand(_shown(word)) + f" Use `/approvals {usage}`.")
+            if channel not in (None, named.group(1)):
+                raise InputError(REQUEST_ONE_CHANNEL)
+            channel = named.group(1)
+        return cls(space, channel)
+
+
+def _shown(word: str) -> str:
+    # Echo enough to recognise, never a whole paste; backticks would break the code span.
+    word = word.replace("`", "'")
+    return word if len(word) <= 60 else word[:57] + "..."
+
+
+def register(
+    router: SubcommandRouter,
+    requests: RequestService,
+    access: AdminAccess,
+    *,
+    approvals_channel: str | None,
+    sandbox: bool,
+) -> None:
+    async def refuse(call: SlashCall, problem: str) -> None:
+        # The ack itself is the answer: it costs no Web API call.
+        text, blocks = help_blocks(problem, sandbox)
+        await call.ack(text=text, blocks=blocks, response_type="ephemeral")
+
+    async def reply(call: SlashCall, text: str, blocks: list[Block]) -> None:
+        await call.respond(
+            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+        )
+
+    async def request(call: SlashCall) -> None:
+        # The router splits with shlex, which breaks Slack's link labels apart; read the raw text.
+        try:
+            command = RequestCommand.parse(tokens(call.input.text)[1:])
+        except InputError as exc:
+            await refuse(call, str(exc))
+            return
+        await call.ack()
+        channel = command.channel or approvals_channel or call.input.channel_id
+        try:
+            created = await requests.create(
+                call.input.user_id, command.target, command.reviewers, command.groups, channel
+            )
+        except NothingToSubmit as exc:
+            text, blocks = nothing_to_submit_message(str(exc), sandbox)
+            await reply(call, text, blocks)
+            return
+        await reply(call, *posted_message(created, sandbox))
+
+    async def pending(call: SlashCall) -> None:
+        if call.args:
+            await refuse(call, PENDING_NO_ARGUMENTS)
+            return
+        await call.ack()
+        await reply(call, *pending_message(await requests.pending_for(call.input.user_id), sandbox))
+
+    async def admin_only(user: str, what: str, target: str) -> None:
+        try:
+            await access.require(user, f"requests.{what}", target)
+        except NotAllowed:
+            # AdminAccess words its refusal for /approvals tokens; say which command it was.
+            raise NotAllowed(WATCH_REFUSED.format(what=what)) from None
+
+    async def watch(call: SlashCall) -> None:
+        try:
+            command = WatchCommand.parse(
+                tokens(call.input.text)[1:], WATCH_USAGE, channel_allowed=True
+            )
+        except InputError as exc:
+            await refuse(call, str(exc))
+            return
+        await call.ack()
+        await admin_only(call.input.user_id, "watch", f"space:{command.space_id}")
+        channel = command.channel or approvals_channel or call.input.channel_id
+        await requests.watch(call.input.user_id, command.space_id, channel)
+        text = WATCH_DONE.format(space=command.space_id, channel=channel)
+        await reply(call, *notice_message(text, sandbox))
+
+    async def unwatch(call: SlashCall) -> None:
+        try:
+            command = WatchCommand.parse(
+                tokens(call.input.text)[1:], UNWATCH_USAGE, channel_allowed=False
+            )
+        except InputError as exc:
+            await refuse(call, str(exc))
+            return
+        await call.ack()
+        await admin_only(call.input.user_id, "unwatch", f"space:{command.space_id}")
+        await requests.unwatch(call.input.user_id, command.space_id)
+        text = UNWATCH_DONE.format(space=command.space_id)
+        await reply(call, *notice_message(text, sandbox))
+
+    router.add("request", request)
+    router.add("pending", pending)
+    router.add("watch", watch)
+    router.add("unwatch", unwatch)
+
+
+def home_pending_section(requests: RequestService) -> HomeSection:
+    """The App Home's "waiting for your signature" part."""
+
+    async def section(user_id: str) -> list[Block]:
+        return home_pending_blocks(await requests.pending_for(user_id))
+
+    return section
