@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -15,6 +16,7 @@ class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
+        self._http_children: dict[tuple[str, int], tuple[Any, Any]] = {}
         self.http_requests = Counter(
             "approvals_http_requests_total",
             "HTTP requests served, by route and status",
@@ -40,6 +42,19 @@ class Metrics:
             ["job", "outcome"],
             registry=self.registry,
         )
+
+    def http_served(self, route: str, status: int, seconds: float) -> None:
+        # Label lookups hash and lock on every call; on the hot path reuse the children.
+        key = (route, status)
+        children = self._http_children.get(key)
+        if children is None:
+            children = (
+                self.http_seconds.labels(route),
+                self.http_requests.labels(route, str(status)),
+            )
+            self._http_children[key] = children
+        children[0].observe(seconds)
+        children[1].inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

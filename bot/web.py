@@ -49,15 +49,33 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            self.metrics.http_seconds.labels(route).observe(time.perf_counter() - started)
-            self.metrics.http_requests.labels(route, str(status)).inc()
+            self.metrics.http_served(route, status, time.perf_counter() - started)
+
+
+def slack_kind(content_type: str, body: bytes) -> str:
+    """What Slack sent, from the raw body: a slash command, an interaction, or an event."""
+    if content_type.startswith("application/json"):
+        return "event"
+    return "interactive" if body.startswith(b"payload=") else "command"
 
 
 def create_web_app(container: Container, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     slack_handler = AsyncSlackRequestHandler(container.bolt)
 
+    dispatched = {
+        kind: container.metrics.slack_dispatched.labels(kind)
+        for kind in ("command", "interactive", "event")
+    }
+
     async def slack_events(request: Request) -> Response:
-        return await slack_handler.handle(request)
+        response = await slack_handler.handle(request)
+        # Bolt answers 401 before any listener runs when the signature or timestamp is bad;
+        # everything else reached the listeners.
+        if response.status_code != 401:
+            dispatched[
+                slack_kind(request.headers.get("content-type", ""), await request.body())
+            ].inc()
+        return response
 
     async def healthz(request: Request) -> Response:
         try:

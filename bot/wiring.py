@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
@@ -115,9 +114,7 @@ def make_slack_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def make_bolt_app(
-    settings: Settings, client: AsyncWebClient, deps: HandlerDeps, metrics: Metrics
-) -> AsyncApp:
+def make_bolt_app(settings: Settings, client: AsyncWebClient, deps: HandlerDeps) -> AsyncApp:
     # Bolt turns on its OAuth install flow when these are in the environment; this bot is a
     # single-workspace app with a static bot token, so hide them while the app is built.
     # (SLACK_BOT_TOKEN too: the client we pass already carries it, and Bolt warns otherwise.)
@@ -135,13 +132,6 @@ def make_bolt_app(
         )
     finally:
         os.environ.update(hidden)
-
-    # Runs after Bolt's signature check: what it counts has reached the listeners.
-    @app.middleware
-    async def count_dispatched(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
-        kind = "command" if "command" in body else str(body.get("type", "other"))
-        metrics.slack_dispatched.labels(kind).inc()
-        await next()
 
     register_all(app, deps)
     return app
@@ -443,7 +433,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             requests=requests,
             approvals_channel=settings.APPROVALS_CHANNEL,
         )
-        bolt = make_bolt_app(settings, slack, deps, metrics)
+        bolt = make_bolt_app(settings, slack, deps)
         jobs = JobRunner(leases, metrics)
 
         async def refresh_idle_links() -> None:

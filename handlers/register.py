@@ -24,6 +24,8 @@ BOT_SCOPES = [
 
 def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
     router = SubcommandRouter(sandbox=deps.sandbox)
+    # Bolt tries listeners in order: the slash command, the busiest, goes first.
+    app.command(COMMAND)(router.dispatch)
     help.register(router)
     linking.register(app, router, deps.linking, deps.sandbox)
     approval_token.register(app, router, deps)
@@ -45,7 +47,6 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
         ],
         deps.sandbox,
     )
-    app.command(COMMAND)(router.dispatch)
     home.register(app, deps)
     errors.register(app)
     return router
