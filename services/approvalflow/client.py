@@ -117,6 +117,9 @@ class ApprovalFlowClient:
                 settings.timeout_seconds, connect=settings.connect_timeout_seconds
             ),
             follow_redirects=False,  # a redirect here is a misconfiguration, not a detour
+            # Every signer's calls share one pool: keep enough connections alive for a busy
+            # minute instead of reopening them (httpx keeps only 20 by default).
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
             headers={"Accept": "application/json", "User-Agent": "approvals-bot"},
         )
 

@@ -229,5 +229,5 @@ class AccountLinking:
         return LinkStatus.of(grant)
 
     async def status(self, user_id: str) -> LinkStatus | None:
-        grant = await self._grants.get(user_id)
+        grant = await self._grants.get(user_id, recent_ok=True)
         return None if grant is None else LinkStatus.of(grant)

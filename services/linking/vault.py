@@ -117,7 +117,10 @@ class TokenVault:
         def fresh(grant: Grant) -> bool:
             return not grant.expiring(self._clock.now())
 
-        grant = await self._current(user_id)
+        # The one read that may reuse a grant this process just read: a signature asks for a
+        # token on every ApprovalFlow call, and a stale-but-fresh token is still valid (a 401
+        # goes through after_rejection, which reads the store).
+        grant = await self._current(user_id, recent_ok=True)
         if not fresh(grant):
             grant = await self._refreshed(user_id, fresh, "expiring")
         return credential(grant)
@@ -156,8 +159,8 @@ class TokenVault:
 
     # --- the refresh protocol ------------------------------------------------------------
 
-    async def _current(self, user_id: str) -> Grant:
-        grant = await self._grants.get(user_id)
+    async def _current(self, user_id: str, *, recent_ok: bool = False) -> Grant:
+        grant = await self._grants.get(user_id, recent_ok=recent_ok)
         if grant is None:
             raise NotLinked()
         if grant.broken:
