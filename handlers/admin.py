@@ -43,7 +43,6 @@ from handlers.blocks.admin import (
     working_view,
 )
 from handlers.blocks.common import section, with_sandbox_note
-from handlers.blocks.help import help_blocks
 from handlers.messages import (
     ADMIN_BAD_FORM,
     ADMIN_DAYS_HINT,
@@ -279,8 +278,7 @@ def register(app: AsyncApp, router: SubcommandRouter, admin: AdminServices, sand
         )
 
     async def help_for(call: SlashCall, problem: str) -> None:
-        text, blocks = help_blocks(problem, sandbox)
-        await call.ack(text=text, blocks=blocks, response_type="ephemeral")
+        await router.reply_help(call.ack, problem)
 
     async def tokens(call: SlashCall) -> None:
         try:

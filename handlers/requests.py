@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from handlers.blocks.approval_token import notice_message
 from handlers.blocks.common import Block
-from handlers.blocks.help import help_blocks
 from handlers.blocks.requests import (
     home_pending_blocks,
     nothing_to_submit_message,
@@ -32,7 +31,7 @@ from handlers.messages import (
     missing_argument,
     unknown_subcommand,
 )
-from handlers.slash import MAX_TEXT, SlashCall, SubcommandRouter
+from handlers.slash import SlashCall, SubcommandRouter
 from services.admin import AdminAccess
 from services.errors import InputError, NotAllowed, NothingToSubmit
 from services.requests.ports import RequestService
@@ -43,15 +42,10 @@ HomeSection = Callable[[str], Awaitable[list[Block]]]
 MAX_REVIEWERS = 25
 # One token of command text: Slack's escaped forms (<@U1|bob>, <#C1|general>, <https://x|label>)
 # are one token even with spaces in the label; everything else splits on whitespace.
-_TOKEN = re.compile(r"<[^<>]*>|[^\s<>]+|[<>]")
 _USER = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>")
 _GROUP = re.compile(r"<!subteam\^([A-Z0-9]{2,20})(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([CG][A-Z0-9]{2,20})(?:\|[^>]*)?>")
 _SPACE_ID = re.compile(r"\d{1,19}")
-
-
-def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text[:MAX_TEXT])
 
 
 @dataclass(frozen=True)
@@ -134,9 +128,7 @@ def register(
     sandbox: bool,
 ) -> None:
     async def refuse(call: SlashCall, problem: str) -> None:
-        # The ack itself is the answer: it costs no Web API call.
-        text, blocks = help_blocks(problem, sandbox)
-        await call.ack(text=text, blocks=blocks, response_type="ephemeral")
+        await router.reply_help(call.ack, problem)
 
     async def reply(call: SlashCall, text: str, blocks: list[Block]) -> None:
         await call.respond(
@@ -146,7 +138,7 @@ def register(
     async def request(call: SlashCall) -> None:
         # The router splits with shlex, which breaks Slack's link labels apart; read the raw text.
         try:
-            command = RequestCommand.parse(tokens(call.input.text)[1:])
+            command = RequestCommand.parse(call.args)
         except InputError as exc:
             await refuse(call, str(exc))
             return
@@ -178,9 +170,7 @@ def register(
 
     async def watch(call: SlashCall) -> None:
         try:
-            command = WatchCommand.parse(
-                tokens(call.input.text)[1:], WATCH_USAGE, channel_allowed=True
-            )
+            command = WatchCommand.parse(call.args, WATCH_USAGE, channel_allowed=True)
         except InputError as exc:
             await refuse(call, str(exc))
             return
@@ -193,9 +183,7 @@ def register(
 
     async def unwatch(call: SlashCall) -> None:
         try:
-            command = WatchCommand.parse(
-                tokens(call.input.text)[1:], UNWATCH_USAGE, channel_allowed=False
-            )
+            command = WatchCommand.parse(call.args, UNWATCH_USAGE, channel_allowed=False)
         except InputError as exc:
             await refuse(call, str(exc))
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,15 +56,13 @@ class SlashCall:
 Subcommand = Callable[[SlashCall], Awaitable[None]]
 
 
-class ParseError(ValueError):
-    """The command text cannot be split (an unclosed quote)."""
+# Slack sends mentions, channels, groups and links as `<…>` (the command escapes them): one word
+# each, even when the label holds spaces or quotes; everything else splits on white space.
+_WORD = re.compile(r"<[^<>]*>|[^\s<>]+|[<>]")
 
 
 def split_text(text: str) -> list[str]:
-    try:
-        return shlex.split(text.replace("\u201c", '"').replace("\u201d", '"'))
-    except ValueError as exc:
-        raise ParseError(f"I could not read that: {exc}.") from None
+    return _WORD.findall(text[:MAX_TEXT])
 
 
 class SubcommandRouter:
@@ -87,11 +85,7 @@ class SubcommandRouter:
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         slash = SlashInput.from_payload(command)
-        try:
-            words = split_text(slash.text)
-        except ParseError as exc:
-            await self.reply_help(ack, str(exc))
-            return
+        words = split_text(slash.text)
         name = words[0].lower() if words else "help"
         listener = self._routes.get(name)
         if listener is None:

@@ -23,7 +23,8 @@ from handlers.blocks.signing import (
     signed_view,
     signing_view,
 )
-from handlers.requests import RequestCommand, WatchCommand, tokens
+from handlers.requests import RequestCommand, WatchCommand
+from handlers.slash import split_text
 from services.approvalflow.targets import (
     ChangeSetTarget,
     PageSnapshot,
@@ -278,7 +279,7 @@ def test_problem_and_signed_views_are_valid() -> None:
 
 
 def parse(text: str) -> RequestCommand:
-    return RequestCommand.parse(tokens(text))
+    return RequestCommand.parse(split_text(text))
 
 
 def test_request_command_reads_slack_escapes() -> None:
