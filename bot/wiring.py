@@ -21,7 +21,7 @@ from bot.sandbox import SandboxState
 from bot.sandbox.seed import SITE_URL as SANDBOX_SITE_URL
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
-from bot.stores.basic import RedisHealth, RedisLeases, RedisOnceKeys
+from bot.stores.basic import RedisHealth, RedisLeases
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
 from bot.stores.requests import RedisRequestStore
@@ -90,7 +90,6 @@ class Container:
     box: SecretBox
     health: RedisHealth
     leases: RedisLeases
-    once: RedisOnceKeys
     audit_log: RedisAuditLog
     audit: AuditTrail
     metrics: Metrics
@@ -469,7 +468,6 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             box=box,
             health=RedisHealth(redis),
             leases=leases,
-            once=RedisOnceKeys(redis, keys),
             audit_log=audit_log,
             audit=audit,
             metrics=metrics,

@@ -35,16 +35,6 @@ class Leases(Protocol):
         ...
 
 
-class OnceKeys(Protocol):
-    """Idempotency keys: the first claim of a key wins, later claims lose until it expires."""
-
-    async def claim(self, key: str, ttl_seconds: float) -> bool: ...
-
-    async def forget(self, key: str) -> None:
-        """Drop a claim so the work can be tried again (after a failure that did nothing)."""
-        ...
-
-
 class SlackUser(Protocol):
     """What the bot knows of a Slack user from users.info."""
 

@@ -1,4 +1,4 @@
-"""Redis adapters for the foundation ports: health, leases and idempotency keys."""
+"""Redis adapters for the foundation ports: health and leases."""
 
 from __future__ import annotations
 
@@ -55,22 +55,3 @@ class RedisLeases:
         with store_errors("releasing a lease"):
             gone = await self._release(keys=[self._keys.lease(name)], args=[owner])
         return bool(gone)
-
-
-class RedisOnceKeys:
-    """SET NX PX: the first claim wins."""
-
-    def __init__(self, redis: Redis, keys: Keys) -> None:
-        self._redis = redis
-        self._keys = keys
-
-    async def claim(self, key: str, ttl_seconds: float) -> bool:
-        with store_errors("claiming an idempotency key"):
-            won = await self._redis.set(
-                self._keys.once(key), b"1", nx=True, px=max(1, int(ttl_seconds * 1000))
-            )
-        return bool(won)
-
-    async def forget(self, key: str) -> None:
-        with store_errors("dropping an idempotency key"):
-            await self._redis.delete(self._keys.once(key))

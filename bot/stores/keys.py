@@ -1,6 +1,6 @@
 """Every Redis key name and TTL in one place; all keys live under REDIS_PREFIX.
 
-Each function returns the key *without* the prefix; `Keys` adds it.
+Every `Keys` method returns the full key name, prefix included.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from dataclasses import dataclass
 # TTLs, in seconds, of the ephemeral things (ARCHITECTURE §7).
 OAUTH_STATE_TTL = 10 * 60
 PENDING_ENROLMENT_TTL = 10 * 60
-IDEMPOTENCY_TTL = 24 * 60 * 60
 
 
 @dataclass(frozen=True)
@@ -21,9 +20,6 @@ class Keys:
 
     def lease(self, name: str) -> str:
         return f"{self.prefix}lease:{name}"
-
-    def once(self, key: str) -> str:
-        return f"{self.prefix}once:{key}"
 
     def health(self) -> str:
         return f"{self.prefix}health"

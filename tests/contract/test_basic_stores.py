@@ -1,25 +1,19 @@
-"""Contract of the foundation ports (leases, idempotency keys) on Redis and on the fake."""
+"""Contract of the foundation lease port on Redis and on the fake."""
 
 from __future__ import annotations
 
 import asyncio
 
-from bot.stores.basic import RedisLeases, RedisOnceKeys
-from services.ports import Leases, OnceKeys
+from bot.stores.basic import RedisLeases
+from services.ports import Leases
 from tests.contract.conftest import Backend
-from tests.fakes.stores import MemoryLeases, MemoryOnceKeys
+from tests.fakes.stores import MemoryLeases
 
 
 def make_leases(backend: Backend) -> Leases:
     if backend.redis is not None:
         return RedisLeases(backend.redis, backend.keys)
     return MemoryLeases(backend.clock)
-
-
-def make_once(backend: Backend) -> OnceKeys:
-    if backend.redis is not None:
-        return RedisOnceKeys(backend.redis, backend.keys)
-    return MemoryOnceKeys(backend.clock)
 
 
 async def test_one_holder_at_a_time(backend: Backend) -> None:
@@ -49,25 +43,3 @@ async def test_concurrent_acquire_has_one_winner(backend: Backend) -> None:
     leases = make_leases(backend)
     results = await asyncio.gather(*(leases.acquire("job", f"owner{i}", 5) for i in range(20)))
     assert results.count(True) == 1
-
-
-async def test_first_claim_wins(backend: Backend) -> None:
-    once = make_once(backend)
-    results = await asyncio.gather(*(once.claim("submit:AR-1", 60) for _ in range(20)))
-    assert results.count(True) == 1
-    assert not await once.claim("submit:AR-1", 60)
-    assert await once.claim("submit:AR-2", 60)
-
-
-async def test_forget_allows_a_new_claim(backend: Backend) -> None:
-    once = make_once(backend)
-    assert await once.claim("k", 60)
-    await once.forget("k")
-    assert await once.claim("k", 60)
-
-
-async def test_claim_expires(backend: Backend) -> None:
-    once = make_once(backend)
-    assert await once.claim("k", 0.2)
-    await backend.pass_time(0.35)
-    assert await once.claim("k", 60)

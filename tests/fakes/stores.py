@@ -30,19 +30,3 @@ class MemoryLeases:
             return False
         del self.held[name]
         return True
-
-
-class MemoryOnceKeys:
-    def __init__(self, clock: FakeClock) -> None:
-        self._clock = clock
-        self.claimed: dict[str, float] = {}
-
-    async def claim(self, key: str, ttl_seconds: float) -> bool:
-        now = self._clock.now().timestamp()
-        if self.claimed.get(key, 0) > now:
-            return False
-        self.claimed[key] = now + max(ttl_seconds, 0.001)
-        return True
-
-    async def forget(self, key: str) -> None:
-        self.claimed.pop(key, None)
