@@ -208,7 +208,8 @@ def make_linking(
     box: SecretBox,
     leases: RedisLeases,
     audit: AuditTrail,
-    slack: AsyncWebClient,
+    notifier: SlackNotifier,
+    directory: SlackDirectory,
 ) -> tuple[AccountLinking, TokenVault]:
     """Account linking and the token vault, sharing one Atlassian client and grant store."""
     endpoints = atlassian_endpoints(settings)
@@ -222,13 +223,13 @@ def make_linking(
         },
     )
     grants = SealedGrants(RedisGrantStore(redis, keys), box)
-    notices = SlackLinkNotices(SlackNotifier(slack, settings.SECURITY_CHANNEL, not settings.live))
+    notices = SlackLinkNotices(notifier)
     linking = AccountLinking(
         atlassian=atlassian,
         grants=grants,
         states=RedisLinkStates(redis, keys),
         clock=clock,
-        directory=SlackDirectory(slack),
+        directory=directory,
         notices=notices,
         auditor=audit,
         site_url=confluence_site_url(settings),
@@ -253,10 +254,10 @@ def make_approval_tokens(
     clock: Clock,
     box: SecretBox,
     audit: AuditTrail,
-    slack: AsyncWebClient,
+    notifier: SlackNotifier,
 ) -> tuple[ApprovalTokens, SlackSecurityAlerts]:
     """The Approval Token service and the Slack alerts it raises (also used by /approvals lost)."""
-    alerts = SlackSecurityAlerts(SlackNotifier(slack, settings.SECURITY_CHANNEL, not settings.live))
+    alerts = SlackSecurityAlerts(notifier)
     tokens = ApprovalTokens(
         store=RedisTokenStore(redis, keys),
         box=box,
@@ -281,13 +282,14 @@ def make_admin(
     audit_log: RedisAuditLog,
     tokens: ApprovalTokens,
     slack: AsyncWebClient,
+    notifier: SlackNotifier,
+    directory: SlackDirectory,
 ) -> AdminServices:
     """The admin check, the token inventory and its actions, and the audit review (issue 7)."""
     links = SealedLinkRoster(RedisGrantStore(redis, keys), box)
-    notifier = SlackNotifier(slack, settings.SECURITY_CHANNEL, not settings.live)
     return AdminServices(
         access=AdminAccess(
-            directory=SlackDirectory(slack),
+            directory=directory,
             admin_ids=frozenset(settings.ADMIN_USER_IDS),
             links=links,
             auditor=audit,
@@ -385,6 +387,9 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         audit_log = RedisAuditLog(redis, keys)
         audit = AuditTrail(audit_log, clock)
         slack = make_slack_client(settings)
+        # One of each for every feature: DMs and security alerts, and users.info look-ups.
+        notifier = SlackNotifier(slack, settings.SECURITY_CHANNEL, sandbox=not settings.live)
+        directory = SlackDirectory(slack)
         sandbox = make_sandbox(settings, clock)
         linking, vault = make_linking(
             settings,
@@ -394,10 +399,11 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             box=box,
             leases=leases,
             audit=audit,
-            slack=slack,
+            notifier=notifier,
+            directory=directory,
         )
         tokens, token_alerts = make_approval_tokens(
-            settings, redis=redis, keys=keys, clock=clock, box=box, audit=audit, slack=slack
+            settings, redis=redis, keys=keys, clock=clock, box=box, audit=audit, notifier=notifier
         )
         admin = make_admin(
             settings,
@@ -409,6 +415,8 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             audit_log=audit_log,
             tokens=tokens,
             slack=slack,
+            notifier=notifier,
+            directory=directory,
         )
         approvalflow = make_approvalflow(settings, vault, clock)
         stack.push_async_callback(approvalflow.aclose)
