@@ -52,7 +52,7 @@ from services.linking import (
     SealedGrants,
     TokenVault,
 )
-from services.ports import Clock
+from services.ports import Clock, StoreHealth
 from services.requests.identities import LinkIdentities
 from services.requests.service import Requests, RequestSettings
 from services.secretbox import SecretBox
@@ -88,7 +88,7 @@ class Container:
     keys: Keys
     clock: Clock
     box: SecretBox
-    health: RedisHealth
+    health: StoreHealth
     leases: RedisLeases
     audit_log: RedisAuditLog
     audit: AuditTrail
