@@ -11,7 +11,9 @@ recorded at the sandbox (the budget: p99 under 100 ms at 50 concurrent signers) 
 answer (the ack); Redis commands per approval from INFO commandstats (commands run inside Lua
 scripts count too), and the commands the bot itself sent per approval, from MONITOR on a few
 extra approvals (each pipeline or script call counted once per command: an upper bound on round
-trips). Not a test: `python -m bench.approve [--signers 50] [--approvals 200]`.
+trips); and the CPU each process spent per measured approval (the bot, the sandbox, Redis, and
+this process with the fake Slack), which shows where the machine's cores went.
+Not a test: `python -m bench.approve [--signers 50] [--approvals 200]`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
+import os
 import re
 import signal
 import socket
@@ -40,7 +44,7 @@ from urllib.parse import urlsplit
 import httpx
 from redis import Redis
 
-from bench.ack import child_env, percentile, server_process, stop_process
+from bench.ack import child_env, percentile, process_cpu_seconds, server_process, stop_process
 from bot.sandbox import SandboxState, reviews
 from bot.sandbox.models import Page
 from bot.sandbox.seed import ALICE, ENG_SPACE
@@ -60,6 +64,7 @@ REQUESTER = "U0ALICE"
 BUDGET_P99_MS = 100.0
 BUDGET_ROUND_TRIPS = 10
 MONITORED_APPROVALS = 5
+DRIVER_POOLS = 10
 SETUP_CONCURRENCY = 8  # setting people up is not what is measured; keep it gentle
 FORM = "application/x-www-form-urlencoded"
 # The bot under cProfile, switched on and off by signals, so only the measured phase counts.
@@ -116,18 +121,24 @@ def seed_sandbox(data_dir: Path, count: int) -> list[Signer]:
             now=now,
             change_set_id=f"cs-bench{i}",
         )
-        user = state.add_user(f"Signer {i}", f"signer{i}@example.com")  # saves the world
+        user = state.add_user(f"Signer {i}", f"signer{i}@example.com")
         signers.append(Signer(f"U0SIGN{i:04d}", user.email, user.account_id, change_set.id))
+    state.flush()  # the sandbox process reads it next
     return signers
 
 
 class Bot:
     """The running bot as Slack and a browser reach it."""
 
-    def __init__(self, url: str, slack: FakeSlack, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, url: str, slack: FakeSlack, http: httpx.AsyncClient, pools: list[httpx.AsyncClient]
+    ) -> None:
         self.url = url
         self.slack = slack
         self.http = http
+        # httpcore scans its whole pool on every request: the measured posts share several
+        # small pools, so this process's own overhead stays out of the figures.
+        self.pools = itertools.cycle(pools)
 
     async def post(self, body: str) -> httpx.Response:
         headers = signed_headers(SIGNING_SECRET, body, content_type=FORM)
@@ -258,8 +269,9 @@ async def approve(bot: Bot, signer: Signer) -> None:
     )
     body = interactive_body(payload)
     headers = signed_headers(SIGNING_SECRET, body, content_type=FORM)
+    http = next(bot.pools)
     signer.sent_at = time.time()
-    response = await bot.http.post(f"{bot.url}/slack/events", content=body, headers=headers)
+    response = await http.post(f"{bot.url}/slack/events", content=body, headers=headers)
     signer.answered_at = time.time()
     signer.answer = response.json() if response.text else {"status": response.status_code}
 
@@ -275,7 +287,7 @@ async def gather_limited(limit: int, jobs: list[Any]) -> None:
 
 
 @contextlib.contextmanager
-def sandbox_process(data: Path, port: int, log_dir: Path) -> Iterator[str]:
+def sandbox_process(data: Path, port: int, log_dir: Path) -> Iterator[tuple[str, int]]:
     """The sandbox in its own process (`approvals-bot sandbox`), so the fake ApprovalFlow answers
     at once instead of taking its CPU from the bot it is measuring."""
     argv = [sys.executable, "-m", "bot.cli", "sandbox", "--host", HOST, "--port", str(port)]
@@ -299,7 +311,7 @@ def sandbox_process(data: Path, port: int, log_dir: Path) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.05)
-        yield url
+        yield url, proc.pid
     finally:
         stop_process(proc)
 
@@ -404,8 +416,9 @@ async def run(args: argparse.Namespace) -> int:
         stack = contextlib.ExitStack()
         sandbox = f"http://{HOST}:{port}/sandbox"
         atlassian: dict[str, str] = {}
+        sandbox_pid: int | None = None
         if not args.in_process_sandbox:
-            sandbox = stack.enter_context(
+            sandbox, sandbox_pid = stack.enter_context(
                 sandbox_process(workdir / "sandbox" / "sandbox.json", free_port(), workdir)
             )
             atlassian = {"ATLASSIAN_AUTH_URL": sandbox, "ATLASSIAN_API_URL": sandbox}
@@ -427,11 +440,19 @@ async def run(args: argparse.Namespace) -> int:
             argv[1:3] = ["-c", PROFILED, args.profile]
         with stack, server_process("bot", argv, env, port, workdir) as target:
             limits = httpx.Limits(max_connections=args.signers + 20)
+            pool_limits = httpx.Limits(max_connections=args.signers)  # never queue a post here
             async with (
                 httpx.AsyncClient(timeout=60, limits=limits) as http,
                 httpx.AsyncClient(timeout=30, follow_redirects=True) as browser,
+                contextlib.AsyncExitStack() as clients,
             ):
-                bot = Bot(target.url, slack, http)
+                pools = [
+                    await clients.enter_async_context(
+                        httpx.AsyncClient(timeout=60, limits=pool_limits)
+                    )
+                    for _ in range(DRIVER_POOLS)
+                ]
+                bot = Bot(target.url, slack, http, pools)
                 print(f"setting up {total} signers (link, enrol, request, open the form)…")
                 await link(bot, browser, None, REQUESTER)
                 await gather_limited(
@@ -443,10 +464,23 @@ async def run(args: argparse.Namespace) -> int:
                 redis = Redis.from_url(redis_url)
                 measured, extra = signers[: args.approvals], signers[args.approvals :]
                 before = command_stats(redis)
+                pids = {
+                    "bot": target.pid,
+                    "redis": int(redis.info("server")["process_id"]),
+                    "bench + fake Slack": os.getpid(),
+                }
+                if sandbox_pid is not None:
+                    pids["sandbox"] = sandbox_pid
+                cpu_before = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
                 if args.profile:
                     target.proc.send_signal(signal.SIGUSR1)
                     await asyncio.sleep(0.2)
                 figures = await measure(bot, measured, args.signers, sandbox)
+                cpu: dict[str, float] = {}
+                for name, pid in pids.items():
+                    start, end = cpu_before[name], process_cpu_seconds(pid)
+                    if start is not None and end is not None:
+                        cpu[name] = (end - start) * 1000 / len(measured)
                 if args.profile:
                     target.proc.send_signal(signal.SIGUSR2)
                 delta = command_stats(redis) - before
@@ -459,6 +493,7 @@ async def run(args: argparse.Namespace) -> int:
                 redis.close()
                 target.check_running()
     report(args, figures, delta, len(sent) / MONITORED_APPROVALS, len(inside) / MONITORED_APPROVALS)
+    print("CPU per approval: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items()))
     ok = figures.errors == 0 and percentile(figures.to_submit_ms, 99) < BUDGET_P99_MS
     return 0 if ok else 1
 

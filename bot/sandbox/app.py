@@ -44,5 +44,9 @@ def sandbox_server(
 
 
 async def serve_sandbox(host: str, port: int, state: SandboxState | None = None) -> None:
-    """Serve the sandbox until cancelled or signalled."""
-    await sandbox_server(host, port, state).serve()
+    """Serve the sandbox until cancelled or signalled; save its state on the way out."""
+    state = state or SandboxState()
+    try:
+        await sandbox_server(host, port, state).serve()
+    finally:
+        state.flush()

@@ -3,10 +3,13 @@
 One `SandboxState` holds the world (users, sites, pages, reviews, token families), the recorded
 calls, the injected faults and a movable clock. Methods that change the world save a JSON
 snapshot when a `persist_path` is given, so `make run` keeps sandbox accounts across restarts.
+Inside an event loop the changes of one burst are saved together, shortly after (`flush` saves
+at once; the servers call it on the way out).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -32,6 +35,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_REJECT_COMMENT = "Changes requested in the ApprovalFlow sandbox."
 MAX_RECORDED_CALLS = 10_000  # a long `make run` session must not grow without bound
+# The whole world is rewritten on a save: at one save per call, a benchmark's sandbox with a
+# thousand change sets spent more CPU writing JSON than answering (bench/approve.py).
+SAVE_DELAY_SECONDS = 0.5
 
 
 @dataclass
@@ -68,12 +74,15 @@ class SandboxState:
         self.calls: deque[Call] = deque(maxlen=MAX_RECORDED_CALLS)
         self._faults: list[Fault] = []
         self._latency: dict[str, float] = {}
+        self._unsaved = False
+        self._save_timer: asyncio.TimerHandle | None = None
         loaded = self._load()
         self.world = loaded or seed_world(self.clock.now())
         if loaded is None:
             # Save only a fresh seed: rewriting what was just read could overwrite a newer
             # snapshot that another process (serve vs worker) wrote in the meantime.
-            self._changed()
+            self._unsaved = True
+            self.flush()
 
     # --- clock -------------------------------------------------------------------------
 
@@ -480,11 +489,28 @@ class SandboxState:
     def _changed(self) -> None:
         if self.persist_path is None:
             return
+        self._unsaved = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()  # no loop to save later from: save now
+            return
+        if self._save_timer is None:
+            self._save_timer = loop.call_later(SAVE_DELAY_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Save what changed since the last save, now."""
+        if self._save_timer is not None:
+            self._save_timer.cancel()
+            self._save_timer = None
+        if self.persist_path is None or not self._unsaved:
+            return
         self.persist_path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.persist_path.with_suffix(self.persist_path.suffix + ".tmp")
         temporary.write_text(self.world.model_dump_json(), encoding="utf-8")
         # Atomic replace: a crash mid-write never leaves half a snapshot.
         os.replace(temporary, self.persist_path)
+        self._unsaved = False
 
 
 def _check_endpoint(endpoint: str) -> None:

@@ -63,6 +63,7 @@ class Call:
     http_method: str = "POST"
     status: int = 200
     response: JSONDict = field(default_factory=dict)
+    peer: str = ""  # the client's end of the connection ("host:port"): tells connections apart
 
     @property
     def ok(self) -> bool:
@@ -667,7 +668,16 @@ class FakeSlack:
         else:
             reply = await self._answer(method, args, request)
         self._record(
-            Call(method, args, _headers(request), at, request.method, reply.status, reply.body)
+            Call(
+                method,
+                args,
+                _headers(request),
+                at,
+                request.method,
+                reply.status,
+                reply.body,
+                peer=_peer(request),
+            )
         )
         headers = {"x-oauth-scopes": ",".join(self.scopes), **reply.headers}
         return web.json_response(reply.body, status=reply.status, headers=headers)
@@ -1344,6 +1354,11 @@ def _json_arg(args: Mapping[str, Any], key: str) -> Any:
 
 def _headers(request: web.Request) -> dict[str, str]:
     return {k.lower(): v for k, v in request.headers.items()}
+
+
+def _peer(request: web.Request) -> str:
+    peername = request.transport.get_extra_info("peername") if request.transport else None
+    return f"{peername[0]}:{peername[1]}" if peername else ""
 
 
 def _fault_reply(fault: _Fault) -> _Reply:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,6 +12,7 @@ from starlette.routing import Mount
 
 from bot.sandbox import SandboxState, create_sandbox_app
 from bot.sandbox.seed import ALICE, OTHER_SITE_ID, OTHER_SITE_URL, SITE_ID, SITE_URL
+from bot.sandbox.state import SAVE_DELAY_SECONDS
 from tests.fakes.clock import FakeClock
 from tests.redis_server import free_port
 from tests.sandbox.conftest import (
@@ -336,6 +338,25 @@ async def test_token_calls_are_recorded_without_the_secret(sandbox: Sandbox) -> 
     assert [c.method for c in authorize] == ["GET", "POST"]
 
 
+async def test_changes_in_a_loop_are_saved_together_shortly_after(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "sandbox.json"
+    state = SandboxState(clock=clock, persist_path=path)
+    seeded = path.read_text(encoding="utf-8")  # a fresh seed is saved at once
+    for i in range(20):
+        state.add_user(f"Burst {i}", f"burst{i}@example.com")
+    assert path.read_text(encoding="utf-8") == seeded, "not one save per change"
+
+    await asyncio.sleep(SAVE_DELAY_SECONDS + 0.3)
+    saved = SandboxState(clock=clock, persist_path=path)
+    assert saved.user("burst19@example.com").name == "Burst 19"
+
+    state.add_user("Last One", "last@example.com")
+    state.flush()
+    assert SandboxState(clock=clock, persist_path=path).user("last@example.com")
+
+
 async def test_persisted_accounts_survive_a_restart(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "sandbox.json"
     first = SandboxState(clock=clock, persist_path=path)
@@ -347,6 +368,7 @@ async def test_persisted_accounts_survive_a_restart(tmp_path: Path, clock: FakeC
         client_id=CLIENT_ID, client_secret="s", code=code, redirect_uri=REDIRECT_URI
     )
     first.edit_page("65601")
+    first.flush()  # as the servers do on the way out
 
     second = SandboxState(clock=clock, persist_path=path)
     assert second.user("ivy@example.com").name == "Ivy Irons"

@@ -222,8 +222,9 @@ async def test_a_submit_timeout_is_settled_by_asking_approvalflow(world: Request
     posted = await world.request("cs-eng184")
     form = await world.click("U0BOB", posted.id, posted=posted)
     # The answer never comes in time, though the sandbox did nothing (500 after the hang).
-    client: httpx.AsyncClient = world.bot.container.approvalflow._http
-    client.timeout = httpx.Timeout(0.3)
+    pools: tuple[httpx.AsyncClient, ...] = world.bot.container.approvalflow._pools
+    for pool in pools:
+        pool.timeout = httpx.Timeout(0.3)
     world.sandbox.inject_fault("submit_change_set", status=500, hang_seconds=1.0)
     answer = await world.submit("U0BOB", form, code=world.code("U0BOB"))
     assert "did not answer properly" in view_text(answer["view"]) or "part-way" in view_text(
@@ -354,3 +355,15 @@ async def test_submitted_as_each_approver(world: Requests) -> None:
         await world.submit(user, form, code=world.code(user))
     who = {c.body["pageId"]: c.account_id for c in world.sandbox.calls_to("submit_page")}
     assert who == {"65601": BOB, "65611": CAROL}
+
+
+async def test_slack_calls_share_connections(world: Requests) -> None:
+    # Without a session of its own, slack_sdk opens a new connection for every call.
+    await world.ready("U0CAROL")
+    for user, target in (("U0BOB", "65601"), ("U0CAROL", "65611")):
+        posted = await world.request(target)
+        form = await world.click(user, posted.id, posted=posted)
+        await world.submit(user, form, code=world.code(user))
+    calls = [c for c in world.slack.calls if c.peer]
+    assert len(calls) >= 10
+    assert len({c.peer for c in calls}) <= len(calls) // 3
