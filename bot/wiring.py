@@ -55,7 +55,8 @@ from services.linking import (
 )
 from services.ports import Clock, StoreHealth
 from services.requests.identities import LinkIdentities
-from services.requests.service import Requests, RequestSettings
+from services.requests.service import Requests
+from services.requests.settings import RequestSettings
 from services.secretbox import SecretBox
 
 log = logging.getLogger(__name__)

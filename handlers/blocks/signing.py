@@ -48,7 +48,15 @@ from handlers.messages import (
     SIGNED_SEE_MESSAGE,
     SIGNED_SKIPPED,
 )
-from services.requests.model import ApprovalRequest, Decision, Status, normalise_request_id
+from services.requests.model import (
+    COMMENT_MAX,
+    REASON_MAX,
+    REASON_MIN,
+    ApprovalRequest,
+    Decision,
+    Status,
+    normalise_request_id,
+)
 from services.requests.ports import SigningForm
 
 SIGN_MODAL = "request_sign"  # the form; its submission is the signature
@@ -58,8 +66,6 @@ ENROLL_ACTION = "request_sign_enroll"
 CODE_BLOCK, CODE_INPUT = "code", "code"
 REASON_BLOCK, REASON_INPUT = "reason", "reason"
 COMMENT_BLOCK, COMMENT_INPUT = "comment", "comment"
-REASON_MIN, REASON_MAX = 20, 280  # the issue; the server checks it again
-COMMENT_MAX = 280
 CODE_MAX_LENGTH = 12  # "123 456" with stray spaces; the server wants exactly 6 digits
 MAX_PAGES_IN_FORM = 25  # a modal holds 100 blocks; pages share one section
 _DIGEST = re.compile(r"[0-9a-f]{64}")

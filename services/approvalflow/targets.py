@@ -124,8 +124,11 @@ def snapshot_digest(target: Target, title: str | None, pages: list[tuple[str, in
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-async def take_snapshot(api: ApprovalFlowApi, user_id: str, target: Target) -> TargetSnapshot:
-    """The target as `user_id` sees it now (their token, their scopes)."""
+async def take_snapshot(
+    api: ApprovalFlowApi, user_id: str, target: Target, detail: ChangeSet | None = None
+) -> TargetSnapshot:
+    """The target as `user_id` sees it now (their token, their scopes); `detail`: the change
+    set's detail as just read with the same token, so it is not read twice."""
     if isinstance(target, PageTarget):
         checked = await api.preflight_page(user_id, target.page_id)
         page = _from_preflight(checked)
@@ -135,7 +138,7 @@ async def take_snapshot(api: ApprovalFlowApi, user_id: str, target: Target) -> T
             pages=(page,),
             digest=snapshot_digest(target, None, [(page.page_id, page.version)]),
         )
-    change_set = await api.change_set_detail(user_id, target.change_set_id)
+    change_set = detail or await api.change_set_detail(user_id, target.change_set_id)
     preflight: dict[str, PagePreflight] = {}
     if not change_set.archived:  # an archived set is read-only and refuses a preflight
         checked_set = await api.preflight_change_set(user_id, target.change_set_id)

@@ -106,6 +106,7 @@ class ApprovalRequest:
 
 # A rejection reason's length (issue 6; ApprovalFlow's own rule for rejection comments, §3.3).
 REASON_MIN, REASON_MAX = 20, 280
+COMMENT_MAX = 280  # an approval's optional comment, as long as a reason may be
 
 
 def signature_meaning(decision: Decision, pages: int) -> str:

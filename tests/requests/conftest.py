@@ -26,7 +26,8 @@ from services.audit.trail import AuditTrail
 from services.errors import NotLinked
 from services.requests.model import ApprovalRequest, Decision
 from services.requests.ports import LinkedIdentity
-from services.requests.service import Requests, RequestSettings
+from services.requests.service import Requests
+from services.requests.settings import RequestSettings
 from services.requests.store import RequestStore
 from services.secretbox import SecretBox, new_key
 from tests.approvalflow.conftest import ALICE_SLACK, Harness, SandboxVault, af

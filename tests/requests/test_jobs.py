@@ -58,7 +58,7 @@ async def test_tracking_follows_the_review_to_all_approved(world: World) -> None
     assert len(polls) >= 6, "polled with the token of the signer who submitted"
     world.clock.advance(hours=24)
     assert await service.track_due(world.clock.now()) == []
-    assert len(world.sandbox.calls_to("change_set_detail")) == len(polls) + 2  # the 2 creates
+    assert len(world.sandbox.calls_to("change_set_detail")) == len(polls) + 1  # the create
     assert world.audit_actions().count("request.review.changed") == 3
 
 

@@ -1,0 +1,131 @@
+"""Posting a request: the target checked with the requester's token, then the channel message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from services.approvalflow.models import ChangeSet
+from services.approvalflow.page_url import parse_target
+from services.approvalflow.ports import ApprovalFlowApi
+from services.approvalflow.targets import ChangeSetTarget, TargetSnapshot, take_snapshot
+from services.audit.events import Actor
+from services.errors import InputError, StoreError
+from services.ports import Clock
+from services.requests.model import ApprovalRequest, new_request_id
+from services.requests.ports import Identities, LinkedIdentity
+from services.requests.reporter import Reporter
+from services.requests.settings import RequestSettings
+from services.requests.store import RequestStore
+from services.requests.wording import nothing_to_submit
+
+_ID_TRIES = 8  # 28^4 ids: a clash is rare, eight in a row means something else is wrong
+
+
+class Posting:
+    """Creates requests (from a command or a watched space) and posts their message."""
+
+    def __init__(
+        self,
+        *,
+        store: RequestStore,
+        api: ApprovalFlowApi,
+        identities: Identities,
+        reporter: Reporter,
+        clock: Clock,
+        settings: RequestSettings,
+    ) -> None:
+        self._store = store
+        self._api = api
+        self._identities = identities
+        self._reporter = reporter
+        self._clock = clock
+        self._settings = settings
+
+    async def create(
+        self,
+        requester: str,
+        target_text: str,
+        reviewers: tuple[str, ...],
+        reviewer_groups: tuple[str, ...],
+        channel: str,
+    ) -> ApprovalRequest:
+        target = parse_target(target_text, site_url=self._settings.confluence_site_url)
+        reviewers = _unique(reviewers)
+        if requester in reviewers and not self._settings.allow_self_approval:
+            raise InputError(
+                "You cannot name yourself as a reviewer: someone else must sign your request. "
+                "Name other reviewers, or none so that anyone else in the channel may sign."
+            )
+        identity = await self._identities.identity(requester)
+        change_set = None
+        if isinstance(target, ChangeSetTarget):
+            change_set = await self._api.change_set_detail(requester, target.change_set_id)
+        snapshot = await take_snapshot(self._api, requester, target, change_set)
+        return await self.post(
+            requester,
+            identity,
+            snapshot,
+            change_set,
+            reviewers,
+            _unique(reviewer_groups),
+            channel,
+            "command",
+        )
+
+    async def post(
+        self,
+        requester: str,
+        identity: LinkedIdentity,
+        snapshot: TargetSnapshot,
+        change_set: ChangeSet | None,
+        reviewers: tuple[str, ...],
+        reviewer_groups: tuple[str, ...],
+        channel: str,
+        source: str,
+    ) -> ApprovalRequest:
+        if snapshot.archived or not snapshot.submittable:
+            raise nothing_to_submit(snapshot)
+        now = self._clock.now()
+        ttl = timedelta(hours=self._settings.request_ttl_hours)
+        remind = timedelta(hours=self._settings.reminder_hours)
+        request = ApprovalRequest(
+            id="",
+            target=snapshot.target,
+            title=snapshot.title or str(snapshot.target).capitalize(),
+            requester=requester,
+            reviewers=reviewers,
+            reviewer_groups=reviewer_groups,
+            channel=channel,
+            created_at=now,
+            expires_at=now + ttl,
+            snapshot=snapshot,
+            summary=change_set.summary if change_set is not None else None,
+            reference_url=change_set.reference_url if change_set is not None else None,
+            source=source,
+        )
+        for _ in range(_ID_TRIES):
+            request = request.with_changes(id=new_request_id())
+            if await self._store.create(request, now + remind if remind < ttl else None):
+                break
+        else:
+            raise StoreError("no free request id could be drawn (the id index is full?)")
+        await self._reporter.audit(
+            Actor(requester, identity.account_id, identity.name),
+            "request.created",
+            request,
+            details={
+                "target": str(request.target),
+                "snapshot_digest": snapshot.digest,
+                "submittable": str(len(snapshot.submittable)),
+                "channel": channel,
+                "reviewers": ",".join(reviewers),
+                "reviewer_groups": ",".join(reviewer_groups),
+                "source": source,
+            },
+        )
+        return await self._reporter.publish(request)
+
+
+def _unique(ids: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(i.strip() for i in ids if i.strip()))

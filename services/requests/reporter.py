@@ -1,0 +1,91 @@
+"""The request message, its thread and the requester's DM kept in step; the audit entries."""
+
+from __future__ import annotations
+
+from services.audit.events import Actor, AuditEvent, Auditor
+from services.requests.model import ApprovalRequest, Decision, Signature, Signer
+from services.requests.ports import Publisher
+from services.requests.store import RequestStore
+
+# Audit actions (target "request:<id>"; never a code or token in any field):
+#   request.created                     the requester, with the target and snapshot digest
+#   request.signature.recorded          the signer; meaning; reason = a rejection's reason
+#   request.sign.refused                a signer who is not an allowed reviewer (a forged or
+#                                       stale button is worth knowing about, 11.300(d))
+#   request.submit.succeeded / .confirmed (a timed-out submit that shows as done) /
+#     .recovered (a submit interrupted by a restart, found done) / .failed / .unknown
+#   request.expired / request.review.changed   actor: the bot
+#   request.watch.added / request.watch.removed
+
+
+def actor_of(signer: Signer) -> Actor:
+    return Actor(signer.slack_id, signer.atlassian_id, signer.name)
+
+
+class Reporter:
+    """Tells people (through the `Publisher`) and the audit trail what happened to a request."""
+
+    def __init__(self, store: RequestStore, publisher: Publisher, auditor: Auditor) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._auditor = auditor
+
+    async def publish(self, request: ApprovalRequest) -> ApprovalRequest:
+        """Post or rewrite the request message; the request as stored (with its message ts)."""
+        ts = await self._publisher.publish(request)
+        if ts and ts != request.message_ts:
+            await self._store.set_message(request.id, ts)
+            request = request.with_changes(message_ts=ts)
+        return request
+
+    async def note(self, request: ApprovalRequest, text: str) -> None:
+        """A reply in the request message's thread."""
+        await self._publisher.thread_note(request, text)
+
+    async def tell(self, user: str, request: ApprovalRequest, text: str) -> None:
+        """A DM about the request."""
+        await self._publisher.tell(user, request, text)
+
+    async def announce(self, request: ApprovalRequest, note: str, dm: str) -> None:
+        """An outcome: the message rewritten, a thread reply and a DM to the requester."""
+        request = await self.publish(request)
+        await self.note(request, note)
+        await self.tell(request.requester, request, dm)
+
+    async def audit_signature(self, request: ApprovalRequest, signature: Signature) -> None:
+        await self.audit(
+            actor_of(signature.signer),
+            "request.signature.recorded",
+            request,
+            meaning=signature.meaning,
+            reason=signature.comment if signature.decision is Decision.REJECT else "",
+            details={
+                "decision": signature.decision.value,
+                "signed_at": signature.signed_at.isoformat(),
+                "snapshot_digest": signature.snapshot_digest,
+                "target": str(request.target),
+                "comment": signature.comment if signature.decision is Decision.APPROVE else "",
+            },
+        )
+
+    async def audit(
+        self,
+        actor: Actor,
+        action: str,
+        request: ApprovalRequest | None = None,
+        *,
+        target: str = "",
+        meaning: str = "",
+        reason: str = "",
+        details: dict[str, str] | None = None,
+    ) -> None:
+        await self._auditor.record(
+            AuditEvent(
+                actor=actor,
+                action=action,
+                target=target or (f"request:{request.id}" if request is not None else ""),
+                meaning=meaning,
+                reason=reason,
+                details=details or {},
+            )
+        )

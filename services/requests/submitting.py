@@ -1,0 +1,250 @@
+"""The submit as the signer, and settling it: done, failed (pending again), or not yet known."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from services.approvalflow.ports import ApprovalFlowApi
+from services.approvalflow.targets import Submission, submit_target, take_snapshot
+from services.errors import ApprovalsError, NothingToSubmit, UpstreamError
+from services.ports import Clock
+from services.requests.model import ApprovalRequest, PageOutcome, Status
+from services.requests.reporter import Reporter, actor_of
+from services.requests.settings import RequestSettings
+from services.requests.store import RequestStore, SubmitAttempt
+from services.requests.wording import pages_text, reasons, sentence, utc
+
+log = logging.getLogger(__name__)
+
+
+class Submits:
+    """Submits a signed request with the signer's own token, exactly once, and settles it."""
+
+    def __init__(
+        self,
+        *,
+        store: RequestStore,
+        api: ApprovalFlowApi,
+        reporter: Reporter,
+        clock: Clock,
+        settings: RequestSettings,
+    ) -> None:
+        self._store = store
+        self._api = api
+        self._reporter = reporter
+        self._clock = clock
+        self._settings = settings
+
+    async def submit(self, request: ApprovalRequest, attempt: SubmitAttempt) -> ApprovalRequest:
+        try:
+            submission = await submit_target(self._api, attempt.signer.slack_id, request.target)
+        except ApprovalsError as exc:
+            return await self._failed(request, attempt, exc)
+        if not submission.submitted:
+            return await self._failed(request, attempt, _none_submitted(submission))
+        return await self.submitted(
+            request, attempt, page_outcomes(submission), None, "request.submit.succeeded"
+        )
+
+    async def submitted(
+        self,
+        request: ApprovalRequest,
+        attempt: SubmitAttempt,
+        outcomes: Sequence[PageOutcome],
+        note: str | None,
+        action: str,
+    ) -> ApprovalRequest:
+        interval = self._settings.poll_interval_seconds
+        finished = await self._store.finish_submit(
+            request.id,
+            attempt.attempt_id,
+            outcomes,
+            poller=attempt.signer.slack_id,
+            poll_at=self._clock.now() + timedelta(seconds=interval),
+            interval_seconds=interval,
+            note=note,
+        )
+        if not finished:
+            # Its lease ran out and the recovery job took it over: that job reports it.
+            log.warning("submit finished after being taken over", extra={"request": request.id})
+            return await self._store.get(request.id) or request
+        submitted = [o.page_id for o in outcomes if o.submitted]
+        skipped = [o for o in outcomes if not o.submitted]
+        await self._reporter.audit(
+            actor_of(attempt.signer),
+            action,
+            request,
+            reason=note or "",
+            details={
+                "submitted": ",".join(submitted),
+                "skipped": ",".join(o.page_id for o in skipped),
+                "attempt": attempt.attempt_id,
+            },
+        )
+        done = request.with_changes(
+            status=Status.SUBMITTED, outcomes=tuple(outcomes), last_error=note
+        )
+        signer, when = attempt.signer.name, utc(attempt.started_at)
+        meaning = next(
+            (s.meaning for s in request.signatures if s.signer == attempt.signer), "approved"
+        )
+        lines = [
+            f"{signer} approved this at {when}: “{meaning}”.",
+            f"Submitted for review in ApprovalFlow as {signer}: {pages_text(len(submitted))}.",
+        ]
+        if skipped:
+            lines.append(f"Skipped {pages_text(len(skipped))}: " + reasons(skipped) + ".")
+        if note:
+            lines.append(note)
+        await self._reporter.announce(
+            done,
+            "\n".join(lines),
+            f"Your request {done.id} ({done.title}) was approved by {signer} at {when}: "
+            f"{pages_text(len(submitted))} submitted for review"
+            + (f", {len(skipped)} skipped." if skipped else "."),
+        )
+        return done
+
+    async def _failed(
+        self, request: ApprovalRequest, attempt: SubmitAttempt, exc: ApprovalsError
+    ) -> ApprovalRequest:
+        """Settle a submit that raised: found done after all, pending again, or (when that
+        cannot be told yet) left to the recovery job. Raises `exc` unless it was done."""
+        signer, when = attempt.signer.name, utc(attempt.started_at)
+        if isinstance(exc, UpstreamError) and exc.outcome_unknown:
+            # The call may have worked: look before saying anything (never resubmit blindly).
+            outcomes = await self._check(request, attempt)
+            if outcomes:
+                note = (
+                    f"ApprovalFlow did not confirm the submit in time ({sentence(exc)}), "
+                    "but it shows the pages submitted."
+                )
+                return await self.submitted(
+                    request, attempt, outcomes, note, "request.submit.confirmed"
+                )
+            if outcomes is None:
+                error = (
+                    f"The submit by {signer} at {when} got no clear answer from ApprovalFlow "
+                    f"({sentence(exc)}). The bot checks whether it went through and will "
+                    "update this message."
+                )
+                if await self._store.note_error(request.id, attempt.attempt_id, error):
+                    await self._reporter.audit(
+                        actor_of(attempt.signer), "request.submit.unknown", request, reason=str(exc)
+                    )
+                    await self._reporter.publish(request.with_changes(last_error=error))
+                raise exc
+        error = (
+            f"The submit by {signer} at {when} failed: {sentence(exc)}. The request is pending "
+            "again, so it can be signed again once that is fixed."
+        )
+        await self._back_to_pending(request, attempt, error, str(exc))
+        raise exc
+
+    async def _back_to_pending(
+        self, request: ApprovalRequest, attempt: SubmitAttempt, error: str, reason: str
+    ) -> ApprovalRequest | None:
+        if not await self._store.fail_submit(request.id, attempt.attempt_id, error):
+            return None  # taken over meanwhile; whoever holds it now reports
+        await self._reporter.audit(
+            actor_of(attempt.signer), "request.submit.failed", request, reason=reason
+        )
+        pending = request.with_changes(
+            status=Status.PENDING,
+            signatures=tuple(s for s in request.signatures if s.signer != attempt.signer),
+            last_error=error,
+        )
+        pending = await self._reporter.publish(pending)
+        await self._reporter.note(pending, error)
+        return pending
+
+    async def _check(
+        self, request: ApprovalRequest, attempt: SubmitAttempt
+    ) -> tuple[PageOutcome, ...] | None:
+        """Whether ApprovalFlow shows the attempt's pages submitted: their outcomes if so, ()
+        if it shows none, None if it cannot be asked now. A page counts as submitted when it
+        was submittable at signing and is now blocked as pending (or approved)."""
+        try:
+            fresh = await take_snapshot(self._api, attempt.signer.slack_id, request.target)
+        except ApprovalsError as exc:
+            log.warning("submit check failed", extra={"request": request.id, "error": str(exc)})
+            return None
+        pages = {page.page_id: page for page in fresh.pages}
+        went = {
+            page_id
+            for page_id in attempt.page_ids
+            if page_id in pages
+            and pages[page_id].can_submit is False
+            and _shows_submitted(pages[page_id].reason)
+        }
+        if not went:
+            return ()
+        return tuple(
+            PageOutcome(
+                page_id=page.page_id,
+                title=None,
+                submitted=page.page_id in went,
+                reason=None if page.page_id in went else (page.reason or "not submitted"),
+            )
+            for page in fresh.pages
+        )
+
+    async def recover_stuck(self, now: datetime) -> list[ApprovalRequest]:
+        """Settle submits whose process died mid-flow: ApprovalFlow is asked what happened (the
+        submit is never simply repeated); done -> SUBMITTED, not done -> pending again, can't
+        tell -> asked again next run. Run by `track_due`."""
+        settled = []
+        lease = timedelta(seconds=self._settings.submit_lease_seconds)
+        for request_id in await self._store.stuck_submits(now):
+            attempt = await self._store.reclaim_submit(
+                request_id, now, secrets.token_hex(8), now + lease
+            )
+            request = await self._store.get(request_id) if attempt is not None else None
+            if attempt is None or request is None:
+                continue
+            outcomes = await self._check(request, attempt)
+            if outcomes is None:
+                continue
+            if outcomes:
+                settled.append(
+                    await self.submitted(
+                        request, attempt, outcomes, None, "request.submit.recovered"
+                    )
+                )
+                continue
+            error = (
+                f"The submit signed by {attempt.signer.name} at {utc(attempt.started_at)} was "
+                "interrupted (the bot restarted), and ApprovalFlow shows nothing submitted. The "
+                "request is pending again, so it can be signed again."
+            )
+            pending = await self._back_to_pending(request, attempt, error, "interrupted")
+            if pending is not None:
+                settled.append(pending)
+        return settled
+
+
+def _none_submitted(submission: Submission) -> NothingToSubmit:
+    why = reasons(page_outcomes(submission))
+    return NothingToSubmit(f"ApprovalFlow submitted none of the pages ({why})")
+
+
+def page_outcomes(submission: Submission) -> tuple[PageOutcome, ...]:
+    return tuple(
+        PageOutcome(
+            page_id=result.page_id,
+            title=None,  # ApprovalFlow does not give page titles
+            submitted=result.success,
+            reason=None if result.success else (result.reason or "skipped"),
+        )
+        for result in submission.results
+    )
+
+
+def _shows_submitted(reason: str | None) -> bool:
+    # Preflight's free-text reasons (§2.8): "Page already has a pending approval" is the
+    # documented one; an approval that already happened would read "... approved ...".
+    text = (reason or "").lower()
+    return "pending" in text or "approved" in text
