@@ -35,6 +35,7 @@ from handlers.blocks.admin import ListingState, listing_view, pages
 from services.admin import Admin, SealedLinkRoster, Selection, TokenInventory
 from services.approval_token import ApprovalTokens
 from services.audit.events import Actor
+from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.clock import SystemClock
 from services.secretbox import SecretBox, new_key
@@ -69,7 +70,7 @@ async def main(users: int, runs: int) -> int:
         keys = Keys("bench:")
         box = SecretBox([new_key()])
         clock = SystemClock()
-        audit = AuditTrail(RedisAuditLog(redis, keys), clock)
+        audit = AuditTrail(RedisAuditLog(redis, keys, AuditKeyring.throwaway()), clock)
         tokens = ApprovalTokens(
             store=RedisTokenStore(redis, keys),
             box=box,

@@ -28,6 +28,7 @@ from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.keys import Keys
 from services.approval_token import ApprovalTokens
+from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.secretbox import SecretBox, new_key
 from tests.redis_server import throwaway_redis
@@ -136,7 +137,7 @@ async def main(users: int, rounds: int, concurrency: int) -> None:
             store=RedisTokenStore(redis, keys),
             box=SecretBox([new_key()]),
             clock=clock,
-            auditor=AuditTrail(RedisAuditLog(redis, keys), clock),
+            auditor=AuditTrail(RedisAuditLog(redis, keys, AuditKeyring.throwaway()), clock),
             alerts=NoAlerts(),
             validity_days=3650,  # the stepping clock must not reach the expiry
             max_failures=5,

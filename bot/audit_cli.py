@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Literal, TextIO
 
+from services.audit.keys import AuditKeyring
 from services.audit.ports import AuditLog
 from services.audit.trail import export_csv, export_jsonl, verify_trail
 
 
-async def verify_command(log: AuditLog) -> tuple[int, str]:
+async def verify_command(log: AuditLog, keys: AuditKeyring) -> tuple[int, str]:
     """Exit code 0 and a summary when the trail is intact, 1 and the first break otherwise."""
-    result = await verify_trail(log)
+    result = await verify_trail(log, keys)
     return (0 if result.ok else 1), result.describe()
 
 

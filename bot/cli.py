@@ -108,7 +108,7 @@ async def _check(settings: Settings) -> int:
 async def _audit(settings: Settings, args: argparse.Namespace) -> int:
     async with build(settings) as container:
         if args.audit_command == "verify":
-            code, text = await verify_command(container.audit_log)
+            code, text = await verify_command(container.audit_log, container.audit_keys)
             print(text)
             return code
         return await export_command(container.audit_log, args.format, args.since, sys.stdout)

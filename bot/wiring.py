@@ -43,6 +43,7 @@ from services.admin import (
 )
 from services.approval_token import ApprovalTokens
 from services.approvalflow.client import ApprovalFlowClient, ApprovalFlowSettings
+from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.clock import SystemClock
 from services.linking import (
@@ -93,6 +94,7 @@ class Container:
     box: SecretBox
     health: StoreHealth
     leases: RedisLeases
+    audit_keys: AuditKeyring
     audit_log: RedisAuditLog
     audit: AuditTrail
     metrics: Metrics
@@ -291,6 +293,7 @@ def make_admin(
     box: SecretBox,
     audit: AuditTrail,
     audit_log: RedisAuditLog,
+    audit_keys: AuditKeyring,
     tokens: ApprovalTokens,
     slack: AsyncWebClient,
     notifier: SlackNotifier,
@@ -311,7 +314,7 @@ def make_admin(
         actions=TokenAdmin(
             tokens=tokens, auditor=audit, notices=SlackTokenAdminNotices(slack, notifier)
         ),
-        audit=AuditReview(log=audit_log, auditor=audit, clock=clock),
+        audit=AuditReview(log=audit_log, keys=audit_keys, auditor=audit, clock=clock),
     )
 
 
@@ -395,7 +398,8 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         box = SecretBox(settings.encryption_keys)
         metrics = Metrics()
         leases = RedisLeases(redis, keys)
-        audit_log = RedisAuditLog(redis, keys)
+        audit_keys = AuditKeyring.from_fernet_keys(settings.encryption_keys)
+        audit_log = RedisAuditLog(redis, keys, audit_keys)
         audit = AuditTrail(audit_log, clock)
         slack = await make_slack_client(settings, stack)
         # One of each for every feature: DMs and security alerts, and users.info look-ups.
@@ -426,6 +430,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             box=box,
             audit=audit,
             audit_log=audit_log,
+            audit_keys=audit_keys,
             tokens=tokens,
             slack=slack,
             notifier=notifier,
@@ -489,6 +494,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             box=box,
             health=RedisHealth(redis),
             leases=leases,
+            audit_keys=audit_keys,
             audit_log=audit_log,
             audit=audit,
             metrics=metrics,

@@ -5,11 +5,12 @@ Layout (names in bot/stores/keys.py):
     {prefix}{audit}:head     hash; seq, hash and stream id of the newest entry, plus the turn
                              (token, until) of an appender that lost a race, while it lasts
 
-Concurrency: SHA-256 is computed in Python (Redis Lua has only SHA-1), so an append is an
-optimistic compare-and-append. The caller seals the entry on the head it believes current; one Lua
-script checks the stored head is still that, then XADDs the entry and moves the head, atomically,
-so every entry links to the one before it whatever the number of processes. On a conflict the
-script answers the current head and the caller re-seals and retries.
+Concurrency: entries are sealed (HMAC-SHA256) in Python, which holds the key, never in Redis,
+which must not; so an append is an optimistic compare-and-append. The caller seals the entry on
+the head it believes current; one Lua script checks the stored head is still that, then XADDs the
+entry and moves the head, atomically, so every entry links to the one before it whatever the
+number of processes. On a conflict the script answers the current head and the caller re-seals
+and retries.
 
 Fairness: a process appending back to back would otherwise win every race (its next append is on
 the wire before the loser's retry) and starve the others. So the loser of a race is given the next
@@ -47,6 +48,7 @@ from services.audit.chain import (
     parse_utc,
     seal,
 )
+from services.audit.keys import AuditKeyring
 from services.errors import StoreError
 
 # KEYS: stream, head. ARGV: genesis hash, seq and hash the entry was sealed on, its seq and hash,
@@ -118,10 +120,22 @@ def _seq(value: object) -> int:
 
 
 class RedisAuditLog:
-    """`AuditLog` on a Redis stream; one instance per process (it holds the append lock)."""
+    """`AuditLog` on a Redis stream; one instance per process (it holds the append lock).
 
-    def __init__(self, redis: Redis, keys: Keys, *, timeout: float = _APPEND_TIMEOUT) -> None:
+    Entries are sealed with the newest of `audit_keys` (the composition root derives them from
+    ENCRYPTION_KEYS).
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        audit_keys: AuditKeyring,
+        *,
+        timeout: float = _APPEND_TIMEOUT,
+    ) -> None:
         self._redis = redis
+        self._seal_key = audit_keys.sealing
         self._stream = keys.audit_stream()
         self._head = keys.audit_head()
         self._append = redis.register_script(_APPEND)
@@ -141,7 +155,7 @@ class RedisAuditLog:
             blocked = 0
             while True:
                 built_on = self._known
-                entry = seal(fields, built_on.seq + 1, built_on.hash)
+                entry = seal(fields, built_on.seq + 1, built_on.hash, self._seal_key)
                 record = entry_to_record(entry)
                 args: list[str] = [
                     GENESIS_HASH,

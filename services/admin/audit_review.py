@@ -10,6 +10,7 @@ from enum import StrEnum
 from services.admin.models import Admin
 from services.audit.chain import AuditEntry, VerifyResult
 from services.audit.events import AuditEvent, Auditor
+from services.audit.keys import AuditKeyring
 from services.audit.ports import AuditLog
 from services.audit.trail import export_csv, export_jsonl, verify_trail
 from services.ports import Clock
@@ -48,8 +49,11 @@ class AuditReview:
     """Reads the trail for admins; verification always covers the whole chain, whatever the
     `since` filter, because a break before it would make the entries after it untrustworthy."""
 
-    def __init__(self, *, log: AuditLog, auditor: Auditor, clock: Clock) -> None:
+    def __init__(
+        self, *, log: AuditLog, keys: AuditKeyring, auditor: Auditor, clock: Clock
+    ) -> None:
         self._log = log
+        self._keys = keys
         self._auditor = auditor
         self._clock = clock
 
@@ -57,7 +61,7 @@ class AuditReview:
         self, admin: Admin, since: date | None, limit: int = RECENT_ENTRIES
     ) -> AuditOverview:
         del admin  # the proof of the check is all that is needed
-        verification = await verify_trail(self._log)
+        verification = await verify_trail(self._log, self._keys)
         newest: deque[AuditEntry] = deque(maxlen=limit)
         matched = 0
         async for entry in self._log.entries(day_start(since)):
@@ -67,7 +71,7 @@ class AuditReview:
 
     async def export(self, admin: Admin, since: date | None, fmt: ExportFormat) -> AuditExport:
         """The entries from the start of `since` (a UTC day) as CSV or JSON Lines."""
-        verification = await verify_trail(self._log)
+        verification = await verify_trail(self._log, self._keys)
         entries = [entry async for entry in self._log.entries(day_start(since))]
         content = export_csv(entries) if fmt is ExportFormat.CSV else export_jsonl(entries)
         # Recorded after reading, so the file ends before its own export entry.

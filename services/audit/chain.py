@@ -1,40 +1,73 @@
-"""The hash chain behind the audit trail: entry model, canonical form, SHA-256 links, verify.
+"""The hash chain behind the audit trail: entry model, canonical form, HMAC seals, verify.
 
 Every stored entry carries its sequence number (1, 2, 3 ... with no gaps), the hash of the entry
-before it (`prev_hash`; the first entry points at `GENESIS_HASH`) and its own `hash`: SHA-256 over
-the canonical form of every other field, `seq` and `prev_hash` included. So:
+before it (`prev_hash`; the first entry points at `GENESIS_HASH`), the id of the key that sealed
+it (`kid`) and its own `hash`: HMAC-SHA256, under a key derived from ENCRYPTION_KEYS (see
+services/audit/keys.py), over the canonical form of every other field, `seq`, `prev_hash` and
+`kid` included. The key is never stored with the trail, only its public id. So:
 
 - editing any field of an entry breaks that entry's own hash            -> Problem.EDITED
 - deleting an entry leaves a gap in `seq`                                -> Problem.DELETED
 - moving an entry puts a `seq` where another one belongs                 -> Problem.REORDERED
-- replacing an entry with a re-hashed copy breaks the next `prev_hash`   -> Problem.BROKEN_LINK
+- replacing an entry with a re-sealed copy breaks the next `prev_hash`   -> Problem.BROKEN_LINK
 - deleting the newest entries leaves no gap, so the log keeps a separate
   head (last seq and hash) and `verify` compares the chain's end to it   -> Problem.DELETED
+- an entry whose `kid` names no configured key cannot be checked (its key
+  was dropped from ENCRYPTION_KEYS, or the `kid` was edited)              -> Problem.UNKNOWN_KEY
+- an unkeyed entry (format 1, below) after a keyed one                   -> Problem.DOWNGRADED
 
-The chain is tamper-*evident* against anyone who edits the store by hand; someone who can rewrite
-every entry *and* the head with recomputed hashes is not detected (there is no secret in the hash),
-which is why the head should also be copied somewhere outside the store from time to time.
+Someone who can write to the store but does not hold ENCRYPTION_KEYS cannot compute a seal, so
+they can neither forge, edit nor add an entry, nor re-seal the chain after a change: an entry
+hashed with plain SHA-256, or with any key but the configured ones, is reported. What they can
+still do undetected is exactly this:
 
-This module is pure: no I/O, no clock. Stores use `entry_to_record` / `entry_from_record` so the
-Redis adapter and the in-memory fake store exactly the same flat string fields.
+- delete the newest entries *and* move the head back to the last entry kept (its seq and hash
+  are plain values they can read); deleting the whole trail and the head is the extreme case,
+  and restoring an older copy of the store is the same thing;
+- replace the trail with all or the first part of another trail sealed with the same keys
+  (another deployment or REDIS_PREFIX sharing ENCRYPTION_KEYS), the head set to match;
+- replace the whole trail with unkeyed entries (format 1, below), which `verify` accepts but
+  counts (`VerifyResult.unkeyed`, shown by `describe`).
+
+A copy of the head kept outside the store from time to time reveals the first two (its hash must
+still be found at its seq); an unkeyed count that is not the one seen before, the third.
+
+Format 1 entries, written before the chain was keyed, have no `kid` and their `hash` is plain
+SHA-256 of the same canonical form without `kid`. They still verify, but only as a prefix of the
+chain: an unkeyed entry after a keyed one is a forgery (or was appended by a process still running
+the old version). Once a keyed entry follows the prefix it protects the prefix too, since its seal
+covers the `prev_hash` that the prefix's hashes lead to.
+
+This module is pure: no I/O, no clock, no settings; keys are passed in. Stores use
+`entry_to_record` / `entry_from_record` so the Redis adapter and the in-memory fake store exactly
+the same flat string fields.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from services.audit.events import AuditEvent
+from services.audit.keys import KID_LENGTH, AuditKey, AuditKeyring
 
 #: `prev_hash` of the first entry: 64 zeros, the width of a SHA-256 hex digest.
 GENESIS_HASH = "0" * 64
 
 #: Version of the canonical form; stored and hashed so a later format can be told apart.
-FORMAT_VERSION = 1
+#: 2: sealed with HMAC-SHA256 under the key `kid` names.
+FORMAT_VERSION = 2
+
+#: The format before the chain was keyed: no `kid`, `hash` is plain SHA-256.
+UNKEYED_FORMAT = 1
+
+_KID = re.compile(f"[0-9a-f]{{{KID_LENGTH}}}")
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -54,6 +87,7 @@ RECORD_FIELDS: tuple[str, ...] = (
     "reason",
     "details",
     "prev_hash",
+    "kid",
     "hash",
 )
 
@@ -134,6 +168,7 @@ class AuditEntry:
     reason: str = ""
     details: Mapping[str, str] = field(default_factory=dict)
     v: int = FORMAT_VERSION
+    kid: str = ""
     id: str = ""
 
     @property
@@ -159,7 +194,8 @@ EMPTY_HEAD = AuditHead()
 
 
 def canonical(entry: AuditEntry) -> bytes:
-    """Sorted-key compact UTF-8 JSON of every hashed field (all but `hash` and `id`)."""
+    """Sorted-key compact UTF-8 JSON of every hashed field (all but `hash` and `id`); `kid` is
+    left out only when a format 1 entry has none, which keeps format 1 hashes as they were."""
     body: dict[str, object] = {
         "v": entry.v,
         "seq": entry.seq,
@@ -174,16 +210,23 @@ def canonical(entry: AuditEntry) -> bytes:
         "details": dict(entry.details),
         "prev_hash": entry.prev_hash,
     }
+    if entry.v != UNKEYED_FORMAT or entry.kid:
+        body["kid"] = entry.kid
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 hex of the canonical form."""
+def entry_hash(entry: AuditEntry, key: AuditKey) -> str:
+    """The seal of a format 2 entry: HMAC-SHA256 hex of the canonical form under `key`."""
+    return key.mac(canonical(entry))
+
+
+def unkeyed_hash(entry: AuditEntry) -> str:
+    """The hash of a format 1 entry: SHA-256 hex of the canonical form."""
     return hashlib.sha256(canonical(entry)).hexdigest()
 
 
-def seal(fields: AuditFields, seq: int, prev_hash: str) -> AuditEntry:
-    """Place `fields` at `seq` after an entry whose hash is `prev_hash`, and hash it."""
+def seal(fields: AuditFields, seq: int, prev_hash: str, key: AuditKey) -> AuditEntry:
+    """Place `fields` at `seq` after an entry whose hash is `prev_hash`, and seal it with `key`."""
     unsealed = AuditEntry(
         seq=seq,
         at=fields.at,
@@ -197,8 +240,9 @@ def seal(fields: AuditFields, seq: int, prev_hash: str) -> AuditEntry:
         details=dict(fields.details),
         prev_hash=prev_hash,
         hash="",
+        kid=key.kid,
     )
-    return replace(unsealed, hash=entry_hash(unsealed))
+    return replace(unsealed, hash=entry_hash(unsealed, key))
 
 
 def details_json(details: Mapping[str, str]) -> str:
@@ -221,6 +265,7 @@ def entry_to_record(entry: AuditEntry) -> dict[str, str]:
         "reason": entry.reason,
         "details": details_json(entry.details),
         "prev_hash": entry.prev_hash,
+        "kid": entry.kid,
         "hash": entry.hash,
     }
 
@@ -263,6 +308,7 @@ def entry_from_record(record: Mapping[str, str], id: str = "") -> AuditEntry:
         details=_details_or_raw(get("details", "{}")),
         prev_hash=get("prev_hash", ""),
         hash=get("hash", ""),
+        kid=get("kid", ""),
         id=id,
     )
 
@@ -275,15 +321,18 @@ class Problem(Enum):
     REORDERED = "reordered"
     BROKEN_LINK = "broken link"
     HEAD_MISMATCH = "head mismatch"
+    UNKNOWN_KEY = "unknown key"
+    DOWNGRADED = "unkeyed after keyed"
 
 
 @dataclass(frozen=True)
 class VerifyResult:
     """The outcome of `verify`: ok, or the first broken entry and why.
 
-    `checked` counts the entries that passed and `head` is the last of them. On failure `seq` is
-    the entry at fault (for a deletion, the first missing seq) and `entry_id` the store id of the
-    entry where the break shows (None when nothing is left to point at).
+    `checked` counts the entries that passed and `head` is the last of them; `unkeyed` how many of
+    those are format 1 (always the first ones). On failure `seq` is the entry at fault (for a
+    deletion, the first missing seq) and `entry_id` the store id of the entry where the break
+    shows (None when nothing is left to point at).
     """
 
     ok: bool
@@ -293,13 +342,22 @@ class VerifyResult:
     seq: int | None = None
     entry_id: str | None = None
     detail: str = ""
+    unkeyed: int = 0
 
     def describe(self) -> str:
         """One line for a person: what is intact, or the first break and what it means."""
         if self.ok:
-            return (
+            intact = (
                 f"audit trail intact: {self.checked} entries, "
                 f"head seq {self.head.seq} hash {self.head.hash}"
+            )
+            if not self.unkeyed:
+                return intact
+            which = "all of them" if self.unkeyed == self.checked else f"the first {self.unkeyed}"
+            return (
+                f"{intact}; {which} unkeyed (format 1, from before entries were sealed with "
+                "ENCRYPTION_KEYS; unkeyed entries with no keyed one after them can be rewritten "
+                "by anyone who can write to the store)"
             )
         assert self.problem is not None
         where = "the head" if self.seq is None else f"seq {self.seq}"
@@ -307,13 +365,55 @@ class VerifyResult:
         return f"audit trail BROKEN at {where}: {self.problem.value}: {self.detail}"
 
 
+_EDITED = "its content does not match its hash: it was edited"
+
+
+def _same(computed: str, stored: str) -> bool:
+    # Bytes, because compare_digest refuses str with non-ASCII (a hand-edited hash may have it).
+    return hmac.compare_digest(computed.encode(), stored.encode())
+
+
+def _seal_fault(
+    entry: AuditEntry, keys: AuditKeyring, keyed_before: bool
+) -> tuple[Problem, str] | None:
+    """Why `entry`'s own hash is not to be trusted, or None if it is."""
+    if entry.v == UNKEYED_FORMAT:
+        if not _same(unkeyed_hash(entry), entry.hash):
+            return Problem.EDITED, _EDITED
+        if keyed_before:
+            return (
+                Problem.DOWNGRADED,
+                "an unkeyed (format 1) entry after keyed ones: forged by someone without "
+                "ENCRYPTION_KEYS, or appended by a process still running an old version",
+            )
+        return None
+    if entry.v != FORMAT_VERSION or not _KID.fullmatch(entry.kid):
+        return Problem.EDITED, f"{_EDITED} (its format or key id is malformed)"
+    key = keys.find(entry.kid)
+    if key is None:
+        return (
+            Problem.UNKNOWN_KEY,
+            f"sealed with a key that is no longer in ENCRYPTION_KEYS (key id {entry.kid}), or "
+            "its key id was edited: put the retired key back at the end of ENCRYPTION_KEYS to "
+            "check it",
+        )
+    if not _same(entry_hash(entry, key), entry.hash):
+        return Problem.EDITED, _EDITED
+    return None
+
+
 def _link_fault(
-    entry: AuditEntry, previous: AuditHead, present: set[int]
+    entry: AuditEntry,
+    previous: AuditHead,
+    present: set[int],
+    keys: AuditKeyring,
+    keyed_before: bool,
 ) -> tuple[Problem, int, str] | None:
     """Why `entry` cannot follow `previous` (the checked chain so far), or None if it can."""
     expected_seq = previous.seq + 1
-    if entry_hash(entry) != entry.hash:
-        return Problem.EDITED, entry.seq, "its content does not match its hash: it was edited"
+    sealed = _seal_fault(entry, keys, keyed_before)
+    if sealed is not None:
+        return sealed[0], entry.seq, sealed[1]
     if entry.seq > expected_seq:
         if expected_seq in present:
             # The missing seq is further down: it was moved, not removed.
@@ -335,7 +435,7 @@ def _link_fault(
             Problem.BROKEN_LINK,
             entry.seq,
             "its prev_hash does not match the entry before it: an earlier entry was replaced "
-            "(hash recomputed), reordered or deleted",
+            "(re-sealed), reordered or deleted",
         )
     return None
 
@@ -348,9 +448,11 @@ def verify(
     entries: Iterable[AuditEntry],
     head: AuditHead | None = None,
     *,
+    keys: AuditKeyring,
     allow_after_head: bool = False,
 ) -> VerifyResult:
-    """Check `entries` (in stored order, from the first) form one unbroken chain.
+    """Check `entries` (in stored order, from the first) form one unbroken chain, each entry
+    sealed with one of `keys` (format 1 entries: unkeyed, and only before the first keyed one).
 
     With `head`, the chain must also reach it: missing newest entries are reported as deleted.
     `allow_after_head` accepts (still fully checked) entries past the head, for a head that was
@@ -359,12 +461,15 @@ def verify(
     chain: Sequence[AuditEntry] = list(entries)
     present = {e.seq for e in chain}
     last = EMPTY_HEAD
+    unkeyed = 0
     for index, entry in enumerate(chain):
-        fault = _link_fault(entry, last, present)
+        fault = _link_fault(entry, last, present, keys, keyed_before=index > unkeyed)
         if fault is not None:
             problem, seq, detail = fault
-            return VerifyResult(False, index, last, problem, seq, entry.id or None, detail)
+            return VerifyResult(False, index, last, problem, seq, entry.id or None, detail, unkeyed)
         last = AuditHead(entry.seq, entry.hash)
+        if entry.v == UNKEYED_FORMAT:
+            unkeyed += 1
 
     checked = len(chain)
     if head is not None:
@@ -379,10 +484,18 @@ def verify(
                 None,
                 f"the head records seq {head.seq} but the chain ends at seq {last.seq}: "
                 f"{gap} deleted",
+                unkeyed,
             )
         if head.seq < 0:
             return VerifyResult(
-                False, checked, last, Problem.HEAD_MISMATCH, None, None, "the head is unreadable"
+                False,
+                checked,
+                last,
+                Problem.HEAD_MISMATCH,
+                None,
+                None,
+                "the head is unreadable",
+                unkeyed,
             )
         at_head = chain[head.seq - 1] if head.seq > 0 else None
         head_hash = at_head.hash if at_head is not None else GENESIS_HASH
@@ -396,6 +509,7 @@ def verify(
                 (at_head.id or None) if at_head is not None else None,
                 "the entry at the head's seq does not have the head's hash: the newest "
                 "entries were replaced or the head was edited",
+                unkeyed,
             )
         if head.seq < last.seq and not allow_after_head:
             after = chain[head.seq]
@@ -408,5 +522,6 @@ def verify(
                 after.id or None,
                 f"the head records seq {head.seq} but the chain goes on to seq {last.seq}: "
                 "entries were added outside the log or the head was rolled back",
+                unkeyed,
             )
-    return VerifyResult(True, checked, last)
+    return VerifyResult(True, checked, last, unkeyed=unkeyed)

@@ -17,7 +17,8 @@ class AuditLog(Protocol):
     """An append-only chain of audit entries shared by every process."""
 
     async def append(self, fields: AuditFields) -> AuditEntry:
-        """Store `fields` as the next entry and return it sealed (seq, prev_hash, hash, id).
+        """Store `fields` as the next entry and return it sealed with the log's newest audit key
+        (seq, prev_hash, kid, hash, id).
 
         Atomic across processes: whatever the number of concurrent appenders, the entries form
         one chain, seq 1, 2, 3 ... each pointing at the hash of the one before, none lost.

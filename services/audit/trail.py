@@ -2,7 +2,8 @@
 
 `AuditTrail` is the `Auditor` every feature depends on. Exports show each entry's signature
 manifestation (21 CFR 11.50: printed name, UTC date and time, meaning) next to the chain fields,
-so a JSON Lines export can be re-verified offline with `entries_from_jsonl` and `verify`.
+so a JSON Lines export can be re-verified offline with `entries_from_jsonl` and `verify` (which
+needs the keys: an export holds only each entry's key id, never a key).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.audit.chain import (
     verify,
 )
 from services.audit.events import AuditEvent
+from services.audit.keys import AuditKeyring
 from services.audit.ports import AuditLog
 from services.ports import Clock
 
@@ -88,8 +90,9 @@ class AuditTrail:
         return await self._log.append(AuditFields.from_event(event, self._clock.now()))
 
 
-async def verify_trail(log: AuditLog) -> VerifyResult:
-    """Verify the whole stored chain, and that it ends where the separately stored head says."""
+async def verify_trail(log: AuditLog, keys: AuditKeyring) -> VerifyResult:
+    """Verify the whole stored chain against `keys`, and that it ends where the separately stored
+    head says."""
     # Other processes may append while we read. The head read *before* the entries must be
     # reached by them (else the newest entries were deleted); entries past it were appended
     # meanwhile and are checked like the rest. The head read *after* must not be behind the
@@ -98,9 +101,9 @@ async def verify_trail(log: AuditLog) -> VerifyResult:
     before = await log.head()
     entries = [entry async for entry in log.entries()]
     after = await log.head()
-    result = verify(entries, before, allow_after_head=True)
+    result = verify(entries, before, keys=keys, allow_after_head=True)
     if result.ok and after.seq <= result.head.seq and after != result.head:
-        return verify(entries, after)
+        return verify(entries, after, keys=keys)
     return result
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from bot.stores.audit import RedisAuditLog
 from services.audit.chain import (
     EMPTY_HEAD,
+    FORMAT_VERSION,
     GENESIS_HASH,
     AuditEntry,
     AuditFields,
@@ -19,15 +20,15 @@ from services.audit.chain import (
 )
 from services.audit.ports import AuditLog
 from tests.contract.conftest import Backend
-from tests.fakes.audit_log import InMemoryAuditLog
+from tests.fakes.audit_log import TEST_AUDIT_KEYS, InMemoryAuditLog
 
 T0 = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
 
 
 def make_log(backend: Backend) -> AuditLog:
     if backend.redis is not None:
-        return RedisAuditLog(backend.redis, backend.keys)
-    return InMemoryAuditLog()
+        return RedisAuditLog(backend.redis, backend.keys, TEST_AUDIT_KEYS)
+    return InMemoryAuditLog(TEST_AUDIT_KEYS)
 
 
 def fields(action: str = "link.created", at: datetime = T0, **more: Any) -> AuditFields:
@@ -49,7 +50,7 @@ async def test_empty_log(backend: Backend) -> None:
     log = make_log(backend)
     assert await log.head() == EMPTY_HEAD
     assert await read(log) == []
-    assert verify(await read(log), await log.head()).ok
+    assert verify(await read(log), await log.head(), keys=TEST_AUDIT_KEYS).ok
 
 
 async def test_append_seals_and_links(backend: Backend) -> None:
@@ -61,7 +62,10 @@ async def test_append_seals_and_links(backend: Backend) -> None:
     assert (first.seq, second.seq) == (1, 2)
     assert first.prev_hash == GENESIS_HASH
     assert second.prev_hash == first.hash
-    assert first.hash == entry_hash(first) and second.hash == entry_hash(second)
+    # Sealed with the newest key, which only its id names.
+    newest = TEST_AUDIT_KEYS.sealing
+    assert (first.v, first.kid) == (second.v, second.kid) == (FORMAT_VERSION, newest.kid)
+    assert first.hash == entry_hash(first, newest) and second.hash == entry_hash(second, newest)
     assert first.id and second.id and first.id != second.id
     assert await log.head() == AuditHead(2, second.hash)
 
@@ -84,7 +88,7 @@ async def test_entries_round_trip_every_field_in_order(backend: Backend) -> None
     stored = await read(log)
     assert stored == appended
     assert [e.seq for e in stored] == [1, 2, 3, 4, 5]
-    assert verify(stored, await log.head()).ok
+    assert verify(stored, await log.head(), keys=TEST_AUDIT_KEYS).ok
 
 
 async def test_paging_over_many_entries(backend: Backend) -> None:
@@ -95,7 +99,7 @@ async def test_paging_over_many_entries(backend: Backend) -> None:
     stored = await read(log)
     assert [e.seq for e in stored] == list(range(1, 1204))
     assert len({e.id for e in stored}) == 1203
-    assert verify(stored, await log.head()).ok
+    assert verify(stored, await log.head(), keys=TEST_AUDIT_KEYS).ok
 
 
 async def test_concurrent_appends_in_one_process_form_one_chain(backend: Backend) -> None:
@@ -104,19 +108,23 @@ async def test_concurrent_appends_in_one_process_form_one_chain(backend: Backend
     assert sorted(e.seq for e in results) == list(range(1, 101))
     stored = await read(log)
     assert {e.action for e in stored} == {f"a.{i}" for i in range(100)}
-    assert verify(stored, await log.head()).ok
+    assert verify(stored, await log.head(), keys=TEST_AUDIT_KEYS).ok
 
 
 async def test_two_instances_on_one_store_share_the_chain(backend: Backend) -> None:
     # Two processes are two adapter instances; the fake has only one store, so use it twice.
     one = make_log(backend)
-    two = RedisAuditLog(backend.redis, backend.keys) if backend.redis is not None else one
+    two = (
+        RedisAuditLog(backend.redis, backend.keys, TEST_AUDIT_KEYS)
+        if backend.redis is not None
+        else one
+    )
     a = await one.append(fields("a"))
     b = await two.append(fields("b"))
     c = await one.append(fields("c"))  # `one` last saw seq 1: must notice seq 2 and follow it
     assert [a.seq, b.seq, c.seq] == [1, 2, 3]
     assert c.prev_hash == b.hash
-    assert verify(await read(one), await two.head()).ok
+    assert verify(await read(one), await two.head(), keys=TEST_AUDIT_KEYS).ok
 
 
 async def test_since_filters_on_entry_time(backend: Backend) -> None:
@@ -141,7 +149,7 @@ async def test_since_with_times_out_of_seq_order(backend: Backend) -> None:
     got = await read(log, since=T0 + timedelta(minutes=1))
     assert [e.action for e in got] == ["leading", "lagging", "late"]
     assert [e.seq for e in got] == [1, 2, 4]
-    assert verify(await read(log), await log.head()).ok
+    assert verify(await read(log), await log.head(), keys=TEST_AUDIT_KEYS).ok
 
 
 async def test_since_accepts_any_timezone(backend: Backend) -> None:

@@ -16,23 +16,30 @@ from services.audit.chain import (
     parse_utc,
     seal,
 )
+from services.audit.keys import AuditKeyring
+
+#: The keys every fake log seals with unless given others (from two fixed Fernet keys).
+TEST_AUDIT_KEYS = AuditKeyring.from_fernet_keys(
+    ["YXVkaXQtdGVzdC1rZXktMS0xMjM0NTY3ODkwMTIzNDU=", "YXVkaXQtdGVzdC1rZXktMC0xMjM0NTY3ODkwMTIzNDU="]
+)
 
 
 class InMemoryAuditLog:
     """Entries in a list, head kept apart, ids `<ms>-<n>` like the Redis adapter's.
 
     `stored` and `stored_head` are public so a test can read them or tamper with them (edit,
-    delete, reorder) and check that verification notices.
+    delete, reorder) and check that verification notices; `keys` is what to verify them with.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keys: AuditKeyring = TEST_AUDIT_KEYS) -> None:
+        self.keys = keys
         self.stored: list[AuditEntry] = []
         self.stored_head: AuditHead = EMPTY_HEAD
         self._last_id = (0, 0)
 
     async def append(self, fields: AuditFields) -> AuditEntry:
         # No await in here, so on one event loop an append is atomic, as the Lua script is.
-        entry = seal(fields, self.stored_head.seq + 1, self.stored_head.hash)
+        entry = seal(fields, self.stored_head.seq + 1, self.stored_head.hash, self.keys.sealing)
         ms, n = max(0, epoch_ms(parse_utc(fields.at))), 0
         if self._last_id[0] >= ms:
             ms, n = self._last_id[0], self._last_id[1] + 1

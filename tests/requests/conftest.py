@@ -21,6 +21,7 @@ from bot.stores.requests import RedisRequestStore
 from services.approval_token import ApprovalTokens
 from services.approval_token.ports import TokenStore
 from services.approvalflow.ports import ApprovalFlowApi
+from services.audit.keys import AuditKeyring
 from services.audit.ports import AuditLog
 from services.audit.trail import AuditTrail
 from services.errors import NotLinked
@@ -177,7 +178,7 @@ class World:
         return (
             RedisRequestStore(redis, keys),
             RedisTokenStore(redis, keys),
-            RedisAuditLog(redis, keys),
+            RedisAuditLog(redis, keys, AuditKeyring.throwaway()),
         )
 
     async def link(self, user: str, who: str, scope: str = ALL_SCOPES) -> None:

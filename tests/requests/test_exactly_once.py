@@ -17,6 +17,7 @@ from bot.stores.keys import Keys
 from bot.stores.requests import RedisRequestStore
 from services.approvalflow.models import ChangeSetSubmission
 from services.approvalflow.ports import ApprovalFlowApi
+from services.audit.keys import AuditKeyring
 from services.errors import (
     AlreadySigned,
     MissingScope,
@@ -262,7 +263,7 @@ async def test_an_approval_costs_at_most_ten_round_trips(
         token_clock=FakeClock(clock.now()),
         store=RedisRequestStore(counted, keys),
         token_store=RedisTokenStore(counted, keys),
-        audit_log=RedisAuditLog(counted, keys),
+        audit_log=RedisAuditLog(counted, keys, AuditKeyring.throwaway()),
         redis=counted,
     )
     await world.enrol(ALICE_SLACK)

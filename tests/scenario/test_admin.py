@@ -662,7 +662,8 @@ async def test_audit_export_csv_and_jsonl_files(console: Console) -> None:
     await console.command("audit export --format jsonl")
     entries = entries_from_jsonl(await console.file_in_dm(ADMIN, "audit-trail-2", 1))
     assert [e.seq for e in entries] == list(range(1, len(stored) + 2))
-    assert entries[-1].action == "admin.audit.export" and verify(entries).ok
+    assert entries[-1].action == "admin.audit.export"
+    assert verify(entries, keys=console.bot.container.audit_keys).ok
 
     # --since starts at that UTC day: the seeding done "days earlier" is left out.
     await console.command("audit export --since 2026-11-23 --format jsonl")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -13,7 +15,9 @@ from redis.asyncio import Redis
 
 from bot.stores.audit import RedisAuditLog
 from bot.stores.keys import Keys
+from services.audit.chain import canonical, entry_from_record, entry_to_record
 from services.audit.events import Actor, AuditEvent
+from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.secretbox import SecretBox, new_key
 from tests.fakes.clock import FakeClock
@@ -72,15 +76,21 @@ async def test_check_names_what_failed(fake_slack: FakeSlack, redis_url: str) ->
     assert "store        failed" in out
 
 
-async def test_audit_verify_and_export(fake_slack: FakeSlack, redis_url: str, redis: Redis) -> None:
-    trail = AuditTrail(RedisAuditLog(redis, Keys("cli:")), FakeClock())
+async def record_three(redis: Redis, env: dict[str, str]) -> None:
+    """Three entries, appended as the bot configured by `env` appends them."""
+    keys = AuditKeyring.from_fernet_keys(env["ENCRYPTION_KEYS"].split(","))
+    trail = AuditTrail(RedisAuditLog(redis, Keys("cli:"), keys), FakeClock())
     for n in range(3):
         await trail.record(
             AuditEvent(
                 Actor("U1", "acc-1", "Alice Example"), "request.signed", f"AR-{n}", "I approve"
             )
         )
+
+
+async def test_audit_verify_and_export(fake_slack: FakeSlack, redis_url: str, redis: Redis) -> None:
     env = env_for(fake_slack, redis_url)
+    await record_three(redis, env)
 
     code, out, _ = await run_cli("audit", "verify", env=env)
     assert code == 0, out
@@ -99,6 +109,53 @@ async def test_audit_verify_and_export(fake_slack: FakeSlack, redis_url: str, re
     await redis.xdel(stream, middle)
     code, out, _ = await run_cli("audit", "verify", env=env)
     assert code == 1 and "seq 2" in out
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def test_audit_verify_catches_a_plain_sha256_rewrite_and_a_dropped_key(
+    fake_slack: FakeSlack, redis_url: str, redis: Redis
+) -> None:
+    env = env_for(fake_slack, redis_url)
+    await record_three(redis, env)
+    code, out, _ = await run_cli("audit", "verify", env=env)
+    assert code == 0, out
+
+    # Someone with Redis access but no ENCRYPTION_KEYS edits entry 2 and, as before the chain
+    # was keyed, recomputes its hash and every later link and the head with plain SHA-256.
+    keys = Keys("cli:")
+    stored = [
+        (_text(raw_id), entry_from_record({_text(k): _text(v) for k, v in fields.items()}))
+        for raw_id, fields in await redis.xrange(keys.audit_stream()) or []
+        if raw_id is not None and fields is not None
+    ]
+    prev_hash = stored[0][1].hash
+    forged = [(stored[0][0], entry_to_record(stored[0][1]))]
+    for entry_id, entry in stored[1:]:
+        entry = replace(entry, prev_hash=prev_hash)
+        if entry.seq == 2:
+            entry = replace(entry, reason="never signed")
+        prev_hash = hashlib.sha256(canonical(entry)).hexdigest()
+        forged.append((entry_id, entry_to_record(replace(entry, hash=prev_hash))))
+    await redis.delete(keys.audit_stream())
+    for entry_id, record in forged:
+        await redis.xadd(keys.audit_stream(), record, id=entry_id)  # type: ignore[arg-type]
+    await redis.hset(keys.audit_head(), mapping={"seq": "3", "hash": prev_hash})
+    code, out, _ = await run_cli("audit", "verify", env=env)
+    assert code == 1 and out.startswith("audit trail BROKEN at seq 2") and "edited" in out
+    assert env["ENCRYPTION_KEYS"] not in out
+
+    # A fresh trail, then ENCRYPTION_KEYS rotated and the old key dropped: named as such.
+    await redis.delete(keys.audit_stream(), keys.audit_head())
+    await record_three(redis, env)
+    rotated = {**env, "ENCRYPTION_KEYS": new_key()}
+    code, out, _ = await run_cli("audit", "verify", env=rotated)
+    assert code == 1 and "sealed with a key that is no longer in ENCRYPTION_KEYS" in out
+    kept = {**env, "ENCRYPTION_KEYS": f"{rotated['ENCRYPTION_KEYS']},{env['ENCRYPTION_KEYS']}"}
+    code, out, _ = await run_cli("audit", "verify", env=kept)
+    assert code == 0, out
 
 
 async def test_sandbox_runs_standalone(tmp_path: Path) -> None:

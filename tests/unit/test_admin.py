@@ -421,7 +421,7 @@ async def test_audit_overview_keeps_the_newest_and_checks_the_whole_chain(world:
     for n in range(30):
         world.clock.set(T0 + timedelta(days=n))
         await trail.record(AuditEvent(Actor("U1", None, "Ada"), f"test.{n}", meaning="m"))
-    review = AuditReview(log=log, auditor=trail, clock=world.clock)
+    review = AuditReview(log=log, keys=log.keys, auditor=trail, clock=world.clock)
     admin = await world.access.require("UADMIN", "audit.view")
     overview = await review.overview(admin, date(2026, 12, 10))
     assert overview.verification.ok and overview.verification.checked == 30
