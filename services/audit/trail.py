@@ -56,6 +56,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "atlassian_account_id",
     "details",
     "prev_hash",
+    "key_id",
     "hash",
 )
 
@@ -129,6 +130,7 @@ def export_csv(entries: Iterable[AuditEntry]) -> str:
             e.actor_atlassian_id,
             details_json(e.details),
             e.prev_hash,
+            e.kid,
             e.hash,
         )
         writer.writerow([_cell(value) for value in row])

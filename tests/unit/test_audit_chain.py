@@ -716,6 +716,7 @@ async def test_export_csv(filled: RedisAuditLog, redis: Redis) -> None:
         "atlassian_account_id": "557058:ada",
         "details": '{"n":"1","pages":"15"}',
         "prev_hash": GENESIS_HASH,
+        "key_id": AUDIT_KEYS.sealing.kid,
         "hash": entries[0].hash,
     }
     assert rows[2][1] == "2026-11-23T09:00:01.000000Z"
