@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -14,15 +17,8 @@ class SecretBox:
     """Seals bytes or JSON documents so a store dump never holds a secret in clear."""
 
     def __init__(self, keys: list[str]) -> None:
-        if not keys:
-            raise ConfigError("ENCRYPTION_KEYS: at least one key is needed")
-        try:
-            self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(
-                "ENCRYPTION_KEYS: each key must be a urlsafe base64 32-byte Fernet key "
-                "(make one with `approvals-bot keygen`)"
-            ) from exc
+        raw_keys(keys)  # one message for a bad key list, whoever reads it first
+        self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
 
     def seal(self, plain: bytes) -> bytes:
         return self._fernet.encrypt(plain)
@@ -53,6 +49,26 @@ class SecretBox:
             raise SecretError(
                 "a stored secret cannot be decrypted with the configured keys"
             ) from exc
+
+
+def raw_keys(keys: Sequence[str]) -> list[bytes]:
+    """The 32 bytes of each ENCRYPTION_KEYS key, decoded as Fernet decodes them, in order.
+    A bad list raises ConfigError with the rule, never the key (the message may be logged)."""
+    if not keys:
+        raise ConfigError("ENCRYPTION_KEYS: at least one key is needed")
+    decoded = []
+    for key in keys:
+        try:
+            raw = base64.urlsafe_b64decode(key.encode())
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ConfigError(
+                "ENCRYPTION_KEYS: each key must be a urlsafe base64 32-byte Fernet key "
+                "(make one with `approvals-bot keygen`)"
+            )
+        decoded.append(raw)
+    return decoded
 
 
 def new_key() -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import secrets
@@ -14,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from services.errors import ConfigError
+from services.secretbox import raw_keys
 
 # Binds the derived key to this one use, so it is never the Fernet key itself nor a key derived
 # from it for anything else. Changing it (or any other step of `_derive`) orphans every sealed
@@ -43,21 +42,6 @@ def _derive(material: bytes) -> AuditKey:
     return AuditKey(kid=hashlib.sha256(secret).hexdigest()[:KID_LENGTH], secret=secret)
 
 
-def _fernet_key_bytes(key: str) -> bytes:
-    # Decoded exactly as Fernet decodes it, so every key SecretBox accepts is accepted here.
-    try:
-        raw = base64.urlsafe_b64decode(key.encode())
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 32:
-        # Never include the key: the message may end up in a log.
-        raise ConfigError(
-            "ENCRYPTION_KEYS: each key must be a urlsafe base64 32-byte Fernet key "
-            "(make one with `approvals-bot keygen`)"
-        )
-    return raw
-
-
 class AuditKeyring:
     """The audit keys, newest first: the first seals new entries, any of them checks an entry."""
 
@@ -72,7 +56,7 @@ class AuditKeyring:
     @classmethod
     def from_fernet_keys(cls, fernet_keys: Sequence[str]) -> AuditKeyring:
         """One audit key per ENCRYPTION_KEYS entry, in the same order (newest first)."""
-        return cls(_derive(_fernet_key_bytes(key)) for key in fernet_keys)
+        return cls(_derive(raw) for raw in raw_keys(fernet_keys))
 
     @classmethod
     def throwaway(cls) -> AuditKeyring:
