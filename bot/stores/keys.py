@@ -71,10 +71,13 @@ class Keys:
     def oauth_state(self, digest: str) -> str:
         return f"{self.prefix}oauth:state:{digest}"
 
-    # Approval requests: one hash per request, four zsets the jobs read (pending by expiry,
-    # reminders due, submits in flight by lease end, tracking by next poll), the watched spaces
-    # (a hash space id -> JSON) and, per watched space, the change sets already seen (a set).
-    # They share the hash tag {req} because one Lua script touches a hash and its indexes.
+    # Approval requests: one hash per request (its versioned state), five zsets the jobs read
+    # (pending by expiry, reminders due, submits in flight by lease end, tracking by next poll,
+    # open stages by escalation time), the watched spaces (a hash space id -> JSON) and, per
+    # watched space, the change sets already seen (a set). A request and its indexes share the
+    # hash tag {req} because one compare-and-set script writes the request and its index
+    # entries together (so an index never disagrees with its request), which Redis Cluster
+    # allows only within one slot.
     def request(self, request_id: str) -> str:
         return f"{self.prefix}{{req}}:r:{request_id}"
 
@@ -89,6 +92,9 @@ class Keys:
 
     def request_tracking(self) -> str:
         return f"{self.prefix}{{req}}:tracking"
+
+    def request_escalations(self) -> str:
+        return f"{self.prefix}{{req}}:escalate"
 
     def request_watches(self) -> str:
         return f"{self.prefix}{{req}}:watches"

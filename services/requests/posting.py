@@ -103,10 +103,12 @@ class Posting:
             summary=change_set.summary if change_set is not None else None,
             reference_url=change_set.reference_url if change_set is not None else None,
             source=source,
+            remind_at=now + remind if remind < ttl else None,
         )
         for _ in range(_ID_TRIES):
-            request = request.with_changes(id=new_request_id())
-            if await self._store.create(request, now + remind if remind < ttl else None):
+            stored = await self._store.create(request.with_changes(id=new_request_id()))
+            if stored is not None:
+                request = stored
                 break
         else:
             raise StoreError("no free request id could be drawn (the id index is full?)")
