@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.embedded_redis import EmbeddedRedis
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
+from bot.policies import load_policies
 from bot.sandbox import SandboxState
 from bot.sandbox.seed import SITE_URL as SANDBOX_SITE_URL
 from bot.stores.approval_token import RedisTokenStore
@@ -56,6 +57,7 @@ from services.linking import (
 )
 from services.ports import Clock, StoreHealth
 from services.requests.identities import LinkIdentities
+from services.requests.policies import PolicyBook
 from services.requests.service import Requests
 from services.requests.settings import RequestSettings
 from services.secretbox import SecretBox
@@ -336,6 +338,8 @@ def make_approvalflow(settings: Settings, vault: TokenVault, clock: Clock) -> Ap
 def make_requests(
     settings: Settings,
     *,
+    policies: PolicyBook,
+    groups: SlackGroupMembers,
     redis: Redis,
     keys: Keys,
     clock: Clock,
@@ -351,7 +355,7 @@ def make_requests(
         api=api,
         tokens=tokens,
         identities=LinkIdentities(linking),
-        groups=SlackGroupMembers(slack),
+        groups=groups,
         publisher=SlackRequestPublisher(
             slack, site_url=confluence_site_url(settings), sandbox=not settings.live
         ),
@@ -364,6 +368,7 @@ def make_requests(
             poll_interval_seconds=settings.POLL_INTERVAL_SECONDS,
             confluence_site_url=confluence_site_url(settings),
         ),
+        policies=policies,
     )
 
 
@@ -438,8 +443,12 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         )
         approvalflow = make_approvalflow(settings, vault, clock)
         stack.push_async_callback(approvalflow.aclose)
+        groups = SlackGroupMembers(slack)
+        policies = await load_policies(settings.SIGNING_POLICIES, groups.handles)
         requests = make_requests(
             settings,
+            policies=policies,
+            groups=groups,
             redis=redis,
             keys=keys,
             clock=clock,

@@ -111,3 +111,16 @@ class SlackGroupMembers:
             raise _upstream("the user group lookup", exc) from None
         users = response.get("users") or []
         return frozenset(str(user) for user in users if isinstance(user, str))
+
+    async def handles(self) -> dict[str, str]:
+        """Every user group of the workspace by handle (usergroups.list), for a policy file's
+        `@handle` signers."""
+        try:
+            response = await self._client.usergroups_list(include_disabled=False)
+        except SLACK_FAILURES as exc:
+            raise _upstream("the user group list", exc) from None
+        found = {}
+        for group in response.get("usergroups") or []:
+            if isinstance(group, dict) and group.get("handle") and group.get("id"):
+                found[str(group["handle"])] = str(group["id"])
+        return found

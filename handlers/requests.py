@@ -12,10 +12,14 @@ from handlers.blocks.requests import (
     home_pending_blocks,
     nothing_to_submit_message,
     pending_message,
+    policies_message,
     posted_message,
 )
 from handlers.messages import (
     PENDING_NO_ARGUMENTS,
+    POLICIES_NO_ARGUMENTS,
+    POLICY_MISSING_NAME,
+    POLICY_ONE,
     REQUEST_ONE_CHANNEL,
     REQUEST_ONE_TARGET,
     REQUEST_PLAIN_CHANNEL,
@@ -56,10 +60,12 @@ class RequestCommand:
     reviewers: tuple[str, ...]
     groups: tuple[str, ...]
     channel: str | None
+    policy: str | None = None
 
     @classmethod
     def parse(cls, words: list[str]) -> RequestCommand:
         """Raises InputError naming the exact problem."""
+        words, policy = _policy_option(words, REQUEST_USAGE)
         target: str | None = None
         reviewers: dict[str, None] = {}  # ordered, without repeats
         groups: dict[str, None] = {}
@@ -87,16 +93,20 @@ class RequestCommand:
             raise InputError(missing_argument(REQUEST_USAGE))
         if len(reviewers) + len(groups) > MAX_REVIEWERS:
             raise InputError(REQUEST_TOO_MANY_REVIEWERS.format(limit=MAX_REVIEWERS))
-        return cls(target, tuple(reviewers), tuple(groups), channel)
+        return cls(target, tuple(reviewers), tuple(groups), channel, policy)
 
 
 @dataclass(frozen=True)
 class WatchCommand:
     space_id: str
     channel: str | None
+    policy: str | None = None
 
     @classmethod
     def parse(cls, words: list[str], usage: str, *, channel_allowed: bool) -> WatchCommand:
+        policy = None
+        if channel_allowed:
+            words, policy = _policy_option(words, usage)
         if not words:
             raise InputError(missing_argument(usage))
         space, *rest = words
@@ -110,7 +120,27 @@ class WatchCommand:
             if channel not in (None, named.group(1)):
                 raise InputError(REQUEST_ONE_CHANNEL)
             channel = named.group(1)
-        return cls(space, channel)
+        return cls(space, channel, policy)
+
+
+def _policy_option(words: list[str], usage: str) -> tuple[list[str], str | None]:
+    """`--policy NAME` (or `--policy=NAME`) taken out of the words."""
+    rest: list[str] = []
+    policy: str | None = None
+    iterator = iter(words)
+    for word in iterator:
+        if word == "--policy" or word.startswith("--policy="):
+            name = word.partition("=")[2] if "=" in word else next(iterator, "")
+            if not name or name.startswith("-"):
+                raise InputError(POLICY_MISSING_NAME.format(usage=usage))
+            if policy not in (None, name):
+                raise InputError(POLICY_ONE)
+            policy = name
+        elif word.startswith("--"):
+            raise InputError(unknown_subcommand(_shown(word)) + f" Use `/approvals {usage}`.")
+        else:
+            rest.append(word)
+    return rest, policy
 
 
 def _shown(word: str) -> str:
@@ -146,7 +176,12 @@ def register(
         channel = command.channel or approvals_channel or call.input.channel_id
         try:
             created = await requests.create(
-                call.input.user_id, command.target, command.reviewers, command.groups, channel
+                call.input.user_id,
+                command.target,
+                command.reviewers,
+                command.groups,
+                channel,
+                command.policy,
             )
         except NothingToSubmit as exc:
             text, blocks = nothing_to_submit_message(str(exc), sandbox)
@@ -177,7 +212,7 @@ def register(
         await call.ack()
         await admin_only(call.input.user_id, "watch", f"space:{command.space_id}")
         channel = command.channel or approvals_channel or call.input.channel_id
-        await requests.watch(call.input.user_id, command.space_id, channel)
+        await requests.watch(call.input.user_id, command.space_id, channel, command.policy)
         text = WATCH_DONE.format(space=command.space_id, channel=channel)
         await reply(call, *notice_message(text, sandbox))
 
@@ -193,7 +228,15 @@ def register(
         text = UNWATCH_DONE.format(space=command.space_id)
         await reply(call, *notice_message(text, sandbox))
 
+    async def policies(call: SlashCall) -> None:
+        if call.args:
+            await refuse(call, POLICIES_NO_ARGUMENTS)
+            return
+        await call.ack()
+        await reply(call, *policies_message(requests.policies(), sandbox))
+
     router.add("request", request)
+    router.add("policies", policies)
     router.add("pending", pending)
     router.add("watch", watch)
     router.add("unwatch", unwatch)

@@ -11,6 +11,7 @@ from typing import Any
 from handlers.blocks.common import Block, context, plain, section, with_sandbox_note
 from handlers.blocks.requests import (
     esc,
+    esc_keeping_mentions,
     lines_within,
     page_line,
     page_link,
@@ -47,6 +48,7 @@ from handlers.messages import (
     SIGNED_REJECTED,
     SIGNED_SEE_MESSAGE,
     SIGNED_SKIPPED,
+    SIGNED_STAGE,
 )
 from services.requests.model import (
     COMMENT_MAX,
@@ -262,6 +264,10 @@ def signed_view(
         ]
         if lines:
             head = "\n".join([head, *lines_within(lines, 10)])
+    elif decision is Decision.APPROVE and request.status is Status.PENDING:
+        open_stage = request.open_stage
+        next_stage = request.stages[open_stage].name if open_stage is not None else ""
+        head = SIGNED_STAGE.format(stage=esc(next_stage))
     else:
         state = SHORT_STATES.get(request.status.value, request.status.value)
         head = SIGNED_OTHER.format(state=state)
@@ -279,7 +285,7 @@ def problem_view(
     enroll: bool = False,
 ) -> dict[str, Any]:
     """Why this person cannot sign now and what to do, with the button that fixes it."""
-    blocks: list[Block] = [section(f":warning: {esc(text)}")]
+    blocks: list[Block] = [section(f":warning: {esc_keeping_mentions(text)}")]
     buttons: list[dict[str, Any]] = []
     if connect_url is not None:
         buttons.append(

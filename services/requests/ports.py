@@ -14,6 +14,7 @@ from typing import Protocol
 
 from services.approvalflow.targets import TargetSnapshot
 from services.requests.model import ApprovalRequest, Decision
+from services.requests.policies import PolicyBook
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,15 @@ class RequestService(Protocol):
         reviewers: tuple[str, ...],
         reviewer_groups: tuple[str, ...],
         channel: str,
+        policy: str | None = None,
     ) -> ApprovalRequest:
-        """Preflight with the requester's token and publish. Raises InputError (bad target),
-        NothingToSubmit (an explanation of why, for an ephemeral reply), link errors."""
+        """Preflight with the requester's token and publish, signed by the named policy (or
+        the named reviewers, or the default policy). Raises InputError (bad target, unknown
+        policy), NothingToSubmit (an explanation of why, for an ephemeral reply), link errors."""
+        ...
+
+    def policies(self) -> PolicyBook:
+        """The signing policies as the bot understood them."""
         ...
 
     async def get(self, request_id: str) -> ApprovalRequest:
@@ -132,7 +139,9 @@ class RequestService(Protocol):
 
     async def track_due(self, now: datetime) -> list[TrackingChange]: ...
 
-    async def watch(self, admin: str, space_id: str, channel: str) -> None: ...
+    async def watch(
+        self, admin: str, space_id: str, channel: str, policy: str | None = None
+    ) -> None: ...
 
     async def unwatch(self, admin: str, space_id: str) -> None: ...
 

@@ -12,7 +12,8 @@ from services.approvalflow.targets import ChangeSetTarget, TargetSnapshot, take_
 from services.audit.events import Actor
 from services.errors import InputError, StoreError
 from services.ports import Clock
-from services.requests.model import ApprovalRequest, new_request_id
+from services.requests.model import ApprovalRequest, Policy, new_request_id
+from services.requests.policies import PolicyBook
 from services.requests.ports import Identities, LinkedIdentity
 from services.requests.reporter import Reporter
 from services.requests.settings import RequestSettings
@@ -34,7 +35,9 @@ class Posting:
         reporter: Reporter,
         clock: Clock,
         settings: RequestSettings,
+        policies: PolicyBook,
     ) -> None:
+        self._policies = policies
         self._store = store
         self._api = api
         self._identities = identities
@@ -49,9 +52,11 @@ class Posting:
         reviewers: tuple[str, ...],
         reviewer_groups: tuple[str, ...],
         channel: str,
+        policy: str | None = None,
     ) -> ApprovalRequest:
         target = parse_target(target_text, site_url=self._settings.confluence_site_url)
         reviewers = _unique(reviewers)
+        chosen = self.policy(policy, reviewers, _unique(reviewer_groups))
         if requester in reviewers and not self._settings.allow_self_approval:
             raise InputError(
                 "You cannot name yourself as a reviewer: someone else must sign your request. "
@@ -71,7 +76,26 @@ class Posting:
             _unique(reviewer_groups),
             channel,
             "command",
+            chosen,
         )
+
+    def policy(
+        self, name: str | None, reviewers: tuple[str, ...], groups: tuple[str, ...]
+    ) -> Policy:
+        """The policy a new request signs by; InputError for a name that is not one."""
+        if name is not None and (reviewers or groups):
+            raise InputError(
+                "Name reviewers or a policy, not both: named reviewers make a one-signature "
+                "policy of their own."
+            )
+        try:
+            return self._policies.choose(name, reviewers, groups)
+        except KeyError:
+            known = ", ".join(self._policies.names()) or "none: no SIGNING_POLICIES file is set"
+            raise InputError(
+                f"There is no signing policy “{(name or '')[:40]}”. Policies: {known}. "
+                "/approvals policies lists them."
+            ) from None
 
     async def post(
         self,
@@ -83,6 +107,7 @@ class Posting:
         reviewer_groups: tuple[str, ...],
         channel: str,
         source: str,
+        policy: Policy,
     ) -> ApprovalRequest:
         if snapshot.archived or not snapshot.submittable:
             raise nothing_to_submit(snapshot)
@@ -104,6 +129,7 @@ class Posting:
             reference_url=change_set.reference_url if change_set is not None else None,
             source=source,
             remind_at=now + remind if remind < ttl else None,
+            policy=policy,
         )
         for _ in range(_ID_TRIES):
             stored = await self._store.create(request.with_changes(id=new_request_id()))
@@ -124,6 +150,10 @@ class Posting:
                 "reviewers": ",".join(reviewers),
                 "reviewer_groups": ",".join(reviewer_groups),
                 "source": source,
+                "policy": policy.name,
+                "stages": " | ".join(
+                    f"{stage.name}: {stage.quorum} ({stage.meaning})" for stage in policy.stages
+                ),
             },
         )
         return await self._reporter.publish(request)

@@ -43,6 +43,7 @@ from services.requests.model import (
     normalise_request_id,
     signature_meaning,
 )
+from services.requests.policies import DEFAULT_BOOK, PolicyBook
 from services.requests.ports import (
     GroupMembers,
     Identities,
@@ -133,7 +134,9 @@ class Requests:
         auditor: Auditor,
         clock: Clock,
         settings: RequestSettings,
+        policies: PolicyBook = DEFAULT_BOOK,
     ) -> None:
+        self._policies = policies
         self._store = store
         self._api = api
         self._tokens = tokens
@@ -149,6 +152,7 @@ class Requests:
             reporter=self._reporter,
             clock=clock,
             settings=settings,
+            policies=policies,
         )
         self._submits = Submits(
             store=store, api=api, reporter=self._reporter, clock=clock, settings=settings
@@ -178,10 +182,14 @@ class Requests:
         reviewers: tuple[str, ...],
         reviewer_groups: tuple[str, ...],
         channel: str,
+        policy: str | None = None,
     ) -> ApprovalRequest:
         return await self._posting.create(
-            requester, target_text, reviewers, reviewer_groups, channel
+            requester, target_text, reviewers, reviewer_groups, channel, policy
         )
+
+    def policies(self) -> PolicyBook:
+        return self._policies
 
     async def recover_stuck(self, now: datetime) -> list[ApprovalRequest]:
         return await self._submits.recover_stuck(now)
@@ -189,8 +197,10 @@ class Requests:
     async def track_due(self, now: datetime) -> list[TrackingChange]:
         return await self._tracking.track_due(now)
 
-    async def watch(self, admin: str, space_id: str, channel: str) -> None:
-        await self._watching.watch(admin, space_id, channel)
+    async def watch(
+        self, admin: str, space_id: str, channel: str, policy: str | None = None
+    ) -> None:
+        await self._watching.watch(admin, space_id, channel, policy)
 
     async def unwatch(self, admin: str, space_id: str) -> None:
         await self._watching.unwatch(admin, space_id)

@@ -46,25 +46,29 @@ class Watching:
         self._reporter = reporter
         self._clock = clock
 
-    async def watch(self, admin: str, space_id: str, channel: str) -> None:
+    async def watch(
+        self, admin: str, space_id: str, channel: str, policy: str | None = None
+    ) -> None:
         space_id = space_id.strip()
         if not _SPACE_ID.fullmatch(space_id):
             raise InputError(
                 f"“{space_id[:40]}” is not a space id. Give the Confluence space id (a number "
                 "like 98301, not the space key)."
             )
+        if policy is not None:
+            self._posting.policy(policy, (), ())  # an unknown name is refused now, not later
         identity = await self._identities.identity(admin)
         missing = WATCH_SCOPES - identity.scopes
         if missing:
             raise missing_scope(missing)
         # Listing now proves the space exists and that the watcher's token can read it.
         await self._api.list_change_sets(admin, space_id)
-        await self._store.add_watch(Watch(space_id, admin, channel, self._clock.now()))
+        await self._store.add_watch(Watch(space_id, admin, channel, self._clock.now(), policy))
         await self._reporter.audit(
             Actor(admin, identity.account_id, identity.name),
             "request.watch.added",
             target=f"space:{space_id}",
-            details={"channel": channel},
+            details={"channel": channel, "policy": policy or ""},
         )
 
     async def unwatch(self, admin: str, space_id: str) -> None:
@@ -107,6 +111,7 @@ class Watching:
         target = ChangeSetTarget(change_set.id)
         try:
             snapshot = await take_snapshot(self._api, watch.admin, target)
+            policy = self._posting.policy(watch.policy, (), ())
             return await self._posting.post(
                 watch.admin,
                 identity,
@@ -116,6 +121,7 @@ class Watching:
                 (),
                 watch.channel,
                 f"watch:{watch.space_id}",
+                policy,
             )
         except NothingToSubmit:
             # Stays seen: an open set with nothing submittable is not posted on every poll.

@@ -165,6 +165,10 @@ def signers_text(stage: Stage) -> str:
     return f"{stage.quorum} of {listed}"
 
 
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def stage_label(request: ApprovalRequest, index: int) -> str:
     stages = request.stages
     if len(stages) == 1:
@@ -190,10 +194,11 @@ def stage_not_open(request: ApprovalRequest, wanted: int) -> RequestError:
         return closed(request, request.created_at)
     stage = request.stages[open_stage]
     if wanted < open_stage:
+        now_open = _upper_first(stage_label(request, open_stage))
         return AlreadySigned(
             f"The stage you signed for, {stage_label(request, wanted)}, got its signatures "
-            f"meanwhile, so yours was not recorded. {stage_label(request, open_stage).capitalize()}"
-            f" is open now; {signers_text(stage)} signs it."
+            f"meanwhile, so yours was not recorded. {now_open} is open now; "
+            f"{signers_text(stage)} signs it."
         )
     return RequestError(
         f"{request.id} is not at your stage yet: {stage_label(request, open_stage)} is open, "
@@ -237,7 +242,7 @@ def stage_opened_note(request: ApprovalRequest) -> str:
     assert index is not None
     stage = request.stages[index]
     return (
-        f"{stage_label(request, index).capitalize()} is open: {signers_text(stage)}, please "
+        f"{_upper_first(stage_label(request, index))} is open: {signers_text(stage)}, please "
         f"sign {request.id} (“{stage.meaning or 'I approve submitting these pages for review'}”)."
     )
 
