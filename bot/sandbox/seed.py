@@ -25,6 +25,7 @@ DAVE = "712020:5d3e0da7-0000-4c1a-9f00-000000000004"
 ERIN = "712020:5d3e0e11-0000-4c1a-9f00-000000000005"
 FRANK = "712020:5d3e0f4a-0000-4c1a-9f00-000000000006"
 
+RESTRICTED_PAGE = "65603"  # Session management: Dave cannot see it
 ENG_SPACE = "98301"
 QMS_SPACE = "98302"
 
@@ -169,7 +170,12 @@ def seed_world(now: datetime) -> World:
             version=version,
             status=status,
             workflow_id=workflow_id,
+            edited_by=ALICE if space_id == ENG_SPACE else ERIN,
+            edited_at=now - timedelta(days=4),
         )
+    # A page restriction keeps Dave (QA) out of one engineering page: Confluence leaves it out
+    # of everything Dave's token reads.
+    world.pages[RESTRICTED_PAGE].hidden_from.append(DAVE)
     _play_history(world, now)
     return world
 
@@ -234,5 +240,5 @@ def _play_history(world: World, now: datetime) -> None:
         now=decided,
     )
     # Editing an approved page voids its approval: PR-170 becomes stale.
-    reviews.edit_page(world, "65608")
+    reviews.edit_page(world, "65608", by=BOB, at=edited)
     reviews.archive_change_set(world.change_sets["cs-eng150"], edited)
