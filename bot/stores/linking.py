@@ -157,6 +157,11 @@ class RedisGrantStore:
             )
         return [_text(user) for user in users]
 
+    async def holder(self, account_id: str) -> str | None:
+        with store_errors("reading an Atlassian link"):
+            user = await self._redis.hget(self._keys.link_accounts(), account_id)
+        return None if user is None else _text(user)
+
     async def list_all(self) -> list[StoredGrant]:
         # The accounts hash names every linked user (broken links keep their entry), so one
         # HVALS and one pipeline of HMGETs read them all.

@@ -23,9 +23,8 @@ every outside HTTP call; its test keeps it complete).
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import json
+from datetime import datetime
 from typing import Any
 
 import httpx

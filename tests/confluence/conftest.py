@@ -11,8 +11,7 @@ from services.confluence import ConfluenceClient, ConfluenceSettings
 from tests.approvalflow.conftest import Harness, SandboxVault, af  # noqa: F401  (fixture)
 from tests.sandbox.conftest import ALL_SCOPES
 
-CONFLUENCE_SCOPES = "read:page:confluence read:space:confluence"
-WITH_CONFLUENCE = f"{ALL_SCOPES} {CONFLUENCE_SCOPES}"
+WITH_CONFLUENCE = ALL_SCOPES
 
 
 @dataclass

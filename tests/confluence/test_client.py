@@ -11,7 +11,7 @@ from services.confluence import ConfluenceClient, ConfluenceSettings
 from services.errors import MissingScope, RateLimited, UpstreamUnavailable
 from services.ports import Credential
 from tests.confluence.conftest import WITH_CONFLUENCE, Confluence
-from tests.sandbox.conftest import ALL_SCOPES
+from tests.sandbox.conftest import APPROVALFLOW_SCOPES
 
 PAGES_PATH = f"/ex/confluence/{SITE_ID}/wiki/api/v2/pages"
 
@@ -101,7 +101,7 @@ async def test_the_sandbox_pages_with_a_cursor_and_a_link_header(cf: Confluence)
 async def test_without_the_scope_the_sandbox_says_403_and_the_client_does_not_ask(
     cf: Confluence,
 ) -> None:
-    await cf.vault.link("U0BOB", "bob@example.com", ALL_SCOPES)
+    await cf.vault.link("U0BOB", "bob@example.com", APPROVALFLOW_SCOPES)
     token = cf.vault.links["U0BOB"].credential.access_token
     refused = await cf.af.sandbox.http.get(
         PAGES_PATH, params={"id": "65601"}, headers={"Authorization": f"Bearer {token}"}
