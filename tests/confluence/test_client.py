@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot.sandbox.models import Page
-from bot.sandbox.seed import ENG_SPACE, SITE_ID
+from emulators.approvalflow.models import Page
+from emulators.approvalflow.seed import ENG_SPACE, SITE_ID
 from services.confluence import ConfluenceClient, ConfluenceSettings
 from services.errors import MissingScope, RateLimited, UpstreamUnavailable
 from services.ports import Credential

@@ -3,8 +3,8 @@ batched at Confluence's 250-id limit, kept with the request (also across a store
 
 from __future__ import annotations
 
-from bot.sandbox.models import Page
-from bot.sandbox.seed import DOCS_SPACE
+from emulators.approvalflow.models import Page
+from emulators.approvalflow.seed import DOCS_SPACE
 from services.requests.model import Decision
 from tests.approvalflow.conftest import ALICE_SLACK
 from tests.requests.conftest import BOB_SLACK, World

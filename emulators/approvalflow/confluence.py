@@ -21,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.sandbox.contract import GATEWAY_UNAUTHORIZED, iso
-from bot.sandbox.errors import ConfluenceError, GatewayError
-from bot.sandbox.models import Family, Page, Space
-from bot.sandbox.routing import Handler, instrumented
-from bot.sandbox.state import SandboxState
+from emulators.approvalflow.contract import GATEWAY_UNAUTHORIZED, iso
+from emulators.approvalflow.errors import ConfluenceError, GatewayError
+from emulators.approvalflow.models import Family, Page, Space
+from emulators.approvalflow.routing import Handler, instrumented
+from emulators.approvalflow.state import SandboxState
 
 BASE_PATH = "/ex/confluence/{cloud_id}/wiki/api/v2"
 API_PATH = "/wiki/api/v2"
