@@ -10,8 +10,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from bot.wiring import TRACK_REVIEWS_JOB
+from emulators.slack import FakeSlack
 from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack
+from tests.sandbox.conftest import APPROVALFLOW_SCOPES
 from tests.scenario.requests_kit import (
     PEOPLE,
     Requests,
@@ -20,7 +21,6 @@ from tests.scenario.requests_kit import (
     requests_world,
     view_text,
 )
-from tests.sandbox.conftest import APPROVALFLOW_SCOPES
 
 ADR = "https://sandbox.atlassian.net/wiki/spaces/ENG/pages/65611/ADR"
 ADR_TITLE = "Architecture decision records"
