@@ -21,6 +21,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.sandbox.seed import ALICE
+from bot.stores.client import RedisClient
 from bot.wiring import EXPIRE_ENROLMENTS_JOB, TOKEN_REMINDERS_JOB
 from handlers.blockkit_limits import message_problems, view_problems
 from tests.fakes.clock import FakeClock
@@ -223,7 +224,7 @@ def _flatten(value: Any) -> Iterator[bytes]:
             yield from _flatten(item)
 
 
-async def redis_dump(redis: Redis) -> bytes:
+async def redis_dump(redis: RedisClient) -> bytes:
     """Every key and value in the store, raw, one per line."""
     parts: list[bytes] = []
     for key in await redis.keys("*"):
