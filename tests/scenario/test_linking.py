@@ -513,7 +513,7 @@ async def test_no_token_or_secret_in_the_store_or_the_logs(
     assert second.access_token != first.access_token
 
     stored = await dump(linking.bot.container.redis)
-    assert b"{link}:grant:U0ALICE" in stored
+    assert linking.bot.container.keys.link_grant("U0ALICE").encode() in stored
     assert b"alice@example.com" not in stored, "the grant is sealed whole"
     secrets = [
         first.access_token,
