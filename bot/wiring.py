@@ -46,6 +46,9 @@ from services.approvalflow.client import ApprovalFlowClient, ApprovalFlowSetting
 from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.clock import SystemClock
+from services.evidence import EvidenceReports
+from services.evidence.pdf import PdfEvidenceRenderer
+from services.evidence.service import EvidenceSettings
 from services.linking import (
     AccountLinking,
     AtlassianEndpoints,
@@ -107,6 +110,7 @@ class Container:
     tokens: ApprovalTokens
     approvalflow: ApprovalFlowClient
     requests: Requests
+    evidence: EvidenceReports
     store_description: str
 
 
@@ -367,6 +371,32 @@ def make_requests(
     )
 
 
+def make_evidence(
+    settings: Settings,
+    *,
+    redis: Redis,
+    keys: Keys,
+    clock: Clock,
+    audit: AuditTrail,
+    audit_log: RedisAuditLog,
+    audit_keys: AuditKeyring,
+    admin: AdminServices,
+) -> EvidenceReports:
+    """Signature evidence reports: the PDF per request, and the check of a report file."""
+    return EvidenceReports(
+        requests=RedisRequestStore(redis, keys),
+        log=audit_log,
+        keys=audit_keys,
+        auditor=audit,
+        admins=admin.access,
+        renderer=PdfEvidenceRenderer(),
+        clock=clock,
+        settings=EvidenceSettings(
+            site_url=confluence_site_url(settings), sandbox=not settings.live
+        ),
+    )
+
+
 def request_jobs(requests: Requests, clock: Clock, interval: float) -> list[Job]:
     async def expire() -> None:
         await requests.expire_due(clock.now())
@@ -449,6 +479,16 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             tokens=tokens,
             linking=linking,
         )
+        evidence = make_evidence(
+            settings,
+            redis=redis,
+            keys=keys,
+            clock=clock,
+            audit=audit,
+            audit_log=audit_log,
+            audit_keys=audit_keys,
+            admin=admin,
+        )
         deps = HandlerDeps(
             sandbox=not settings.live,
             linking=linking,
@@ -457,6 +497,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             admin=admin,
             requests=requests,
             approvals_channel=settings.APPROVALS_CHANNEL,
+            evidence=evidence,
         )
         bolt = make_bolt_app(settings, slack, deps)
         jobs = JobRunner(leases, metrics)
@@ -507,5 +548,6 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             tokens=tokens,
             approvalflow=approvalflow,
             requests=requests,
+            evidence=evidence,
             store_description=store_description,
         )
