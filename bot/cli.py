@@ -15,9 +15,9 @@ from bot.check import check_lines
 from bot.config import Settings, load_settings
 from bot.evidence_cli import evidence_command
 from bot.logging_setup import configure_logging
-from bot.sandbox import SandboxState, serve_sandbox
 from bot.server import serve, work
 from bot.wiring import build
+from emulators.approvalflow import SandboxState, serve_sandbox
 from services.errors import ConfigError
 from services.secretbox import new_key
 

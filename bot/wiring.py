@@ -18,14 +18,14 @@ from bot.config import Settings
 from bot.embedded_redis import EmbeddedRedis
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
-from bot.sandbox import SandboxState
-from bot.sandbox.seed import SITE_URL as SANDBOX_SITE_URL
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.basic import RedisHealth, RedisLeases
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
 from bot.stores.requests import RedisRequestStore
+from emulators.approvalflow import SandboxState
+from emulators.approvalflow.seed import SITE_URL as SANDBOX_SITE_URL
 from handlers.admin_slack import SlackMemberNames, SlackTokenAdminNotices
 from handlers.approval_token import ApprovalTokenJobs, EnrolmentDms
 from handlers.deps import HandlerDeps

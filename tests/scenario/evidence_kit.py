@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from bot.wiring import TRACK_REVIEWS_JOB
+from emulators.slack import FakeFile
 from handlers.blocks.requests import EVIDENCE_ACTION
-from tests.fakes.slack import FakeFile
 from tests.scenario.requests_kit import TEAM, Posted, Requests
 
 COMMENT = "Checked against PR-184; Ünïcode ok"

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.seed import ALICE, BOB
+from emulators.approvalflow.seed import ALICE, BOB
+from emulators.slack import FakeSlack, ResponsePost
 from handlers.blocks.requests import EVIDENCE_ACTION
 from services.audit.chain import AuditEntry
 from services.evidence.wording import utc
 from services.requests.model import ApprovalRequest
 from services.secretbox import new_key
 from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack, ResponsePost
 from tests.scenario.evidence_kit import (
     COMMENT,
     approved_and_reviewed,

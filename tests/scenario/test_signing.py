@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox.seed import BOB, CAROL
+from emulators.approvalflow.seed import BOB, CAROL
+from emulators.slack import FakeSlack, FakeView
 from handlers.blocks.requests import EVIDENCE_ACTION
 from services.requests.model import Status
 from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack, FakeView
 from tests.scenario.requests_kit import (
     Posted,
     Requests,
