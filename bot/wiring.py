@@ -17,8 +17,6 @@ from bot.config import Settings
 from bot.embedded_redis import EmbeddedRedis
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
-from bot.sandbox import SandboxState
-from bot.sandbox.seed import SITE_URL as SANDBOX_SITE_URL
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.basic import RedisHealth, RedisLeases
@@ -26,6 +24,8 @@ from bot.stores.client import RedisClient, RedisEndpoint, connect_redis
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
 from bot.stores.requests import RedisRequestStore
+from emulators.approvalflow import SandboxState
+from emulators.approvalflow.seed import SITE_URL as SANDBOX_SITE_URL
 from handlers.admin_slack import SlackMemberNames, SlackTokenAdminNotices
 from handlers.approval_token import ApprovalTokenJobs, EnrolmentDms
 from handlers.deps import HandlerDeps
@@ -46,6 +46,9 @@ from services.approvalflow.client import ApprovalFlowClient, ApprovalFlowSetting
 from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.clock import SystemClock
+from services.evidence import EvidenceReports
+from services.evidence.pdf import PdfEvidenceRenderer
+from services.evidence.service import EvidenceSettings
 from services.linking import (
     AccountLinking,
     AtlassianEndpoints,
@@ -107,6 +110,7 @@ class Container:
     tokens: ApprovalTokens
     approvalflow: ApprovalFlowClient
     requests: Requests
+    evidence: EvidenceReports
     store_description: str
 
 
@@ -366,6 +370,32 @@ def make_requests(
     )
 
 
+def make_evidence(
+    settings: Settings,
+    *,
+    redis: Redis,
+    keys: Keys,
+    clock: Clock,
+    audit: AuditTrail,
+    audit_log: RedisAuditLog,
+    audit_keys: AuditKeyring,
+    admin: AdminServices,
+) -> EvidenceReports:
+    """Signature evidence reports: the PDF per request, and the check of a report file."""
+    return EvidenceReports(
+        requests=RedisRequestStore(redis, keys),
+        log=audit_log,
+        keys=audit_keys,
+        auditor=audit,
+        admins=admin.access,
+        renderer=PdfEvidenceRenderer(),
+        clock=clock,
+        settings=EvidenceSettings(
+            site_url=confluence_site_url(settings), sandbox=not settings.live
+        ),
+    )
+
+
 def request_jobs(requests: Requests, clock: Clock, interval: float) -> list[Job]:
     async def expire() -> None:
         await requests.expire_due(clock.now())
@@ -448,6 +478,16 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             tokens=tokens,
             linking=linking,
         )
+        evidence = make_evidence(
+            settings,
+            redis=redis,
+            keys=keys,
+            clock=clock,
+            audit=audit,
+            audit_log=audit_log,
+            audit_keys=audit_keys,
+            admin=admin,
+        )
         deps = HandlerDeps(
             sandbox=not settings.live,
             linking=linking,
@@ -456,6 +496,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             admin=admin,
             requests=requests,
             approvals_channel=settings.APPROVALS_CHANNEL,
+            evidence=evidence,
         )
         bolt = make_bolt_app(settings, slack, deps)
         jobs = JobRunner(leases, metrics)
@@ -506,5 +547,6 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             tokens=tokens,
             approvalflow=approvalflow,
             requests=requests,
+            evidence=evidence,
             store_description=store_description,
         )
