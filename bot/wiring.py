@@ -373,7 +373,7 @@ def make_requests(
 def make_evidence(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     audit: AuditTrail,
