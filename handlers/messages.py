@@ -27,6 +27,11 @@ HELP_USAGE: list[tuple[str, str]] = [
     ),
     ("tokens export", "admins: the token table as CSV in your DM"),
     ("audit [export] [--since YYYY-MM-DD]", "admins: the signed audit trail"),
+    (
+        "evidence <request-id>",
+        "the signature evidence report (PDF) of a request, in your DM: for its requester, "
+        "signers and admins",
+    ),
 ]
 
 HELP_TITLE = (
@@ -641,3 +646,17 @@ GROUP_UNKNOWN = (
     "group."
 )
 PENDING_NO_ARGUMENTS = "`pending` takes no arguments: it lists the requests you may sign."
+
+# /approvals evidence and the Evidence (PDF) button.
+EVIDENCE_USAGE = "evidence <request-id>"
+EVIDENCE_ONE_ID = "Give one request id: `/approvals evidence AR-7K3Q`."
+EVIDENCE_WORKING = "Making the evidence report of {id}; it will arrive in your DM."
+EVIDENCE_SENT = (
+    ":page_facing_up: The evidence report of {id} is in your DM: `{filename}` ({pages} pages, "
+    "report {report}). Its SHA-256 is recorded in the audit trail."
+)
+EVIDENCE_COMMENT = (
+    "Signature evidence report {report} of {id} ({pages} pages). SHA-256 `{sha256}`, recorded in "
+    "the audit trail; `approvals-bot evidence verify FILE` checks a copy."
+)
+EVIDENCE_BUTTON = "Evidence (PDF)"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from urllib.parse import quote
 
 from handlers.blocks.common import Block, context, plain, section, with_sandbox_note
 from handlers.messages import (
     APPROVE_BUTTON,
     DECISION_LABELS,
+    EVIDENCE_BUTTON,
     HOME_PENDING_TITLE,
     OUTCOME_SKIPPED,
     OUTCOME_SKIPPED_LINE,
@@ -56,11 +56,15 @@ from handlers.messages import (
     STATE_SUBMITTED,
     STATE_SUBMITTING,
 )
+from services.approvalflow.page_url import page_view_url
 from services.approvalflow.targets import PageSnapshot, PageTarget, Target, TargetSnapshot
 from services.requests.model import ApprovalRequest, Decision, PageOutcome, Signature, Status
 
 APPROVE_ACTION = "request_approve"
 REJECT_ACTION = "request_reject"
+EVIDENCE_ACTION = "request_evidence"
+# A request whose signing is over: its evidence report (PDF) is worth having from the message.
+EVIDENCE_STATES = frozenset({Status.SUBMITTED, Status.CLOSED, Status.REJECTED, Status.EXPIRED})
 MAX_PAGES_SHOWN = 10  # the issue: the first 10 pages, then "+N more"
 MAX_PENDING_SHOWN = 15  # two blocks each, well inside a message's 50
 MAX_REASON_SHOWN = 200  # ApprovalFlow's reasons are free text; keep a line a line
@@ -87,7 +91,7 @@ def utc_seconds(when: datetime) -> str:
 
 
 def page_url(site_url: str, page_id: str) -> str:
-    return f"{site_url.rstrip('/')}/wiki/pages/viewpage.action?pageId={quote(page_id, safe='')}"
+    return page_view_url(site_url, page_id)
 
 
 def page_link(
@@ -272,6 +276,22 @@ def decision_buttons(request_id: str) -> Block:
     }
 
 
+def evidence_button(request_id: str) -> Block:
+    """Evidence (PDF): the report in the clicker's DM; the server checks who may have it."""
+    return {
+        "type": "actions",
+        "block_id": f"evidence:{request_id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": EVIDENCE_ACTION,
+                "text": plain(EVIDENCE_BUTTON),
+                "value": request_id,
+            }
+        ],
+    }
+
+
 def request_message(
     request: ApprovalRequest, *, site_url: str, sandbox: bool
 ) -> tuple[str, list[Block]]:
@@ -312,6 +332,8 @@ def request_message(
     blocks.append(context(people))
     if request.status is Status.PENDING:
         blocks.append(decision_buttons(request.id))
+    elif request.status in EVIDENCE_STATES:
+        blocks.append(evidence_button(request.id))
     fallback = REQUEST_FALLBACK.format(
         id=request.id,
         target=target_label(request.target),
