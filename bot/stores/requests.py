@@ -1,18 +1,22 @@
 """Redis adapter for the `RequestStore` port: a versioned hash per request, compare-and-set in Lua.
 
-Layout (names in bot/stores/keys.py, all under the hash tag {req}):
-    {prefix}{req}:r:<id>       hash; doc (JSON of what never changes: target, title, requester,
-                               channel, times, snapshot ...), state (JSON of the lifecycle:
-                               status, policy, signatures, submit claim, tracking ...), v (the
-                               version the compare-and-set checks), ts (the message's ts),
-                               slot:<slack id> (ms until which that person's signing slot is held)
-    {prefix}{req}:expiry       zset; id by expires (ms): PENDING (and SUBMITTING) requests
-    {prefix}{req}:remind       zset; id by reminder time (ms), until reminded or closed
-    {prefix}{req}:submitting   zset; id by the end of its submit lease (ms)
-    {prefix}{req}:tracking     zset; id by next poll (ms), SUBMITTED requests
-    {prefix}{req}:escalate     zset; id by when its open stage escalates (ms)
-    {prefix}{req}:watches      hash; space id -> JSON {admin, channel, since, policy}
-    {prefix}{req}:seen:<space> set; change set ids of the space already posted (or tried)
+Layout (names and hash tags in bot/stores/keys.py; n = shard_of(id), one of SHARDS):
+    {prefix}{req:n}:r:<id>       hash; doc (JSON of what never changes: target, title,
+                                 requester, channel, times, snapshot ...), state (JSON of the
+                                 lifecycle: status, policy, signatures, submit claim, tracking
+                                 ...), v (the version the compare-and-set checks), ts (the
+                                 message's ts), slot:<slack id> (ms until which that person's
+                                 signing slot is held)
+    {prefix}{req:n}:expiry       zset; id by expires (ms): PENDING (and SUBMITTING) requests
+    {prefix}{req:n}:remind       zset; id by reminder time (ms), until reminded or closed
+    {prefix}{req:n}:submitting   zset; id by the end of its submit lease (ms)
+    {prefix}{req:n}:tracking     zset; id by next poll (ms), SUBMITTED requests
+    {prefix}{req:n}:escalate     zset; id by when its open stage escalates (ms)
+    {prefix}watches              hash; space id -> JSON {admin, channel, since, policy}
+    {prefix}seen:<space>         set; change set ids of the space already posted (or tried)
+
+A request and its shard of the five indexes share one slot, so the save script stays within
+one slot on Redis Cluster; the jobs read the SHARDS pieces of an index in one pipeline.
 
 `save` is one EVALSHA: it checks the version, writes the state and sets every index entry from
 `ApprovalRequest.schedule()`. An approval costs three round trips here: open_signing, the save
@@ -24,14 +28,13 @@ messages show); nothing here carries a TTL except through the signing slot's own
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from redis.asyncio import Redis
-
 from bot.stores._boundary import store_errors
-from bot.stores.keys import Keys
+from bot.stores.client import RedisClient
+from bot.stores.keys import Keys, shard_of, shards
 from services.approvalflow.targets import (
     ChangeSetTarget,
     PageSnapshot,
@@ -111,17 +114,17 @@ _BATCH = 200
 class RedisRequestStore:
     """`RequestStore` on Redis; every write is one Lua script, so each method is atomic."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
         self._save = redis.register_script(_SAVE)
         self._open = redis.register_script(_OPEN)
-        self._index_keys = {
-            Index.EXPIRY: keys.request_expiry(),
-            Index.REMIND: keys.request_reminders(),
-            Index.SUBMITTING: keys.request_submitting(),
-            Index.TRACKING: keys.request_tracking(),
-            Index.ESCALATE: keys.request_escalations(),
+        self._index_keys: dict[Index, Callable[[int], str]] = {
+            Index.EXPIRY: keys.request_expiry,
+            Index.REMIND: keys.request_reminders,
+            Index.SUBMITTING: keys.request_submitting,
+            Index.TRACKING: keys.request_tracking,
+            Index.ESCALATE: keys.request_escalations,
         }
 
     async def _write(
@@ -129,10 +132,11 @@ class RedisRequestStore:
     ) -> ApprovalRequest | None:
         schedule = request.schedule()
         scores = [_score(schedule[index]) for index in _INDEXES]
+        n = shard_of(request.id)
         with store_errors(what):
             version = await self._save(
                 keys=[self._keys.request(request.id)]
-                + [self._index_keys[index] for index in _INDEXES],
+                + [self._index_keys[index](n) for index in _INDEXES],
                 args=[
                     request.id,
                     str(request.version),
@@ -194,16 +198,25 @@ class RedisRequestStore:
             await self._redis.hdel(self._keys.request(request_id), f"slot:{user}")
 
     async def due(self, index: Index, now: datetime) -> list[str]:
+        """The ids due by `now` in every shard of one index, earliest first, at most _BATCH."""
+        key = self._index_keys[index]
         with store_errors(f"listing requests due in the {index.value} index"):
-            ids = await self._redis.zrangebyscore(
-                self._index_keys[index], "-inf", _ms(now), start=0, num=_BATCH
-            )
-        return [_text(i) for i in ids]
+            pipe = self._redis.pipeline(transaction=False)
+            for n in shards():
+                pipe.zrangebyscore(key(n), "-inf", _ms(now), start=0, num=_BATCH, withscores=True)
+            replies = await pipe.execute()
+        merged = sorted((score, _text(i)) for reply in replies for i, score in reply)
+        return [request_id for _, request_id in merged[:_BATCH]]
 
     async def pending_ids(self) -> list[str]:
         with store_errors("listing pending requests"):
-            ids = await self._redis.zrange(self._keys.request_expiry(), 0, -1)
-        return [_text(i) for i in ids]
+            pipe = self._redis.pipeline(transaction=False)
+            for n in shards():
+                pipe.zrange(self._keys.request_expiry(n), 0, -1, withscores=True)
+            replies = await pipe.execute()
+        # Each shard is in expiry order; merged, the whole list is too, as on one index.
+        merged = sorted((score, _text(i)) for reply in replies for i, score in reply)
+        return [request_id for _, request_id in merged]
 
     async def add_watch(self, watch: Watch) -> None:
         document = {
@@ -300,9 +313,15 @@ def _snapshot_doc(snapshot: TargetSnapshot) -> dict[str, Any]:
                 "reason": page.reason,
                 "approved_at_version": page.approved_at_version,
                 "is_stale": page.is_stale,
+                "title": page.title,
+                "restricted": page.restricted,
+                "edited_at": _iso(page.edited_at) if page.edited_at else None,
+                "edited_by": page.edited_by,
             }
             for page in snapshot.pages
         ],
+        "space_key": snapshot.space_key,
+        "space_name": snapshot.space_name,
     }
 
 
@@ -310,11 +329,18 @@ def _snapshot(data: dict[str, Any]) -> TargetSnapshot:
     return TargetSnapshot(
         target=_target(data["target"]),
         title=data.get("title"),
-        pages=tuple(PageSnapshot(**page) for page in data["pages"]),
+        pages=tuple(_page_snapshot(page) for page in data["pages"]),
         digest=data["digest"],
         rollup_state=data.get("rollup_state"),
         archived=bool(data.get("archived")),
+        space_key=data.get("space_key"),
+        space_name=data.get("space_name"),
     )
+
+
+def _page_snapshot(data: dict[str, Any]) -> PageSnapshot:
+    edited_at = data.get("edited_at")
+    return PageSnapshot(**{**data, "edited_at": _time(edited_at) if edited_at else None})
 
 
 def _doc(request: ApprovalRequest) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 
 from bot.jobs import Job
-from bot.sandbox import SandboxState
-from handlers.blockkit_limits import message_problems
+from emulators.approvalflow import SandboxState
+from emulators.slack import FakeMessage, FakeSlack, FakeView, ResponsePost
+from emulators.slack.blockkit_limits import message_problems
 from services.audit.chain import AuditEntry
 from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeMessage, FakeSlack, FakeView, ResponsePost
 from tests.rfc6238 import code_for_step
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
 from tests.scenario.test_linking import Linking
@@ -259,6 +259,10 @@ def _texts(node: Any) -> str:
 
 def buttons(blocks: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return [e for b in blocks or [] if b["type"] == "actions" for e in b["elements"]]
+
+
+def action_ids(blocks: list[dict[str, Any]] | None) -> list[str]:
+    return [str(e["action_id"]) for e in buttons(blocks)]
 
 
 @asynccontextmanager

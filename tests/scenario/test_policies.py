@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.seed import ERIN
+from emulators.approvalflow.seed import ERIN
+from emulators.slack import FakeSlack
 from services.requests.model import Status
 from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack
 from tests.scenario.harness import bot_environment
 from tests.scenario.requests_kit import Posted, Requests, message_text, requests_world, view_text
 

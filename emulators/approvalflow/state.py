@@ -23,13 +23,12 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from bot.sandbox import reviews, tokens
-from bot.sandbox.contract import ENDPOINT_NAMES
-from bot.sandbox.errors import AdminError, ApiError
-from bot.sandbox.models import Approval, Call, Family, Page, Site, Switches, User, World
-from bot.sandbox.seed import SITE_ID, seed_world
-from services.clock import SystemClock
-from services.ports import Clock
+from emulators.approvalflow import reviews, tokens
+from emulators.approvalflow.contract import ENDPOINT_NAMES
+from emulators.approvalflow.errors import AdminError, ApiError
+from emulators.approvalflow.models import Approval, Call, Family, Page, Site, Switches, User, World
+from emulators.approvalflow.seed import SITE_ID, seed_world
+from emulators.clock import ClockLike, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class SandboxState:
     def __init__(
         self,
         *,
-        clock: Clock | None = None,
+        clock: ClockLike | None = None,
         persist_path: Path | None = None,
         clients: Mapping[str, str] | None = None,
         app_id: str | None = None,
@@ -352,8 +351,11 @@ class SandboxState:
             raise AdminError(404, f"Page not found: {page_id}")
         return page
 
-    def edit_page(self, page_id: str, *, title: str | None = None) -> Page:
-        page = reviews.edit_page(self.world, page_id, title=title)
+    def edit_page(self, page_id: str, *, title: str | None = None, by: str | None = None) -> Page:
+        """A new version of the page, made by `by` (account id or email; default: whoever
+        made the current one) now."""
+        editor = self.user(by).account_id if by else None
+        page = reviews.edit_page(self.world, page_id, title=title, by=editor, at=self.now())
         self._changed()
         return page
 

@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime
 from typing import Any, Literal
 
-from bot.sandbox.contract import (
+from emulators.approvalflow.contract import (
     ALREADY_APPROVED,
     ALREADY_PENDING,
     NO_WORKFLOW,
@@ -20,8 +20,8 @@ from bot.sandbox.contract import (
     PAGE_NOT_PUBLISHED,
     iso,
 )
-from bot.sandbox.errors import AdminError, ApiError
-from bot.sandbox.models import Approval, ChangeSet, Decision, Page, Workflow, World
+from emulators.approvalflow.errors import AdminError, ApiError
+from emulators.approvalflow.models import Approval, ChangeSet, Decision, Page, Workflow, World
 
 PageState = Literal["not_submitted", "pending", "approved", "stale", "rejected"]
 REJECT_COMMENT_LENGTH = (20, 280)  # approvalflow-api.md §6.2: since July 2026
@@ -333,8 +333,16 @@ def archive_change_set(change_set: ChangeSet, now: datetime) -> None:
     change_set.updated_at = now
 
 
-def edit_page(world: World, page_id: str, *, title: str | None = None) -> Page:
-    """Someone edits the page in Confluence: a new version, which voids an approval (§4.1)."""
+def edit_page(
+    world: World,
+    page_id: str,
+    *,
+    title: str | None = None,
+    by: str | None = None,
+    at: datetime | None = None,
+) -> Page:
+    """Someone (account `by`, at `at`) edits the page in Confluence: a new version, which voids
+    an approval (§4.1)."""
     page = world.pages.get(page_id)
     if page is None:
         raise AdminError(404, f"Page not found: {page_id}")
@@ -343,6 +351,8 @@ def edit_page(world: World, page_id: str, *, title: str | None = None) -> Page:
     page.version += 1
     if title:
         page.title = title
+    page.edited_by = by or page.edited_by
+    page.edited_at = at or page.edited_at
     return page
 
 

@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.sandbox import reviews
-from bot.sandbox.contract import ENDPOINT_NAMES
-from bot.sandbox.errors import AdminError, SandboxError
-from bot.sandbox.routing import error_response
-from bot.sandbox.state import SandboxState
+from emulators.approvalflow import reviews
+from emulators.approvalflow.contract import ENDPOINT_NAMES
+from emulators.approvalflow.errors import AdminError, SandboxError
+from emulators.approvalflow.routing import error_response
+from emulators.approvalflow.state import SandboxState
 
 Body = dict[str, Any]
 Action = Callable[[SandboxState, Request, Body], Any]
@@ -47,7 +47,9 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         route("/pages", _pages, "GET"),
         route(
             "/pages/{page_id}/edit",
-            lambda s, r, b: s.edit_page(r.path_params["page_id"], title=_opt(b, "title", str)),
+            lambda s, r, b: s.edit_page(
+                r.path_params["page_id"], title=_opt(b, "title", str), by=_opt(b, "by", str)
+            ),
         ),
         route("/pages/{page_id}/delete", lambda s, r, b: s.delete_page(r.path_params["page_id"])),
         route("/pages/{page_id}/approve", _approve),
