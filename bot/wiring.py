@@ -85,6 +85,7 @@ EXPIRE_REQUESTS_JOB = "expire-requests"
 REQUEST_REMINDERS_JOB = "request-reminders"
 TRACK_REVIEWS_JOB = "track-reviews"
 WATCHED_SPACES_JOB = "watched-spaces"
+ESCALATIONS_JOB = "request-escalations"
 # ApprovalFlow in sandbox mode: the sandbox accepts any app and environment id.
 SANDBOX_APP_ID = SANDBOX_ENV_ID = "sandbox"
 
@@ -425,11 +426,15 @@ def request_jobs(requests: Requests, clock: Clock, interval: float) -> list[Job]
     async def watched() -> None:
         await requests.poll_watched(clock.now())
 
+    async def escalate() -> None:
+        await requests.escalate_due(clock.now())
+
     return [
         Job(EXPIRE_REQUESTS_JOB, interval, expire),
         Job(REQUEST_REMINDERS_JOB, interval, remind),
         Job(TRACK_REVIEWS_JOB, interval, track),
         Job(WATCHED_SPACES_JOB, interval, watched),
+        Job(ESCALATIONS_JOB, interval, escalate),
     ]
 
 

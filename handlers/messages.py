@@ -14,6 +14,10 @@ HELP_USAGE: list[tuple[str, str]] = [
         "ask for sign-off to submit a change set or page for review",
     ),
     ("policies", "the signing policies: stages, who signs, what each signature means"),
+    (
+        "reassign <request-id> @from @to [reason]",
+        "requester or admins: a named signer who cannot sign is replaced",
+    ),
     ("pending", "requests you may sign"),
     ("approve <request-id>", "sign off a request with your Approval Token"),
     ("reject <request-id>", "reject a request, with a reason"),
@@ -687,3 +691,9 @@ STAGE_OPEN = ":hourglass_flowing_sand: {number}. *{name}*: waiting for {progress
 STAGE_LATER = ":white_circle: {number}. *{name}*: opens later, signed by {who}"
 STAGE_STOPPED = ":black_circle: {number}. *{name}*: not signed ({who})"
 STAGE_SIGNED_BY = "signed by {names}"
+REASSIGN_USAGE = "reassign <request-id> @from @to [reason]"
+REASSIGN_PEOPLE = (
+    "Name the signer to replace and the new one by choosing them as you type `@`. "
+    "Use `/approvals {usage}`."
+)
+REASSIGN_DONE = ":arrows_counterclockwise: *{id}*: <@{old}>'s signature is now <@{new}>'s to give."

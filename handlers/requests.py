@@ -21,6 +21,9 @@ from handlers.messages import (
     POLICIES_NO_ARGUMENTS,
     POLICY_MISSING_NAME,
     POLICY_ONE,
+    REASSIGN_DONE,
+    REASSIGN_PEOPLE,
+    REASSIGN_USAGE,
     REQUEST_ONE_CHANNEL,
     REQUEST_ONE_TARGET,
     REQUEST_PLAIN_CHANNEL,
@@ -126,6 +129,26 @@ class WatchCommand:
                 raise InputError(REQUEST_ONE_CHANNEL)
             channel = named.group(1)
         return cls(space, channel, policy)
+
+
+@dataclass(frozen=True)
+class ReassignCommand:
+    """`/approvals reassign <request-id> @from @to [reason]`."""
+
+    request_id: str
+    old: str
+    new: str
+    reason: str
+
+    @classmethod
+    def parse(cls, words: list[str]) -> ReassignCommand:
+        if len(words) < 3:
+            raise InputError(missing_argument(REASSIGN_USAGE))
+        request_id, old, new, *reason = words
+        people = [_USER.fullmatch(old), _USER.fullmatch(new)]
+        if people[0] is None or people[1] is None:
+            raise InputError(REASSIGN_PEOPLE.format(usage=REASSIGN_USAGE))
+        return cls(request_id, people[0].group(1), people[1].group(1), " ".join(reason))
 
 
 def _policy_option(words: list[str], usage: str) -> tuple[list[str], str | None]:
@@ -247,7 +270,27 @@ def register(
         await call.ack()
         await reply(call, *policies_message(requests.policies(), sandbox))
 
+    async def reassign(call: SlashCall) -> None:
+        try:
+            command = ReassignCommand.parse(call.args)
+        except InputError as exc:
+            await refuse(call, str(exc))
+            return
+        await call.ack()
+        user = call.input.user_id
+        request = await requests.get(command.request_id)
+        admin = False
+        if user != request.requester:
+            await access.require(user, "requests.reassign", f"request:{request.id}")
+            admin = True
+        done = await requests.reassign(
+            request.id, user, command.old, command.new, command.reason, admin=admin
+        )
+        text = REASSIGN_DONE.format(id=done.id, old=command.old, new=command.new)
+        await reply(call, *notice_message(text, sandbox))
+
     router.add("request", request)
+    router.add("reassign", reassign)
     router.add("policies", policies)
     router.add("pending", pending)
     router.add("watch", watch)

@@ -67,10 +67,14 @@ from services.requests.watching import Watching
 from services.requests.wording import (
     already_signed,
     closed,
+    escalation_dm,
+    escalation_note,
     missing_scope,
     no_such_request,
     not_a_signer,
     nothing_left,
+    reassign_refused,
+    reassigned_note,
     refusal,
     signature_note,
     stage_completed_dm,
@@ -478,6 +482,60 @@ class Requests:
             await self._reporter.note(saved, stage_opened_note(saved))
             await self._reporter.tell(saved.requester, saved, stage_completed_dm(saved, signature))
         return saved
+
+    async def reassign(
+        self, request_id: str, actor: str, old: str, new: str, reason: str, *, admin: bool
+    ) -> ApprovalRequest:
+        """A named signer who cannot sign is replaced by another person (the requester or an
+        admin asks; `admin` says the caller is one). Audited with the reason; @new is told."""
+        request = await self.get(request_id)
+        if actor != request.requester and not admin:
+            raise NotAllowed(
+                f"Only the requester of {request.id} (<@{request.requester}>) or an admin can "
+                "reassign its signers."
+            )
+        if old == new:
+            raise InputError("Name two different people: the signer to replace, then the new one.")
+        reason = reason.strip()
+        if len(reason) > COMMENT_MAX:
+            raise InputError(f"A reason is at most {COMMENT_MAX} characters.")
+        try:
+            saved = await apply(self._store, request, lambda r: r.reassign(old, new))
+        except TransitionRefused as exc:
+            current = await self._store.get(request.id) or request
+            raise reassign_refused(current, old, new, exc) from None
+        await self._reporter.audit(
+            Actor(actor),
+            "request.reassigned",
+            saved,
+            reason=reason,
+            details={"from": old, "to": new},
+        )
+        saved = await self._reporter.publish(saved)
+        await self._reporter.note(saved, reassigned_note(saved, actor, old, new, reason))
+        return saved
+
+    async def escalate_due(self, now: datetime) -> list[ApprovalRequest]:
+        """Stages open longer than their `escalate_after`: a thread reply mentioning whom they
+        escalate to, a DM to the requester, an audit entry; once per stage."""
+        escalated = []
+        for request_id in await self._store.due(Index.ESCALATE, now):
+            try:
+                request = await apply_by_id(self._store, request_id, lambda r: r.escalate(now))
+            except (TransitionRefused, NotFound):
+                continue
+            stage = request.escalated[-1]
+            await self._reporter.audit(
+                SYSTEM,
+                "request.escalated",
+                request,
+                reason=f"stage {stage + 1} open since {request.opened_at().isoformat()}",
+                details={"stage": request.stages[stage].name},
+            )
+            await self._reporter.note(request, escalation_note(request, stage))
+            await self._reporter.tell(request.requester, request, escalation_dm(request, stage))
+            escalated.append(request)
+        return escalated
 
     async def expire_due(self, now: datetime) -> list[ApprovalRequest]:
         expired = []

@@ -241,6 +241,56 @@ def refusal(
     return RequestClosed(f"{request.id} can no longer be signed as asked.")
 
 
+def reassign_refused(
+    request: ApprovalRequest, old: str, new: str, refused: TransitionRefused
+) -> RequestError:
+    if isinstance(refused, NotPending):
+        return RequestClosed(f"{request.id} is {request.status.value}: nobody is left to sign it.")
+    if isinstance(refused, SignedBefore):
+        who = old if request.signature_of(old) is not None else new
+        return RequestError(f"<@{who}> has signed {request.id} already, so cannot be reassigned.")
+    if isinstance(refused, NotEligible) and new == request.requester:
+        return RequestError(f"<@{new}> asked for {request.id}, so cannot sign it.")
+    return RequestError(
+        f"<@{old}> is not named as a signer of a stage of {request.id} still to sign. "
+        "Reassign names one person who was named in the policy or the command."
+    )
+
+
+def reassigned_note(request: ApprovalRequest, actor: str, old: str, new: str, reason: str) -> str:
+    why = f" Reason: {reason}" if reason else ""
+    return (
+        f"<@{actor}> reassigned <@{old}>'s signature on {request.id} to <@{new}>.{why} "
+        f"<@{new}>, you sign as yourself, with your own Approval Token."
+    )
+
+
+def _escalation_people(stage: Stage) -> str:
+    named = [mention(u) for u in stage.escalate_to] + [
+        group_mention(g) for g in stage.escalate_groups
+    ]
+    return ", ".join(named)
+
+
+def escalation_note(request: ApprovalRequest, index: int) -> str:
+    stage = request.stages[index]
+    return (
+        f"Escalation: {stage_label(request, index)} has waited since {utc(request.opened_at())} "
+        f"for {stage_progress(request, index)} signatures by {signers_text(stage)}. "
+        f"{_escalation_people(stage)}: please help it get signed, or reassign a signer "
+        f"(/approvals reassign {request.id} @from @to)."
+    )
+
+
+def escalation_dm(request: ApprovalRequest, index: int) -> str:
+    stage = request.stages[index]
+    return (
+        f"Your request {request.id} ({request.title}) has waited since "
+        f"{utc(request.opened_at())} for its “{stage.name}” signatures; it was escalated to "
+        f"{_escalation_people(stage)}."
+    )
+
+
 def stage_progress(request: ApprovalRequest, index: int) -> str:
     stage = request.stages[index]
     return f"{len(request.approvals_in(index))} of {stage.quorum}"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.wiring import ESCALATIONS_JOB
 from emulators.approvalflow.seed import ERIN
 from emulators.slack import FakeSlack
 from services.requests.model import Status
@@ -184,6 +185,42 @@ async def test_policies_command_and_named_policy(world: Requests) -> None:
     assert unknown is not None and "no signing policy “nope”" in (unknown.text or "") + str(
         unknown.blocks
     )
+
+
+async def test_reassign_by_the_requester_and_refused_to_others(world: Requests) -> None:
+    posted = await world.request("cs-eng184")
+    # Bob (the author) is away: Carol may not move his part, the requester may.
+    refused = await world.command("reassign " + posted.id + " <@U0BOB> <@U0DAVE>", "U0CAROL")
+    assert refused is not None and "Only" in (refused.text or "") + str(refused.blocks)
+    answer = await world.command(
+        f"reassign {posted.id} <@U0BOB|bob> <@U0DAVE> Bob is on leave until May", "U0ALICE"
+    )
+    assert answer is not None and "<@U0DAVE>" in str(answer.blocks)
+    notes = thread(world, posted)
+    assert "<@U0ALICE> reassigned <@U0BOB>'s signature" in notes and "on leave" in notes
+    [entry] = [e for e in await world.audit() if e.action == "request.reassigned"]
+    assert entry.reason == "Bob is on leave until May"
+    assert "not your stage" in (await sign(world, "U0BOB", posted)) or "not a signer" in (
+        await sign(world, "U0BOB", posted)
+    )
+    assert "waiting for *Review*" in await sign(world, "U0DAVE", posted)
+    shown = message_text(world.message(posted))
+    assert "*Author*: signed (1 of 1) · signed by Dave Diaz" in shown
+
+
+async def test_a_stage_open_too_long_escalates_once(world: Requests) -> None:
+    posted = await world.request("cs-eng184")
+    await sign(world, "U0BOB", posted)
+    await world.job(ESCALATIONS_JOB).run()
+    assert "Escalation" not in thread(world, posted), "not before escalate_after"
+    world.clock.advance(hours=24, seconds=1)
+    await world.job(ESCALATIONS_JOB).run()
+    await world.job(ESCALATIONS_JOB).run()
+    notes = thread(world, posted)
+    assert notes.count("Escalation") == 1, "once per stage"
+    assert "<@U0FRANK>: please help" in notes and "“Review”" in notes
+    assert "escalated to <@U0FRANK>" in dms(world, "U0ALICE")
+    assert [e.action for e in await world.audit()].count("request.escalated") == 1
 
 
 async def test_a_policy_file_with_mistakes_is_refused_at_start(
