@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
-from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -22,6 +21,7 @@ from bot.playground import Playground, SlackAccess, make_playground, slack_acces
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.basic import RedisHealth, RedisLeases
+from bot.stores.client import RedisClient, RedisEndpoint, connect_redis
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
 from bot.stores.requests import RedisRequestStore
@@ -47,6 +47,10 @@ from services.approvalflow.client import ApprovalFlowClient, ApprovalFlowSetting
 from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.clock import SystemClock
+from services.confluence import ConfluenceClient, ConfluenceSettings
+from services.evidence import EvidenceReports
+from services.evidence.pdf import PdfEvidenceRenderer
+from services.evidence.service import EvidenceSettings
 from services.linking import (
     AccountLinking,
     AtlassianEndpoints,
@@ -89,7 +93,7 @@ class Container:
     """Everything a running bot holds; built once by `build`, closed when it exits."""
 
     settings: Settings
-    redis: Redis
+    redis: RedisClient
     keys: Keys
     clock: Clock
     box: SecretBox
@@ -109,6 +113,7 @@ class Container:
     tokens: ApprovalTokens
     approvalflow: ApprovalFlowClient
     requests: Requests
+    evidence: EvidenceReports
     store_description: str
 
 
@@ -151,21 +156,20 @@ def make_bolt_app(signing_secret: str, client: AsyncWebClient, deps: HandlerDeps
     return app
 
 
-async def connect_store(settings: Settings, stack: AsyncExitStack) -> tuple[Redis, str]:
-    """The Redis client: REDIS_URL, or an embedded redis-server stopped when the stack closes."""
-    if settings.REDIS_URL is not None:
-        url = settings.REDIS_URL.get_secret_value()
-        description = "Redis at REDIS_URL"
-    else:
+async def connect_store(settings: Settings, stack: AsyncExitStack) -> tuple[RedisClient, str]:
+    """The Redis client: REDIS_URL (one server or a cluster), or an embedded redis-server
+    stopped when the stack closes."""
+    endpoint = settings.redis_endpoint
+    if endpoint is None:
         embedded = EmbeddedRedis(settings.DATA_DIR)
         url = await embedded.start()
         stack.push_async_callback(embedded.stop)
-        description = f"embedded redis-server (data in {embedded.data_dir})"
-    redis = Redis.from_url(
-        url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
-    )
+        endpoint = RedisEndpoint(
+            url, cluster=False, description=f"embedded redis-server (data in {embedded.data_dir})"
+        )
+    redis = connect_redis(endpoint)
     stack.push_async_callback(redis.aclose)
-    return redis, description
+    return redis, endpoint.description
 
 
 def atlassian_endpoints(settings: Settings) -> AtlassianEndpoints:
@@ -217,7 +221,7 @@ def make_sandbox(settings: Settings, clock: Clock) -> SandboxState | None:
 def make_linking(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     box: SecretBox,
@@ -264,7 +268,7 @@ def make_linking(
 def make_approval_tokens(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     box: SecretBox,
@@ -289,7 +293,7 @@ def make_approval_tokens(
 def make_admin(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     box: SecretBox,
@@ -335,15 +339,24 @@ def make_approvalflow(settings: Settings, vault: TokenVault, clock: Clock) -> Ap
     )
 
 
+def make_confluence(settings: Settings, vault: TokenVault, clock: Clock) -> ConfluenceClient:
+    """Confluence v2 (page titles and versions, spaces) as each person, through the same
+    gateway host as ApprovalFlow; in sandbox mode the sandbox emulates it."""
+    return ConfluenceClient(
+        ConfluenceSettings(api_url=atlassian_endpoints(settings).api_url), vault, clock=clock
+    )
+
+
 def make_requests(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     audit: AuditTrail,
     slack: AsyncWebClient,
     api: ApprovalFlowClient,
+    confluence: ConfluenceClient,
     tokens: ApprovalTokens,
     linking: AccountLinking,
 ) -> Requests:
@@ -351,6 +364,7 @@ def make_requests(
     return Requests(
         store=RedisRequestStore(redis, keys),
         api=api,
+        confluence=confluence,
         tokens=tokens,
         identities=LinkIdentities(linking),
         groups=SlackGroupMembers(slack),
@@ -365,6 +379,32 @@ def make_requests(
             reminder_hours=settings.REMINDER_HOURS,
             poll_interval_seconds=settings.POLL_INTERVAL_SECONDS,
             confluence_site_url=confluence_site_url(settings),
+        ),
+    )
+
+
+def make_evidence(
+    settings: Settings,
+    *,
+    redis: RedisClient,
+    keys: Keys,
+    clock: Clock,
+    audit: AuditTrail,
+    audit_log: RedisAuditLog,
+    audit_keys: AuditKeyring,
+    admin: AdminServices,
+) -> EvidenceReports:
+    """Signature evidence reports: the PDF per request, and the check of a report file."""
+    return EvidenceReports(
+        requests=RedisRequestStore(redis, keys),
+        log=audit_log,
+        keys=audit_keys,
+        auditor=audit,
+        admins=admin.access,
+        renderer=PdfEvidenceRenderer(),
+        clock=clock,
+        settings=EvidenceSettings(
+            site_url=confluence_site_url(settings), sandbox=not settings.live
         ),
     )
 
@@ -442,6 +482,8 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         )
         approvalflow = make_approvalflow(settings, vault, clock)
         stack.push_async_callback(approvalflow.aclose)
+        confluence = make_confluence(settings, vault, clock)
+        stack.push_async_callback(confluence.aclose)
         requests = make_requests(
             settings,
             redis=redis,
@@ -450,8 +492,19 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             audit=audit,
             slack=slack,
             api=approvalflow,
+            confluence=confluence,
             tokens=tokens,
             linking=linking,
+        )
+        evidence = make_evidence(
+            settings,
+            redis=redis,
+            keys=keys,
+            clock=clock,
+            audit=audit,
+            audit_log=audit_log,
+            audit_keys=audit_keys,
+            admin=admin,
         )
         deps = HandlerDeps(
             sandbox=not settings.live,
@@ -461,6 +514,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             admin=admin,
             requests=requests,
             approvals_channel=settings.APPROVALS_CHANNEL,
+            evidence=evidence,
         )
         bolt = make_bolt_app(access.signing_secret, slack, deps)
         jobs = JobRunner(leases, metrics)
@@ -512,5 +566,6 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             tokens=tokens,
             approvalflow=approvalflow,
             requests=requests,
+            evidence=evidence,
             store_description=store_description,
         )

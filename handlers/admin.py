@@ -252,7 +252,7 @@ async def update_view(
 
 
 async def send_file(
-    client: AsyncWebClient, user_id: str, filename: str, content: str, comment: str
+    client: AsyncWebClient, user_id: str, filename: str, content: str | bytes, comment: str
 ) -> None:
     """Upload to the bot's DM with the person (files_upload_v2 needs a channel id)."""
     opened = await client.conversations_open(users=user_id)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from handlers.slack_adapters import SlackSecurityAlerts
 from services.admin import AdminServices
 from services.approval_token import ApprovalTokens
+from services.evidence import EvidenceReports
 from services.linking import AccountLinking
 from services.requests.ports import RequestService
 
@@ -22,3 +23,4 @@ class HandlerDeps:
     admin: AdminServices  # /approvals tokens and audit (issue 7)
     requests: RequestService  # approval requests and signing (issue 6)
     approvals_channel: str | None  # APPROVALS_CHANNEL: where requests go unless one is named
+    evidence: EvidenceReports  # signature evidence reports (PDF)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import admin, approval_token, errors, help, home, linking, requests, signing, status
+from handlers import (
+    admin,
+    approval_token,
+    errors,
+    evidence,
+    help,
+    home,
+    linking,
+    requests,
+    signing,
+    status,
+)
 from handlers.deps import HandlerDeps
 from handlers.slash import SubcommandRouter
 
@@ -38,6 +49,7 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
         sandbox=deps.sandbox,
     )
     signing.register(app, router, deps.requests, deps.linking, deps.tokens, sandbox=deps.sandbox)
+    evidence.register(app, router, deps.evidence, sandbox=deps.sandbox)
     # /approvals status: one section per feature; add yours to this list.
     status.register(
         router,
