@@ -52,11 +52,11 @@ from emulators.approvalflow import SandboxState, reviews
 from emulators.approvalflow.models import Page
 from emulators.approvalflow.seed import ALICE, ENG_SPACE
 from emulators.slack import FakeSlack
+from emulators.slack.signing import command_body, interactive_body, signed_headers
 from services.secretbox import new_key
 from tests.redis_server import free_port, throwaway_redis
 from tests.rfc6238 import code_for_step
 from tests.scenario.test_linking import consent_form
-from tests.slack_signer import command_body, interactive_body, signed_headers
 
 HOST = "127.0.0.1"
 SIGNING_SECRET = "bench-signing-secret"
