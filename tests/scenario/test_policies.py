@@ -14,7 +14,7 @@ import pytest
 
 from bot.wiring import ESCALATIONS_JOB
 from emulators.approvalflow.seed import ERIN
-from emulators.slack import FakeSlack
+from emulators.slack import FakeSlack, FakeUsergroup
 from services.requests.model import Status
 from tests.fakes.clock import FakeClock
 from tests.scenario.harness import bot_environment
@@ -49,14 +49,9 @@ policies:
 """
 
 
-def stub_groups(slack: FakeSlack) -> None:
-    slack.stub(
-        "usergroups.list",
-        lambda args: {"usergroups": [{"id": REVIEW_GROUP, "handle": "doc-reviewers"}]},
-    )
-    slack.stub(
-        "usergroups.users.list",
-        lambda args: {"users": REVIEWERS if args.get("usergroup") == REVIEW_GROUP else []},
+def add_groups(slack: FakeSlack) -> None:
+    slack.usergroups[REVIEW_GROUP] = FakeUsergroup(
+        REVIEW_GROUP, "doc-reviewers", "Doc reviewers", list(REVIEWERS)
     )
 
 
@@ -66,7 +61,7 @@ async def world(
 ) -> AsyncIterator[Requests]:
     policies = tmp_path / "policies.yml"
     policies.write_text(POLICY_FILE)
-    stub_groups(fake_slack)
+    add_groups(fake_slack)
     async with requests_world(
         fake_slack, redis_url, clock, SIGNING_POLICIES=str(policies)
     ) as world:
@@ -247,7 +242,6 @@ policies:
         colour: blue
 """
     )
-    fake_slack.stub("usergroups.list", lambda args: {"usergroups": []})
     environ = bot_environment(fake_slack.api_url, redis_url, SIGNING_POLICIES=str(bad))
     # The fake Slack answers from this event loop, so the child is awaited, not waited for.
     child = await asyncio.create_subprocess_exec(
