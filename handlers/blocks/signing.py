@@ -92,10 +92,16 @@ class FormMetadata:
     request_id: str
     decision: Decision
     digest: str
+    stage: int = 0  # the stage whose meaning the form showed
 
     def encode(self) -> str:
         return json.dumps(
-            {"request": self.request_id, "decision": self.decision.value, "digest": self.digest},
+            {
+                "request": self.request_id,
+                "decision": self.decision.value,
+                "digest": self.digest,
+                "stage": self.stage,
+            },
             separators=(",", ":"),
         )
 
@@ -108,16 +114,19 @@ class FormMetadata:
             data = json.loads(text)
         except ValueError:
             return None
-        if not isinstance(data, dict) or set(data) != {"request", "decision", "digest"}:
+        if not isinstance(data, dict) or set(data) != {"request", "decision", "digest", "stage"}:
             return None
         request_id, decision, digest = data["request"], data["decision"], data["digest"]
         if not all(isinstance(v, str) for v in (request_id, decision, digest)):
+            return None
+        stage = data["stage"]
+        if isinstance(stage, bool) or not isinstance(stage, int) or not 0 <= stage < 100:
             return None
         if normalise_request_id(request_id) != request_id:
             return None
         if decision not in (d.value for d in Decision) or not _DIGEST.fullmatch(digest):
             return None
-        return cls(request_id, Decision(decision), digest)
+        return cls(request_id, Decision(decision), digest, stage)
 
 
 def _modal(
@@ -251,7 +260,7 @@ def signing_view(
             "element": code_element,
         }
     )
-    metadata = FormMetadata(request.id, decision, snapshot.digest)
+    metadata = FormMetadata(request.id, decision, snapshot.digest, form.stage)
     return _modal(
         modal_title(request.id, decision),
         blocks,

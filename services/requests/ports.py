@@ -79,6 +79,7 @@ class SigningForm:
     snapshot: TargetSnapshot  # taken fresh, with the signer's own token
     meaning: str  # "I approve submitting these 3 pages for review"
     changed_since_request: bool  # pages were edited since the request was made
+    stage: int = 0  # the stage this signature is for (its meaning is `meaning`)
     changes: tuple[PageChange, ...] = ()  # what changed, page by page
 
 
@@ -141,6 +142,8 @@ class RequestService(Protocol):
         code: str,
         comment: str,
         confirmed_digest: str,
+        *,
+        confirmed_stage: int | None = None,
     ) -> ApprovalRequest:
         """All checks of ARCHITECTURE §6 on the server, then record the signature and (approve)
         submit with the signer's own token, exactly once. Raises: token errors (for the code

@@ -78,6 +78,7 @@ from services.requests.wording import (
     refusal,
     signature_note,
     stage_completed_dm,
+    stage_moved,
     stage_not_open,
     stage_opened_note,
     utc,
@@ -263,6 +264,7 @@ class Requests:
             meaning=_meaning(request, stage, decision, snapshot),
             changed_since_request=snapshot.digest != request.snapshot.digest,
             changes=await self._changes(request, snapshot),
+            stage=stage,
         )
 
     async def _changes(
@@ -294,6 +296,8 @@ class Requests:
         code: str,
         comment: str,
         confirmed_digest: str,
+        *,
+        confirmed_stage: int | None = None,
     ) -> ApprovalRequest:
         wanted = _request_id(request_id)
         decision = _decision(decision)
@@ -310,6 +314,9 @@ class Requests:
         try:
             member_of = await self._member_of(request, user, {})
             stage = await self._stage_to_sign(request, user, decision, now, member_of)
+            if confirmed_stage is not None and confirmed_stage != stage:
+                # The form showed another stage's meaning: never sign words not shown.
+                raise stage_moved(request, stage)
             identity, snapshot = await self._checks(request, user)
             if snapshot.digest != confirmed_digest:
                 raise SnapshotChanged(

@@ -224,6 +224,14 @@ def stage_not_open(request: ApprovalRequest, wanted: int) -> RequestError:
     )
 
 
+def stage_moved(request: ApprovalRequest, stage: int) -> RequestError:
+    return RequestError(
+        f"{request.id} moved on while your form was open: you now sign "
+        f"{stage_label(request, stage)}, which means “{request.stages[stage].meaning}”. Open "
+        "the form again to read what you sign; nothing was recorded."
+    )
+
+
 def refusal(
     request: ApprovalRequest, user: str, refused: TransitionRefused, now: datetime
 ) -> RequestError | NotAllowed:
