@@ -195,6 +195,12 @@ def test_connect_enrol_request_approve_review_and_admin(
     time.sleep(1.5)  # room for a second modal, were one coming
     assert len(page.find("#modal-form")) == 1
     page.text_in("#modal-form", "PR-184")
+    # A wrong code: the bot's error shows under the field, and what Bob typed stays, as in Slack.
+    page.modal_input("code").send_keys("000000")
+    page.submit_modal()
+    page.one('#modal .error[data-block="code"]')
+    assert page.modal_input("code").get_attribute("value") == "000000"
+    page.modal_input("code").clear()
     page.modal_input("code").send_keys(page.code(bob_secret, "bob"))
     page.shot("05-approve-modal")
     page.submit_modal()

@@ -15,6 +15,29 @@
       form.reset();
     }
   });
+  // Slack keeps what a person typed in a modal when the app updates it (same view, same
+  // block_id and action_id) and when it answers a submission with errors; so do we.
+  var typed = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var form = document.getElementById("modal-form");
+    if (!form || !event.detail.target || event.detail.target.id !== "modal") { return; }
+    typed = { view: form.getAttribute("data-view-id"), values: {} };
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (field.name && field.name.indexOf("::") > 0 && field.type !== "checkbox") {
+        typed.values[field.name] = field.value;
+      }
+    });
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var form = document.getElementById("modal-form");
+    if (typed && form && form.getAttribute("data-view-id") === typed.view) {
+      Object.keys(typed.values).forEach(function (name) {
+        var field = form.elements[name];
+        if (field && field.value !== undefined) { field.value = typed.values[name]; }
+      });
+    }
+    typed = null;
+  });
   // A button with a URL opens it, as in Slack, and the app still hears of the click (htmx).
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("button[data-url]");
