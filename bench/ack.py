@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from emulators.slack import FakeSlack
 from services.secretbox import new_key
-from tests.fakes.slack import FakeSlack
 from tests.redis_server import free_port, throwaway_redis
 from tests.slack_signer import command_body, signed_headers
 

@@ -45,12 +45,12 @@ import httpx
 from redis import Redis
 
 from bench.ack import child_env, percentile, process_cpu_seconds, server_process, stop_process
-from bot.sandbox import SandboxState, reviews
-from bot.sandbox.models import Page
-from bot.sandbox.seed import ALICE, ENG_SPACE
 from bot.wiring import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from emulators.approvalflow import SandboxState, reviews
+from emulators.approvalflow.models import Page
+from emulators.approvalflow.seed import ALICE, ENG_SPACE
+from emulators.slack import FakeSlack
 from services.secretbox import new_key
-from tests.fakes.slack import FakeSlack
 from tests.redis_server import free_port, throwaway_redis
 from tests.rfc6238 import code_for_step
 from tests.scenario.test_linking import consent_form

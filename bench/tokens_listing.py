@@ -30,7 +30,7 @@ from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore
-from handlers.blockkit_limits import view_problems
+from emulators.slack.blockkit_limits import view_problems
 from handlers.blocks.admin import ListingState, listing_view, pages
 from services.admin import Admin, SealedLinkRoster, Selection, TokenInventory
 from services.approval_token import ApprovalTokens

@@ -14,9 +14,9 @@ from bot.audit_cli import export_command, verify_command
 from bot.check import check_lines
 from bot.config import Settings, load_settings
 from bot.logging_setup import configure_logging
-from bot.sandbox import SandboxState, serve_sandbox
 from bot.server import serve, work
 from bot.wiring import build
+from emulators.approvalflow import SandboxState, serve_sandbox
 from services.errors import ConfigError
 from services.secretbox import new_key
 

@@ -6,8 +6,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from bot.sandbox import create_sandbox_app
 from bot.wiring import SANDBOX_MOUNT, Container
+from emulators.approvalflow import create_sandbox_app
 from handlers.linking import LinkCallback
 from handlers.pages import SECURITY_HEADERS
 

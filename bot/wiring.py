@@ -18,8 +18,6 @@ from bot.config import Settings
 from bot.embedded_redis import EmbeddedRedis
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
-from bot.sandbox import SandboxState
-from bot.sandbox.seed import SITE_URL as SANDBOX_SITE_URL
 from bot.slack.api import SlackApi
 from bot.slack.client import web_client
 from bot.slack.enrolment import SlackEnrolmentDms
@@ -39,6 +37,8 @@ from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
 from bot.stores.requests import RedisRequestStore
 from bot.token_jobs import ApprovalTokenJobs
+from emulators.approvalflow import SandboxState
+from emulators.approvalflow.seed import SITE_URL as SANDBOX_SITE_URL
 from handlers.deps import HandlerDeps
 from handlers.register import register_all
 from services.admin import (

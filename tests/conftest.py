@@ -33,7 +33,7 @@ def clock() -> FakeClock:
 
 
 # --- fake Slack Web API (appended; the import sits here so the lines above stay untouched)
-from tests.fakes.slack import FakeSlack  # noqa: E402
+from emulators.slack import FakeSlack  # noqa: E402
 
 
 @pytest.fixture

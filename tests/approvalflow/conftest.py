@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from bot.sandbox import SandboxState, sandbox_server
-from bot.sandbox.seed import SITE_ID
+from emulators.approvalflow import SandboxState, sandbox_server
+from emulators.approvalflow.seed import SITE_ID
 from services.approvalflow import ApprovalFlowClient, ApprovalFlowSettings
 from services.errors import LinkBroken, NotLinked
 from services.ports import Credential

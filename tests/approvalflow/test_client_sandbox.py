@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox.seed import ALICE, BOB, ENG_SPACE, QMS_SPACE, SITE_ID
+from emulators.approvalflow.seed import ALICE, BOB, ENG_SPACE, QMS_SPACE, SITE_ID
 from services.approvalflow.models import RollupState
 from services.errors import (
     AppApisDisabled,

@@ -10,11 +10,11 @@ import pytest
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import Connection
 
-from bot.sandbox.seed import BOB
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.keys import Keys
 from bot.stores.requests import RedisRequestStore
+from emulators.approvalflow.seed import BOB
 from services.approvalflow.models import ChangeSetSubmission
 from services.approvalflow.ports import ApprovalFlowApi
 from services.audit.keys import AuditKeyring

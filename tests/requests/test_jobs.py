@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.seed import ALICE, ENG_SPACE
+from emulators.approvalflow.seed import ALICE, ENG_SPACE
 from services.errors import InputError, NotFound, RequestClosed
 from services.requests.model import Decision, Status
 from tests.approvalflow.conftest import ALICE_SLACK

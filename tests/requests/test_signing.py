@@ -6,7 +6,7 @@ from datetime import UTC, timedelta
 
 import pytest
 
-from bot.sandbox.seed import ALICE, BOB, DAVE
+from emulators.approvalflow.seed import ALICE, BOB, DAVE
 from services.errors import (
     AlreadySigned,
     InputError,

@@ -16,8 +16,8 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
-from bot.sandbox import SandboxState, sandbox_server
-from bot.sandbox.seed import SITE_ID
+from emulators.approvalflow import SandboxState, sandbox_server
+from emulators.approvalflow.seed import SITE_ID
 from tests.fakes.clock import FakeClock
 from tests.redis_server import free_port
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox.seed import ALICE, BOB, SITE_ID
+from emulators.approvalflow.seed import ALICE, BOB, SITE_ID
 from tests.sandbox.conftest import ALL_SCOPES, API, Sandbox
 
 LIST_KEYS = {

@@ -10,9 +10,9 @@ import httpx
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from bot.sandbox import SandboxState, create_sandbox_app
-from bot.sandbox.seed import ALICE, OTHER_SITE_ID, OTHER_SITE_URL, SITE_ID, SITE_URL
-from bot.sandbox.state import SAVE_DELAY_SECONDS
+from emulators.approvalflow import SandboxState, create_sandbox_app
+from emulators.approvalflow.seed import ALICE, OTHER_SITE_ID, OTHER_SITE_URL, SITE_ID, SITE_URL
+from emulators.approvalflow.state import SAVE_DELAY_SECONDS
 from tests.fakes.clock import FakeClock
 from tests.redis_server import free_port
 from tests.sandbox.conftest import (

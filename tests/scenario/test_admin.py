@@ -19,7 +19,8 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.stores.linking import RedisGrantStore
-from handlers.blockkit_limits import message_problems, view_problems
+from emulators.slack import FakeSlack, FakeView, ResponsePost
+from emulators.slack.blockkit_limits import message_problems, view_problems
 from services.admin.inventory import CSV_COLUMNS as TOKEN_COLUMNS
 from services.approval_token import Condition
 from services.audit.chain import AuditEntry, verify
@@ -31,7 +32,6 @@ from services.linking import REQUESTED_SCOPES, SealedGrants
 from services.linking.models import Grant
 from tests.admin_seed import SEALED_MARK, access_token, seed_users
 from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack, FakeView, ResponsePost
 from tests.rfc6238 import code_for_step
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
 

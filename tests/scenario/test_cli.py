@@ -15,13 +15,13 @@ from redis.asyncio import Redis
 
 from bot.stores.audit import RedisAuditLog
 from bot.stores.keys import Keys
+from emulators.slack import FakeSlack
 from services.audit.chain import canonical, entry_from_record, entry_to_record
 from services.audit.events import Actor, AuditEvent
 from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.secretbox import SecretBox, new_key
 from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack
 from tests.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,11 +20,11 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from bot.sandbox.seed import ALICE
 from bot.wiring import EXPIRE_ENROLMENTS_JOB, TOKEN_REMINDERS_JOB
-from handlers.blockkit_limits import message_problems, view_problems
+from emulators.approvalflow.seed import ALICE
+from emulators.slack import FakeMessage, FakeSlack, FakeView, ResponsePost
+from emulators.slack.blockkit_limits import message_problems, view_problems
 from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeMessage, FakeSlack, FakeView, ResponsePost
 from tests.qr import decode_qr_png
 from tests.rfc6238 import code_for_step, key_from_base32, parse_otpauth
 from tests.sandbox.conftest import consent_form

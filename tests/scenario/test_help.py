@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from handlers.blockkit_limits import message_problems
-from tests.fakes.slack import FakeSlack
+from emulators.slack import FakeSlack
+from emulators.slack.blockkit_limits import message_problems
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
 from tests.slack_signer import command_body, signature
 

@@ -23,15 +23,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.sandbox import SandboxState
-from bot.sandbox.seed import ALICE, BOB, OTHER_SITE_URL, SITE_ID, SITE_URL
 from bot.stores.linking import RedisGrantStore
-from handlers.blockkit_limits import message_problems
+from emulators.approvalflow import SandboxState
+from emulators.approvalflow.seed import ALICE, BOB, OTHER_SITE_URL, SITE_ID, SITE_URL
+from emulators.slack import FakeSlack, ResponsePost
+from emulators.slack.blockkit_limits import message_problems
 from services.errors import LinkBroken
 from services.linking import SealedGrants
 from services.linking.models import REQUESTED_SCOPES, Grant
 from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack, ResponsePost
 from tests.redis_server import free_port
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import redis as sync_redis
 
+from emulators.slack import FakeSlack
 from services.secretbox import new_key
-from tests.fakes.slack import FakeSlack
 from tests.redis_server import free_port, throwaway_redis
 from tests.scenario.harness import bot_environment, running_bot
 

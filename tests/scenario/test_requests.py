@@ -9,17 +9,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.sandbox.seed import ALICE, BOB
 from bot.wiring import (
     EXPIRE_REQUESTS_JOB,
     REQUEST_REMINDERS_JOB,
     TRACK_REVIEWS_JOB,
     WATCHED_SPACES_JOB,
 )
-from handlers.blockkit_limits import view_problems
+from emulators.approvalflow.seed import ALICE, BOB
+from emulators.slack import FakeSlack
+from emulators.slack.blockkit_limits import view_problems
 from services.secretbox import new_key
 from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack
 from tests.scenario.requests_kit import (
     Requests,
     buttons,

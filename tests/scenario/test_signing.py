@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox.seed import BOB, CAROL
+from emulators.approvalflow.seed import BOB, CAROL
+from emulators.slack import FakeSlack, FakeView
 from services.requests.model import Status
 from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack, FakeView
 from tests.scenario.requests_kit import (
     Posted,
     Requests,

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from bot.sandbox import SandboxState, create_sandbox_app
+from emulators.approvalflow import SandboxState, create_sandbox_app
 from services.audit.trail import AuditTrail
 from services.errors import UpstreamUnavailable
 from services.linking import (

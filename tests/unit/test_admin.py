@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from emulators.slack.blockkit_limits import view_problems
 from handlers.admin import parse_audit_args, parse_tokens_args
-from handlers.blockkit_limits import view_problems
 from handlers.blocks.admin import (
     PAGE_SIZE,
     ConfirmState,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from emulators.slack.blockkit_limits import message_problems, view_problems
 from handlers.approval_token import CodeSubmission, EnterCodeClick
-from handlers.blockkit_limits import message_problems, view_problems
 from handlers.blocks.approval_token import (
     activated_view,
     code_modal,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from handlers.blockkit_limits import (
+from emulators.slack.blockkit_limits import (
     assert_valid_message,
     assert_valid_view,
     message_problems,

@@ -14,8 +14,8 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from emulators.slack import FakeSlack
 from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack
 
 BLOCKS: list[dict[str, Any]] = [
     {"type": "section", "text": {"type": "mrkdwn", "text": "*PR-184*: 15 pages"}},

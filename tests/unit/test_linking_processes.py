@@ -15,10 +15,10 @@ from typing import Any
 import uvicorn
 from redis.asyncio import Redis
 
-from bot.sandbox import SandboxState, sandbox_server
-from bot.sandbox.seed import ALICE, SITE_ID, SITE_URL
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore
+from emulators.approvalflow import SandboxState, sandbox_server
+from emulators.approvalflow.seed import ALICE, SITE_ID, SITE_URL
 from services.clock import SystemClock
 from services.linking import SealedGrants
 from services.linking.models import REQUESTED_SCOPES, Grant

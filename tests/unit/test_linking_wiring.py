@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bot.config import load_settings
-from bot.sandbox.seed import SITE_URL
 from bot.stores.keys import OAUTH_STATE_TTL
 from bot.wiring import (
     SANDBOX_CLIENT_ID,
@@ -11,6 +10,7 @@ from bot.wiring import (
     atlassian_endpoints,
     confluence_site_url,
 )
+from emulators.approvalflow.seed import SITE_URL
 from services.linking.service import STATE_TTL
 from services.secretbox import new_key
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from handlers.blockkit_limits import message_problems, view_problems
+from emulators.slack.blockkit_limits import message_problems, view_problems
 from handlers.blocks.requests import (
     APPROVE_ACTION,
     REJECT_ACTION,

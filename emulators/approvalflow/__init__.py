@@ -6,7 +6,7 @@ Atlassian and ApprovalFlow fake. See `state.SandboxState` for every control as a
 
 from __future__ import annotations
 
-from bot.sandbox.app import create_sandbox_app, sandbox_server, serve_sandbox
-from bot.sandbox.state import Fault, SandboxState
+from emulators.approvalflow.app import create_sandbox_app, sandbox_server, serve_sandbox
+from emulators.approvalflow.state import Fault, SandboxState
 
 __all__ = ["Fault", "SandboxState", "create_sandbox_app", "sandbox_server", "serve_sandbox"]

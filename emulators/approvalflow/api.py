@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.sandbox import reviews
-from bot.sandbox.contract import (
+from emulators.approvalflow import reviews
+from emulators.approvalflow.contract import (
     API_ENDPOINTS,
     GATEWAY_APIS_DISABLED,
     GATEWAY_UNAUTHORIZED,
@@ -25,10 +25,10 @@ from bot.sandbox.contract import (
     ApiEndpoint,
     insufficient_scope,
 )
-from bot.sandbox.errors import ApiError, GatewayError
-from bot.sandbox.models import Family
-from bot.sandbox.routing import Handler, instrumented, parsed_body
-from bot.sandbox.state import SandboxState
+from emulators.approvalflow.errors import ApiError, GatewayError
+from emulators.approvalflow.models import Family
+from emulators.approvalflow.routing import Handler, instrumented, parsed_body
+from emulators.approvalflow.state import SandboxState
 
 BASE_PATH = "/svc/confluence/{cloud_id}/apps/{app_env}"
 

@@ -14,16 +14,16 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.sandbox.contract import (
+from emulators.approvalflow.contract import (
     API_ENDPOINTS,
     BAD_CLIENT,
     BAD_REFRESH,
     INVALID_CODE,
     insufficient_scope,
 )
-from bot.sandbox.errors import ApiError, GatewayError, OAuthError, SandboxError
-from bot.sandbox.models import Call
-from bot.sandbox.state import Fault, SandboxState
+from emulators.approvalflow.errors import ApiError, GatewayError, OAuthError, SandboxError
+from emulators.approvalflow.models import Call
+from emulators.approvalflow.state import Fault, SandboxState
 
 Handler = Callable[[Request], Awaitable[Response]]
 _SCOPES = {endpoint.name: endpoint.scope for endpoint in API_ENDPOINTS}

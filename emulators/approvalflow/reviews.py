@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime
 from typing import Any, Literal
 
-from bot.sandbox.contract import (
+from emulators.approvalflow.contract import (
     ALREADY_APPROVED,
     ALREADY_PENDING,
     NO_WORKFLOW,
@@ -20,8 +20,8 @@ from bot.sandbox.contract import (
     PAGE_NOT_PUBLISHED,
     iso,
 )
-from bot.sandbox.errors import AdminError, ApiError
-from bot.sandbox.models import Approval, ChangeSet, Decision, Page, Workflow, World
+from emulators.approvalflow.errors import AdminError, ApiError
+from emulators.approvalflow.models import Approval, ChangeSet, Decision, Page, Workflow, World
 
 PageState = Literal["not_submitted", "pending", "approved", "stale", "rejected"]
 REJECT_COMMENT_LENGTH = (20, 280)  # approvalflow-api.md §6.2: since July 2026

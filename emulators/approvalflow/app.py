@@ -6,8 +6,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from bot.sandbox import admin, api, oauth
-from bot.sandbox.state import SandboxState
+from emulators.approvalflow import admin, api, oauth
+from emulators.approvalflow.state import SandboxState
 
 
 def create_sandbox_app(state: SandboxState | None = None) -> Starlette:

@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.sandbox import reviews
-from bot.sandbox.contract import ENDPOINT_NAMES
-from bot.sandbox.errors import AdminError, SandboxError
-from bot.sandbox.routing import error_response
-from bot.sandbox.state import SandboxState
+from emulators.approvalflow import reviews
+from emulators.approvalflow.contract import ENDPOINT_NAMES
+from emulators.approvalflow.errors import AdminError, SandboxError
+from emulators.approvalflow.routing import error_response
+from emulators.approvalflow.state import SandboxState
 
 Body = dict[str, Any]
 Action = Callable[[SandboxState, Request, Body], Any]

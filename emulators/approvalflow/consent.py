@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from html import escape
 
-from bot.sandbox.contract import SCOPE_TITLES
-from bot.sandbox.models import Site, User
+from emulators.approvalflow.contract import SCOPE_TITLES
+from emulators.approvalflow.models import Site, User
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.sandbox import reviews
-from bot.sandbox.models import Page, Site, Space, Step, User, Workflow, World
+from emulators.approvalflow import reviews
+from emulators.approvalflow.models import Page, Site, Space, Step, User, Workflow, World
 
 SITE_ID = "2f6a4c1e-8b3d-4e5f-9a70-1c2d3e4f5a60"
 SITE_URL = "https://sandbox.atlassian.net"

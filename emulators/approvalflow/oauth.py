@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.sandbox.consent import consent_page, error_page
-from bot.sandbox.contract import (
+from emulators.approvalflow.consent import consent_page, error_page
+from emulators.approvalflow.contract import (
     AUDIENCE,
     GATEWAY_SCOPE_MISMATCH,
     GATEWAY_UNAUTHORIZED,
@@ -19,10 +19,10 @@ from bot.sandbox.contract import (
     READ_ME,
     iso,
 )
-from bot.sandbox.errors import AdminError, GatewayError, OAuthError
-from bot.sandbox.models import Family
-from bot.sandbox.routing import basic_credentials, instrumented, parsed_body
-from bot.sandbox.state import SandboxState
+from emulators.approvalflow.errors import AdminError, GatewayError, OAuthError
+from emulators.approvalflow.models import Family
+from emulators.approvalflow.routing import basic_credentials, instrumented, parsed_body
+from emulators.approvalflow.state import SandboxState
 
 DEFAULT_PICTURE = (
     "https://avatar-management--avatars.us-west-2.prod.public.atl-paas.net/default.png"

@@ -23,13 +23,12 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from bot.sandbox import reviews, tokens
-from bot.sandbox.contract import ENDPOINT_NAMES
-from bot.sandbox.errors import AdminError, ApiError
-from bot.sandbox.models import Approval, Call, Family, Page, Site, Switches, User, World
-from bot.sandbox.seed import SITE_ID, seed_world
-from services.clock import SystemClock
-from services.ports import Clock
+from emulators.approvalflow import reviews, tokens
+from emulators.approvalflow.contract import ENDPOINT_NAMES
+from emulators.approvalflow.errors import AdminError, ApiError
+from emulators.approvalflow.models import Approval, Call, Family, Page, Site, Switches, User, World
+from emulators.approvalflow.seed import SITE_ID, seed_world
+from emulators.clock import ClockLike, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class SandboxState:
     def __init__(
         self,
         *,
-        clock: Clock | None = None,
+        clock: ClockLike | None = None,
         persist_path: Path | None = None,
         clients: Mapping[str, str] | None = None,
         app_id: str | None = None,

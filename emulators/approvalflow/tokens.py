@@ -15,7 +15,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from bot.sandbox.contract import (
+from emulators.approvalflow.contract import (
     ACCESS_TOKEN_LIFETIME,
     BAD_CLIENT,
     BAD_REFRESH,
@@ -26,8 +26,8 @@ from bot.sandbox.contract import (
     REFRESH_INACTIVITY,
     REFRESH_REUSE_WINDOW,
 )
-from bot.sandbox.errors import OAuthError
-from bot.sandbox.models import AccessToken, AuthCode, Family, RefreshToken, World
+from emulators.approvalflow.errors import OAuthError
+from emulators.approvalflow.models import AccessToken, AuthCode, Family, RefreshToken, World
 
 
 def bad_client() -> OAuthError:

@@ -13,14 +13,15 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
-from handlers.blockkit_limits import message_problems, view_problems
+from emulators.clock import ClockLike, SystemClock
+from emulators.slack.blockkit_limits import message_problems, view_problems
 
 JSONDict = dict[str, Any]
 Handler = Callable[["FakeSlack", JSONDict], "_Reply"]
@@ -39,17 +40,6 @@ DEFAULT_USER = "U0TESTUSER"
 # Arguments that arrive as JSON strings when sent as form or query parameters.
 _JSON_ARGS = ("blocks", "attachments", "view", "files", "metadata")
 _ID_CHARS = string.ascii_uppercase + string.digits
-
-
-class ClockLike(Protocol):
-    """Anything with `now()`; tests pass tests.fakes.clock.FakeClock to move time."""
-
-    def now(self) -> datetime: ...
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass
@@ -337,7 +327,7 @@ class FakeSlack:
         scopes: Iterable[str] = DEFAULT_SCOPES,
         tokens: Iterable[str] | None = None,
     ) -> None:
-        self.clock: ClockLike = clock or _SystemClock()
+        self.clock: ClockLike = clock or SystemClock()
         self.team_id = team_id
         self.team_name = team_name
         self.bot_user_id = bot_user_id

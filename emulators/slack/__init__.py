@@ -1,0 +1,25 @@
+"""An emulated Slack workspace: the Web API the bot calls, with state tests and pages inspect."""
+
+from __future__ import annotations
+
+from emulators.slack.emulator import (
+    Call,
+    FakeFile,
+    FakeMessage,
+    FakeSlack,
+    FakeUser,
+    FakeView,
+    ResponsePost,
+    SlackFailure,
+)
+
+__all__ = [
+    "Call",
+    "FakeFile",
+    "FakeMessage",
+    "FakeSlack",
+    "FakeUser",
+    "FakeView",
+    "ResponsePost",
+    "SlackFailure",
+]
