@@ -11,9 +11,9 @@ import pytest
 
 from bot.slack.api import SlackApi
 from emulators.slack import FakeSlack
-from tests.fakes.clock import FakeClock
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
-from tests.scenario.requests_kit import Requests, message_text, requests_world, view_text
+from tests.scenario.requests_kit import Requests, message_text, view_text
+from tests.scenario.test_requests import world as world  # the same world fixture
 
 CHANNEL = "C0DOCS"
 MODAL = {
@@ -108,19 +108,12 @@ async def test_the_wait_is_slacks_retry_after(bot: RunningBot, fake_slack: FakeS
 # -- whole flows: a request posted, approved and submitted while Slack rate-limits ---------
 
 
-@pytest.fixture
-async def world(
-    fake_slack: FakeSlack, redis: object, redis_url: str, clock: FakeClock
-) -> AsyncIterator[Requests]:
-    async with requests_world(fake_slack, redis_url, clock) as world:
-        await world.ready("U0ALICE", "U0BOB")
-        yield world
-
-
 FLOW_METHODS = ("chat.postMessage", "chat.update", "views.open", "views.update")
 
 
-async def test_a_request_is_posted_signed_and_submitted_through_429s(world: Requests) -> None:
+async def test_a_request_is_posted_signed_and_submitted_through_429s(
+    world: Requests,
+) -> None:
     slack = world.slack
     for method in FLOW_METHODS:
         slack.rate_limit_next(method, retry_after=0, times=2)
