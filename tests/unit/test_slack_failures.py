@@ -78,7 +78,7 @@ def _api_error(code: str, headers: dict[str, str] | None = None) -> sdk.SlackApi
         headers=headers or {},
         status_code=429 if code == "ratelimited" else 200,
     )
-    return sdk.SlackApiError("refused", response)
+    return sdk.SlackApiError("refused", response)  # type: ignore[no-untyped-call]
 
 
 @pytest.mark.parametrize(
