@@ -4,16 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install redis-server lint typecheck imports pytest bench format clean
+.PHONY: run test install redis-server fonts poppler-utils lint typecheck imports pytest bench format clean
 
-run: install redis-server
+run: install redis-server fonts
 	@test -f .env || { \
 	  cp .env.example .env && \
 	  echo "ENCRYPTION_KEYS=$$($(BIN)/approvals-bot keygen)" >> .env && \
-	  echo "Created .env with a new ENCRYPTION_KEYS; put your Slack credentials in it."; }
+	  echo "Created .env with a new ENCRYPTION_KEYS; without Slack credentials in it, the bot serves the playground."; }
 	@set -a && . ./.env && set +a && exec $(BIN)/approvals-bot serve
 
-test: install redis-server lint typecheck imports pytest
+test: install redis-server fonts poppler-utils lint typecheck imports pytest
 
 install: $(STAMP)
 
@@ -23,12 +23,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Installs a Debian package (with sudo when not root): $(call apt_install,PACKAGE)
+apt_install = { echo "$(1) is missing; installing it from Debian packages"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(1) >/dev/null; }
+
 # The embedded store and the tests need a redis-server binary; install it from Debian's packages.
 redis-server:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "redis-server is missing; installing it from Debian packages"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+	@command -v redis-server >/dev/null 2>&1 || $(call apt_install,redis-server)
+
+# Evidence reports embed DejaVu Sans (services/evidence/pdf.py); nothing is fetched at run time.
+fonts:
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf || $(call apt_install,fonts-dejavu-core)
+
+# The tests read evidence reports with pdftotext and render every page with pdftoppm.
+poppler-utils:
+	@command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 || $(call apt_install,poppler-utils)
 
 lint:
 	$(BIN)/ruff format --check .

@@ -8,7 +8,9 @@ signed view_submission of the signing form with a fresh code.
 
 Reported: approvals/s; p50/p99 from the modal submission leaving here to the submit call being
 recorded at the sandbox (the budget: p99 under 100 ms at 50 concurrent signers) and to Slack's
-answer (the ack); Redis commands per approval from INFO commandstats (commands run inside Lua
+answer (the ack); the Confluence v2 reads made while approving (none for an unchanged change set:
+its page titles are read once, when it is requested, and kept with the request); Redis
+commands per approval from INFO commandstats (commands run inside Lua
 scripts count too), and the commands the bot itself sent per approval, from MONITOR on a few
 extra approvals (each pipeline or script call counted once per command: an upper bound on round
 trips); and the CPU each process spent per measured approval (the bot, the sandbox, Redis, and
@@ -50,11 +52,11 @@ from emulators.approvalflow import SandboxState, reviews
 from emulators.approvalflow.models import Page
 from emulators.approvalflow.seed import ALICE, ENG_SPACE
 from emulators.slack import FakeSlack
+from emulators.slack.signing import command_body, interactive_body, signed_headers
 from services.secretbox import new_key
 from tests.redis_server import free_port, throwaway_redis
 from tests.rfc6238 import code_for_step
 from tests.scenario.test_linking import consent_form
-from tests.slack_signer import command_body, interactive_body, signed_headers
 
 HOST = "127.0.0.1"
 SIGNING_SECRET = "bench-signing-secret"
@@ -371,6 +373,7 @@ class Figures:
     seconds: float
     to_submit_ms: list[float]
     to_ack_ms: list[float]
+    confluence_calls: int = 0  # Confluence v2 reads (pages, spaces) while approving
 
     @property
     def rate(self) -> float:
@@ -397,7 +400,15 @@ async def measure(bot: Bot, signers: list[Signer], concurrency: int, sandbox: st
         at = datetime.fromisoformat(str(call["at"])).timestamp()
         to_submit.append((at - signer.sent_at) * 1000)
     to_ack = [(s.answered_at - s.sent_at) * 1000 for s in signers]
-    return Figures(len(signers), errors, seconds, sorted(to_submit), sorted(to_ack))
+    reads = 0
+    for endpoint in ("confluence_pages", "confluence_spaces"):
+        answer = await bot.http.get(f"{sandbox}/_sandbox/calls?endpoint={endpoint}")
+        reads += sum(
+            1
+            for call in answer.json()
+            if datetime.fromisoformat(str(call["at"])).timestamp() >= started
+        )
+    return Figures(len(signers), errors, seconds, sorted(to_submit), sorted(to_ack), reads)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -526,6 +537,10 @@ def report(
         for name, calls in delta.most_common(8)
     )
     print(f"Redis commands per approval (INFO commandstats, Lua-internal included): {per:.1f}")
+    print(
+        "Confluence calls per approval (titles and versions are kept with each request): "
+        f"{figures.confluence_calls / figures.approvals:.2f}"
+    )
     print(f"  {top}")
     print(
         f"Redis commands the bot sent per approval (MONITOR, {MONITORED_APPROVALS} approvals): "

@@ -1,4 +1,4 @@
-"""The `approvals-bot` command: serve, worker, check, keygen, sandbox, audit."""
+"""The `approvals-bot` command: serve, worker, check, keygen, sandbox, audit, evidence."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from bot.audit_cli import export_command, verify_command
 from bot.check import check_lines
 from bot.config import Settings, load_settings
+from bot.evidence_cli import evidence_command
 from bot.logging_setup import configure_logging
 from bot.server import serve, work
 from bot.wiring import build
@@ -44,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     export = audit_sub.add_parser("export", help="write the trail as CSV or JSON Lines to stdout")
     export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
     export.add_argument("--since", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD")
+    evidence = sub.add_parser(
+        "evidence",
+        help="write a request's signature evidence report (PDF), or verify a report file",
+        description="evidence <request-id> [-o FILE] | evidence verify FILE",
+    )
+    evidence.add_argument("words", nargs="+", metavar="REQUEST-ID | verify FILE")
+    evidence.add_argument("-o", "--output", type=Path, default=None, metavar="FILE")
     return parser
 
 
@@ -92,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             return run(_check(settings))
         elif args.command == "audit":
             return run(_audit(settings, args))
+        elif args.command == "evidence":
+            return run(_evidence(settings, args))
     except ConfigError as exc:
         print(f"approvals-bot cannot start.\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -112,6 +122,13 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> int:
             print(text)
             return code
         return await export_command(container.audit_log, args.format, args.since, sys.stdout)
+
+
+async def _evidence(settings: Settings, args: argparse.Namespace) -> int:
+    async with build(settings) as container:
+        return await evidence_command(
+            container.evidence, args.words, args.output, sys.stdout, sys.stderr
+        )
 
 
 if __name__ == "__main__":

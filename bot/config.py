@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.stores.client import RedisEndpoint, redis_endpoint
 from services.errors import ConfigError
 from services.secretbox import SecretBox
 
@@ -27,8 +28,9 @@ class Settings(BaseSettings):
         env_file=None, extra="ignore", case_sensitive=True, env_ignore_empty=True
     )
 
-    SLACK_BOT_TOKEN: SecretStr
-    SLACK_SIGNING_SECRET: SecretStr
+    # Both unset: the playground (an emulated workspace served at /playground) stands in.
+    SLACK_BOT_TOKEN: SecretStr | None = None
+    SLACK_SIGNING_SECRET: SecretStr | None = None
     SLACK_APP_TOKEN: SecretStr | None = None
     SLACK_API_URL: str = "https://slack.com/api/"
 
@@ -81,6 +83,22 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value
 
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            redis_endpoint(value.get_secret_value())
+        return value
+
+    @field_validator("REDIS_PREFIX")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        # A brace in the prefix would become (or break) the hash tag that keeps the keys one
+        # script touches in one Redis Cluster slot (bot/stores/keys.py).
+        if "{" in value or "}" in value:
+            raise ValueError("must not contain { or } (they decide Redis Cluster slots)")
+        return value
+
     @field_validator("ENCRYPTION_KEYS")
     @classmethod
     def _keys(cls, value: SecretStr) -> SecretStr:
@@ -92,6 +110,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _live_needs(self) -> Settings:
+        if (self.SLACK_BOT_TOKEN is None) != (self.SLACK_SIGNING_SECRET is None):
+            raise ValueError(
+                "set both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET for a Slack workspace, "
+                "or neither for the playground"
+            )
         if self.live:
             missing = [
                 name
@@ -113,6 +136,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def playground(self) -> bool:
+        """True without Slack credentials: the bot serves an emulated workspace at /playground."""
+        return self.SLACK_BOT_TOKEN is None and self.SLACK_SIGNING_SECRET is None
+
+    @property
     def live(self) -> bool:
         """True when a real Atlassian 3LO app is configured; otherwise the sandbox is used."""
         return bool(self.ATLASSIAN_CLIENT_ID)
@@ -120,6 +148,13 @@ class Settings(BaseSettings):
     @property
     def encryption_keys(self) -> list[str]:
         return list(_split_csv(self.ENCRYPTION_KEYS.get_secret_value()))
+
+    @property
+    def redis_endpoint(self) -> RedisEndpoint | None:
+        """The checked REDIS_URL, or None for the embedded redis-server."""
+        if self.REDIS_URL is None:
+            return None
+        return redis_endpoint(self.REDIS_URL.get_secret_value())
 
     @property
     def redirect_uri(self) -> str:

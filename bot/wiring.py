@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
-from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -18,6 +17,7 @@ from bot.config import Settings
 from bot.embedded_redis import EmbeddedRedis
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
+from bot.playground import Playground, SlackAccess, make_playground, slack_access
 from bot.slack.api import SlackApi
 from bot.slack.client import web_client
 from bot.slack.enrolment import SlackEnrolmentDms
@@ -33,6 +33,7 @@ from bot.slack.surfaces import SlackSurfacesAdapter
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.basic import RedisHealth, RedisLeases
+from bot.stores.client import RedisClient, RedisEndpoint, connect_redis
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
 from bot.stores.requests import RedisRequestStore
@@ -54,6 +55,10 @@ from services.approvalflow.client import ApprovalFlowClient, ApprovalFlowSetting
 from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.clock import SystemClock
+from services.confluence import ConfluenceClient, ConfluenceSettings
+from services.evidence import EvidenceReports
+from services.evidence.pdf import PdfEvidenceRenderer
+from services.evidence.service import EvidenceSettings
 from services.linking import (
     AccountLinking,
     AtlassianEndpoints,
@@ -95,7 +100,7 @@ class Container:
     """Everything a running bot holds; built once by `build`, closed when it exits."""
 
     settings: Settings
-    redis: Redis
+    redis: RedisClient
     keys: Keys
     clock: Clock
     box: SecretBox
@@ -107,14 +112,17 @@ class Container:
     metrics: Metrics
     slack: AsyncWebClient
     slack_api: SlackApi
+    slack_access: SlackAccess  # the token, signing secret and API URL in use (or the playground's)
     bolt: AsyncApp
     jobs: JobRunner
     sandbox: SandboxState | None  # sandbox mode only; tests arrange and inspect it
+    playground: Playground | None  # playground mode only (no Slack credentials)
     linking: AccountLinking
     vault: TokenVault
     tokens: ApprovalTokens
     approvalflow: ApprovalFlowClient
     requests: Requests
+    evidence: EvidenceReports
     store_description: str
 
 
@@ -126,7 +134,7 @@ _SECRET_CALLS.setLevel(logging.INFO)
 
 
 async def make_slack_clients(
-    settings: Settings, stack: AsyncExitStack
+    access: SlackAccess, stack: AsyncExitStack
 ) -> tuple[AsyncWebClient, SlackApi]:
     """The Web API client (Bolt's too) and the adapter over it and its quiet twin, sharing one
     aiohttp session closed with the stack. Without a session of its own, slack_sdk opens a
@@ -136,13 +144,12 @@ async def make_slack_clients(
         connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS, keepalive_timeout=30)
     )
     stack.push_async_callback(session.close)
-    token = settings.SLACK_BOT_TOKEN.get_secret_value()
-    client = web_client(token, settings.SLACK_API_URL, session)
-    quiet = web_client(token, settings.SLACK_API_URL, session, logger=_SECRET_CALLS)
+    client = web_client(access.bot_token, access.api_url, session)
+    quiet = web_client(access.bot_token, access.api_url, session, logger=_SECRET_CALLS)
     return client, SlackApi(client, quiet=quiet)
 
 
-def make_bolt_app(settings: Settings, client: AsyncWebClient, deps: HandlerDeps) -> AsyncApp:
+def make_bolt_app(signing_secret: str, client: AsyncWebClient, deps: HandlerDeps) -> AsyncApp:
     # Bolt turns on its OAuth install flow when these are in the environment; this bot is a
     # single-workspace app with a static bot token, so hide them while the app is built.
     # (SLACK_BOT_TOKEN too: the client we pass already carries it, and Bolt warns otherwise.)
@@ -154,7 +161,7 @@ def make_bolt_app(settings: Settings, client: AsyncWebClient, deps: HandlerDeps)
     try:
         app = AsyncApp(
             client=client,
-            signing_secret=settings.SLACK_SIGNING_SECRET.get_secret_value(),
+            signing_secret=signing_secret,
             process_before_response=False,
             raise_error_for_unhandled_request=False,
             # bot/slack_edge.py verifies every HTTP request's signature on the bytes Slack
@@ -168,21 +175,20 @@ def make_bolt_app(settings: Settings, client: AsyncWebClient, deps: HandlerDeps)
     return app
 
 
-async def connect_store(settings: Settings, stack: AsyncExitStack) -> tuple[Redis, str]:
-    """The Redis client: REDIS_URL, or an embedded redis-server stopped when the stack closes."""
-    if settings.REDIS_URL is not None:
-        url = settings.REDIS_URL.get_secret_value()
-        description = "Redis at REDIS_URL"
-    else:
+async def connect_store(settings: Settings, stack: AsyncExitStack) -> tuple[RedisClient, str]:
+    """The Redis client: REDIS_URL (one server or a cluster), or an embedded redis-server
+    stopped when the stack closes."""
+    endpoint = settings.redis_endpoint
+    if endpoint is None:
         embedded = EmbeddedRedis(settings.DATA_DIR)
         url = await embedded.start()
         stack.push_async_callback(embedded.stop)
-        description = f"embedded redis-server (data in {embedded.data_dir})"
-    redis = Redis.from_url(
-        url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
-    )
+        endpoint = RedisEndpoint(
+            url, cluster=False, description=f"embedded redis-server (data in {embedded.data_dir})"
+        )
+    redis = connect_redis(endpoint)
     stack.push_async_callback(redis.aclose)
-    return redis, description
+    return redis, endpoint.description
 
 
 def atlassian_endpoints(settings: Settings) -> AtlassianEndpoints:
@@ -234,7 +240,7 @@ def make_sandbox(settings: Settings, clock: Clock) -> SandboxState | None:
 def make_linking(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     box: SecretBox,
@@ -281,7 +287,7 @@ def make_linking(
 def make_approval_tokens(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     box: SecretBox,
@@ -306,7 +312,7 @@ def make_approval_tokens(
 def make_admin(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     box: SecretBox,
@@ -352,15 +358,24 @@ def make_approvalflow(settings: Settings, vault: TokenVault, clock: Clock) -> Ap
     )
 
 
+def make_confluence(settings: Settings, vault: TokenVault, clock: Clock) -> ConfluenceClient:
+    """Confluence v2 (page titles and versions, spaces) as each person, through the same
+    gateway host as ApprovalFlow; in sandbox mode the sandbox emulates it."""
+    return ConfluenceClient(
+        ConfluenceSettings(api_url=atlassian_endpoints(settings).api_url), vault, clock=clock
+    )
+
+
 def make_requests(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     audit: AuditTrail,
     slack: SlackApi,
     api: ApprovalFlowClient,
+    confluence: ConfluenceClient,
     tokens: ApprovalTokens,
     linking: AccountLinking,
 ) -> Requests:
@@ -368,6 +383,7 @@ def make_requests(
     return Requests(
         store=RedisRequestStore(redis, keys),
         api=api,
+        confluence=confluence,
         tokens=tokens,
         identities=LinkIdentities(linking),
         groups=SlackGroupMembers(slack),
@@ -382,6 +398,32 @@ def make_requests(
             reminder_hours=settings.REMINDER_HOURS,
             poll_interval_seconds=settings.POLL_INTERVAL_SECONDS,
             confluence_site_url=confluence_site_url(settings),
+        ),
+    )
+
+
+def make_evidence(
+    settings: Settings,
+    *,
+    redis: RedisClient,
+    keys: Keys,
+    clock: Clock,
+    audit: AuditTrail,
+    audit_log: RedisAuditLog,
+    audit_keys: AuditKeyring,
+    admin: AdminServices,
+) -> EvidenceReports:
+    """Signature evidence reports: the PDF per request, and the check of a report file."""
+    return EvidenceReports(
+        requests=RedisRequestStore(redis, keys),
+        log=audit_log,
+        keys=audit_keys,
+        auditor=audit,
+        admins=admin.access,
+        renderer=PdfEvidenceRenderer(),
+        clock=clock,
+        settings=EvidenceSettings(
+            site_url=confluence_site_url(settings), sandbox=not settings.live
         ),
     )
 
@@ -420,7 +462,9 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         audit_keys = AuditKeyring.from_fernet_keys(settings.encryption_keys)
         audit_log = RedisAuditLog(redis, keys, audit_keys)
         audit = AuditTrail(audit_log, clock)
-        slack, slack_api = await make_slack_clients(settings, stack)
+        playground = await make_playground(settings, stack, sandbox_mount=SANDBOX_MOUNT)
+        access = slack_access(settings, playground)
+        slack, slack_api = await make_slack_clients(access, stack)
         # One of each for every feature: DMs and security alerts, and users.info look-ups.
         notifier = SlackNotifier(slack_api, settings.SECURITY_CHANNEL, sandbox=not settings.live)
         directory = SlackDirectory(slack_api)
@@ -458,6 +502,8 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         )
         approvalflow = make_approvalflow(settings, vault, clock)
         stack.push_async_callback(approvalflow.aclose)
+        confluence = make_confluence(settings, vault, clock)
+        stack.push_async_callback(confluence.aclose)
         requests = make_requests(
             settings,
             redis=redis,
@@ -466,8 +512,19 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             audit=audit,
             slack=slack_api,
             api=approvalflow,
+            confluence=confluence,
             tokens=tokens,
             linking=linking,
+        )
+        evidence = make_evidence(
+            settings,
+            redis=redis,
+            keys=keys,
+            clock=clock,
+            audit=audit,
+            audit_log=audit_log,
+            audit_keys=audit_keys,
+            admin=admin,
         )
         deps = HandlerDeps(
             sandbox=not settings.live,
@@ -477,10 +534,11 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             admin=admin,
             requests=requests,
             approvals_channel=settings.APPROVALS_CHANNEL,
+            evidence=evidence,
             slack=SlackSurfacesAdapter(slack_api),
             enrolment_dms=enrolment_dms,
         )
-        bolt = make_bolt_app(settings, slack, deps)
+        bolt = make_bolt_app(access.signing_secret, slack, deps)
         jobs = JobRunner(leases, metrics)
 
         async def refresh_idle_links() -> None:
@@ -500,7 +558,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         log.info(
             "slack",
             extra={
-                "uses": settings.SLACK_API_URL,
+                "uses": "the playground" if playground else access.api_url,
                 "socket_mode": settings.SLACK_APP_TOKEN is not None,
             },
         )
@@ -522,13 +580,16 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             metrics=metrics,
             slack=slack,
             slack_api=slack_api,
+            slack_access=access,
             bolt=bolt,
             jobs=jobs,
             sandbox=sandbox,
+            playground=playground,
             linking=linking,
             vault=vault,
             tokens=tokens,
             approvalflow=approvalflow,
             requests=requests,
+            evidence=evidence,
             store_description=store_description,
         )

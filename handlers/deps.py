@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from handlers.ports import EnrolmentSender, SlackSurfaces, TokenLostAlerts
 from services.admin import AdminServices
 from services.approval_token import ApprovalTokens
+from services.evidence import EvidenceReports
 from services.linking import AccountLinking
 from services.requests.ports import RequestService
 
@@ -22,5 +23,6 @@ class HandlerDeps:
     admin: AdminServices  # /approvals tokens and audit (issue 7)
     requests: RequestService  # approval requests and signing (issue 6)
     approvals_channel: str | None  # APPROVALS_CHANNEL: where requests go unless one is named
+    evidence: EvidenceReports  # signature evidence reports (PDF)
     slack: SlackSurfaces  # modals, Home, ephemeral replies, files (bot/slack)
     enrolment_dms: EnrolmentSender  # the enrolment DM and token DMs (bot/slack)

@@ -42,7 +42,7 @@ class SlackSurfaces(Protocol):
 
     async def publish_home(self, user: str, view: dict[str, Any]) -> None: ...
 
-    async def send_file(self, user: str, filename: str, content: str, comment: str) -> None:
+    async def send_file(self, user: str, filename: str, content: str | bytes, comment: str) -> None:
         """Upload a file into the bot's DM with the person."""
         ...
 

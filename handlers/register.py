@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import admin, approval_token, errors, help, home, linking, requests, signing, status
+from handlers import (
+    admin,
+    approval_token,
+    errors,
+    evidence,
+    help,
+    home,
+    linking,
+    requests,
+    signing,
+    status,
+)
 from handlers.deps import HandlerDeps
 from handlers.slash import SubcommandRouter
 
@@ -47,6 +58,7 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
         deps.enrolment_dms,
         sandbox=deps.sandbox,
     )
+    evidence.register(app, router, deps.evidence, deps.slack, sandbox=deps.sandbox)
     # /approvals status: one section per feature; add yours to this list.
     status.register(
         router,

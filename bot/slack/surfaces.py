@@ -37,7 +37,7 @@ class SlackSurfacesAdapter:
     async def publish_home(self, user: str, view: dict[str, Any]) -> None:
         await self._api.publish_home(user, view)
 
-    async def send_file(self, user: str, filename: str, content: str, comment: str) -> None:
+    async def send_file(self, user: str, filename: str, content: str | bytes, comment: str) -> None:
         # files_upload_v2 needs a channel id, not a user id.
         channel = await self._api.open_dm(user)
         await self._api.upload_file(

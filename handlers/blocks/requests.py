@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from urllib.parse import quote
 
 from handlers.blocks.common import Block, context, plain, section, with_sandbox_note
 from handlers.messages import (
     APPROVE_BUTTON,
     DECISION_LABELS,
+    EVIDENCE_BUTTON,
     HOME_PENDING_TITLE,
     OUTCOME_SKIPPED,
     OUTCOME_SKIPPED_LINE,
     OUTCOME_SUBMITTED,
     PAGE_BLOCKED,
     PAGE_BLOCKED_NO_REASON,
+    PAGE_RESTRICTED,
     PAGE_SUBMITTABLE,
+    PAGE_UNTITLED,
     PENDING_FALLBACK,
     PENDING_LINE,
     PENDING_MORE,
@@ -28,6 +30,7 @@ from handlers.messages import (
     REQUEST_EXPIRES,
     REQUEST_FALLBACK,
     REQUEST_HEADER,
+    REQUEST_NO_TITLES,
     REQUEST_NOT_IN_CHANNEL,
     REQUEST_NOTHING,
     REQUEST_PAGES_MORE,
@@ -44,6 +47,7 @@ from handlers.messages import (
     SIGNATURE_LINE,
     SIGNATURE_REASON,
     SIGNATURES_TITLE,
+    SPACE_LINE,
     STATE_CLOSED,
     STATE_EXPIRED,
     STATE_NOTE,
@@ -53,11 +57,15 @@ from handlers.messages import (
     STATE_SUBMITTED,
     STATE_SUBMITTING,
 )
+from services.approvalflow.page_url import page_view_url
 from services.approvalflow.targets import PageSnapshot, PageTarget, Target, TargetSnapshot
 from services.requests.model import ApprovalRequest, Decision, PageOutcome, Signature, Status
 
 APPROVE_ACTION = "request_approve"
 REJECT_ACTION = "request_reject"
+EVIDENCE_ACTION = "request_evidence"
+# A request whose signing is over: its evidence report (PDF) is worth having from the message.
+EVIDENCE_STATES = frozenset({Status.SUBMITTED, Status.CLOSED, Status.REJECTED, Status.EXPIRED})
 MAX_PAGES_SHOWN = 10  # the issue: the first 10 pages, then "+N more"
 MAX_PENDING_SHOWN = 15  # two blocks each, well inside a message's 50
 MAX_REASON_SHOWN = 200  # ApprovalFlow's reasons are free text; keep a line a line
@@ -84,12 +92,26 @@ def utc_seconds(when: datetime) -> str:
 
 
 def page_url(site_url: str, page_id: str) -> str:
-    return f"{site_url.rstrip('/')}/wiki/pages/viewpage.action?pageId={quote(page_id, safe='')}"
+    return page_view_url(site_url, page_id)
 
 
-def page_link(site_url: str, page_id: str, title: str | None = None) -> str:
-    label = esc(clip(title, 80)).replace("|", "¦") if title else f"Page {esc(page_id)}"
+def page_link(
+    site_url: str, page_id: str, title: str | None = None, *, restricted: bool = False
+) -> str:
+    """The page's title as a link; a page Confluence hides from the reader says so."""
+    if title:
+        label = esc(clip(title, 80)).replace("|", "¦")
+    else:
+        label = (PAGE_RESTRICTED if restricted else PAGE_UNTITLED).format(id=esc(page_id))
     return f"<{page_url(site_url, page_id)}|{label}>"
+
+
+def space_text(snapshot: TargetSnapshot) -> str | None:
+    """`space ENG (Engineering Docs)` when Confluence named the space."""
+    if not snapshot.space_key:
+        return None
+    name = esc(clip(snapshot.space_name or snapshot.space_key, 80))
+    return SPACE_LINE.format(key=esc(snapshot.space_key), name=name)
 
 
 def target_label(target: Target) -> str:
@@ -103,8 +125,8 @@ def page_count(count: int) -> str:
 
 
 def page_line(site_url: str, page: PageSnapshot) -> str:
-    """`• Page 65601 · v7 · submittable` (a link to the page)."""
-    parts = [f"• {page_link(site_url, page.page_id)}"]
+    """`• Authentication overview · v7 · submittable` (a link to the page)."""
+    parts = [f"• {page_link(site_url, page.page_id, page.title, restricted=page.restricted)}"]
     if page.version is not None:
         parts.append(f"v{page.version}")
     if page.can_submit is True:
@@ -255,6 +277,22 @@ def decision_buttons(request_id: str) -> Block:
     }
 
 
+def evidence_button(request_id: str) -> Block:
+    """Evidence (PDF): the report in the clicker's DM; the server checks who may have it."""
+    return {
+        "type": "actions",
+        "block_id": f"evidence:{request_id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": EVIDENCE_ACTION,
+                "text": plain(EVIDENCE_BUTTON),
+                "value": request_id,
+            }
+        ],
+    }
+
+
 def request_message(
     request: ApprovalRequest, *, site_url: str, sandbox: bool
 ) -> tuple[str, list[Block]]:
@@ -264,6 +302,9 @@ def request_message(
     what = REQUEST_TARGET_LINE.format(
         what=target_label(request.target), pages=page_count(len(snapshot.pages))
     )
+    space = space_text(snapshot)
+    if space:
+        what = f"{what} · {space}"
     head = [f"*{esc(clip(title, MAX_TITLE_SHOWN))}*", what]
     if request.summary:
         head.append(esc(clip(request.summary, 500)))
@@ -292,6 +333,8 @@ def request_message(
     blocks.append(context(people))
     if request.status is Status.PENDING:
         blocks.append(decision_buttons(request.id))
+    elif request.status in EVIDENCE_STATES:
+        blocks.append(evidence_button(request.id))
     fallback = REQUEST_FALLBACK.format(
         id=request.id,
         target=target_label(request.target),
@@ -308,6 +351,10 @@ def note_message(text: str, sandbox: bool) -> tuple[str, list[Block]]:
 
 def posted_message(request: ApprovalRequest, sandbox: bool) -> tuple[str, list[Block]]:
     text = REQUEST_POSTED.format(id=request.id, channel=request.channel)
+    pages = request.snapshot.pages
+    if pages and all(page.title is None and not page.restricted for page in pages):
+        # Confluence was not asked (a link from before its scopes) or did not answer.
+        text = f"{text}\n{REQUEST_NO_TITLES}"
     return text, with_sandbox_note([section(text)], sandbox)
 
 

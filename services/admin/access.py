@@ -48,13 +48,27 @@ class AdminAccess:
         if not (profile.is_admin or user_id in self._admin_ids):
             await self._refuse(Actor(slack_id=user_id, name=profile.name), attempted, target)
             raise NotAllowed(REFUSED.format(what=_command(attempted)))
+        return await self._admin(user_id, profile.name)
+
+    async def check(self, user_id: str) -> Admin | None:
+        """The admin, or None: for features open to admins among others, which audit their own
+        refusals. Slack failing to answer raises UpstreamError, as for `require`."""
+        try:
+            profile = await self._directory.user(user_id)
+        except NotFound:
+            return None
+        if not (profile.is_admin or user_id in self._admin_ids):
+            return None
+        return await self._admin(user_id, profile.name)
+
+    async def _admin(self, user_id: str, slack_name: str) -> Admin:
         entry = await self._links.entry(user_id)
         link = entry.link if entry is not None else None
         # The printed name is the Atlassian display name when linked (21 CFR 11.50), as for
         # every other actor in the trail; otherwise the Slack name.
         if link is not None:
             return Admin(Actor(user_id, link.account_id, link.name))
-        return Admin(Actor(user_id, None, profile.name))
+        return Admin(Actor(user_id, None, slack_name))
 
     async def _refuse(self, actor: Actor, attempted: str, target: str) -> None:
         await self._auditor.record(

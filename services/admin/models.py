@@ -19,8 +19,8 @@ EXPIRING_WITHIN = timedelta(days=7)
 class Admin:
     """Proof that the server checked this person is an admin, with the actor to audit.
 
-    Only `AdminAccess.require` makes one; every admin service method takes one, so no admin
-    operation can run without the check."""
+    Only `AdminAccess.require` and `AdminAccess.check` make one; every admin service method
+    takes one, so no admin operation can run without the check."""
 
     actor: Actor
 

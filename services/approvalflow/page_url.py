@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from services.approvalflow.targets import ChangeSetTarget, PageTarget, Target
 from services.errors import InputError
@@ -35,6 +35,11 @@ PASTE_FULL_URL = (
     "I can't tell which page that link points to. Open the page in Confluence and paste the "
     "full address from the browser (…/wiki/spaces/KEY/pages/123456/Title), or its page id."
 )
+
+
+def page_view_url(site_url: str, page_id: str) -> str:
+    """The link that opens a page by its id on the site (the form every Confluence answers)."""
+    return f"{site_url.rstrip('/')}/wiki/pages/viewpage.action?pageId={quote(page_id, safe='')}"
 
 
 def parse_target(text: str, *, site_url: str | None = None) -> Target:

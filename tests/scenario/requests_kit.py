@@ -267,6 +267,10 @@ def buttons(blocks: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return [e for b in blocks or [] if b["type"] == "actions" for e in b["elements"]]
 
 
+def action_ids(blocks: list[dict[str, Any]] | None) -> list[str]:
+    return [str(e["action_id"]) for e in buttons(blocks)]
+
+
 @asynccontextmanager
 async def requests_world(
     fake_slack: FakeSlack, redis_url: str, clock: FakeClock, **env: str

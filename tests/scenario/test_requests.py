@@ -18,10 +18,12 @@ from bot.wiring import (
 from emulators.approvalflow.seed import ALICE, BOB
 from emulators.slack import FakeSlack
 from emulators.slack.blockkit_limits import view_problems
+from handlers.blocks.requests import EVIDENCE_ACTION
 from services.secretbox import new_key
 from tests.fakes.clock import FakeClock
 from tests.scenario.requests_kit import (
     Requests,
+    action_ids,
     buttons,
     message_text,
     requests_world,
@@ -68,7 +70,7 @@ async def test_request_approve_submit_as_the_approver_and_track(world: Requests)
     message = world.message(posted)
     assert message.edited_ts is not None
     text = message_text(message)
-    assert buttons(message.blocks) == []
+    assert action_ids(message.blocks) == [EVIDENCE_ACTION]
     assert "Bob Baker" in text and UTC_TIME.search(text) and "Approved" in text
     assert "I approve submitting these 3 pages for review" in text
     assert "Submitted* (3)" in text and "Comment: LGTM" in text
@@ -108,7 +110,7 @@ async def test_reject_needs_a_reason(world: Requests) -> None:
     assert world.sandbox.calls_to("submit_change_set") == []
     text = message_text(world.message(posted))
     assert "Rejected" in text and reason in text and "Bob Baker" in text
-    assert buttons(world.message(posted).blocks) == []
+    assert action_ids(world.message(posted).blocks) == [EVIDENCE_ACTION]
     assert "rejected by Bob Baker" in world.slack.dm_messages("U0ALICE")[-1].text
     assert world.slack.replies(posted.channel, posted.ts)
 
@@ -199,7 +201,7 @@ async def test_reminder_then_expiry(world: Requests) -> None:
     world.clock.advance(hours=48)
     await world.job(EXPIRE_REQUESTS_JOB).run()
     message = world.message(posted)
-    assert "Expired" in message_text(message) and buttons(message.blocks) == []
+    assert "Expired" in message_text(message) and action_ids(message.blocks) == [EVIDENCE_ACTION]
     assert "expired" in world.slack.dm_messages("U0ALICE")[-1].text
     late = await world.click("U0BOB", posted.id, posted=posted)
     assert "expired" in view_text(late)
@@ -227,7 +229,9 @@ async def test_watched_space_posts_each_new_change_set_once(world: Requests) -> 
         "U0ALICE", real_name="Alice Anders", email="alice@example.com", is_admin=True
     )
     done = await world.command("watch 98301 <#C0WATCH|watch>", "U0ALICE")
-    assert done is not None and "Watching space `98301`" in (done.text or "")
+    assert done is not None and "Watching space `ENG` (Engineering Docs, id 98301)" in (
+        done.text or ""
+    )
 
     job = world.job(WATCHED_SPACES_JOB)
     await job.run()
@@ -237,8 +241,16 @@ async def test_watched_space_posts_each_new_change_set_once(world: Requests) -> 
 
     stopped = await world.command("unwatch 98301", "U0ALICE")
     assert stopped is not None and "Stopped watching" in (stopped.text or "")
-    bad = await world.command("watch ENG", "U0ALICE")
-    assert bad is not None and "not a space id" in (bad.text or "")
+    nope = await world.command("watch NOPE", "U0ALICE")
+    assert nope is not None and "no Confluence space with the key NOPE" in (nope.text or "")
+    docs = await world.command("watch DOCS", "U0ALICE")
+    assert docs is not None and "Watching space `DOCS` (Product Documentation, id 98303)" in (
+        docs.text or ""
+    )
+    again = await world.command("unwatch docs", "U0ALICE")  # keys are case-blind to people
+    assert again is not None and "Stopped watching space `DOCS`" in (again.text or "")
+    bad = await world.command("watch EN?G", "U0ALICE")
+    assert bad is not None and "not a space key or id" in (bad.text or "")
 
 
 async def test_restart_mid_flow_loses_nothing(
@@ -256,6 +268,6 @@ async def test_restart_mid_flow_loses_nothing(
         form = await second.click("U0BOB", posted.id, posted=posted)
         answer = await second.submit("U0BOB", form, code=second.code("U0BOB"))
         assert "Signed and submitted" in view_text(answer["view"])
-        assert buttons(second.message(posted).blocks) == []
+        assert action_ids(second.message(posted).blocks) == [EVIDENCE_ACTION]
         [submit] = second.sandbox.calls_to("submit_change_set")
         assert submit.account_id == BOB

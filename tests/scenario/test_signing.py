@@ -14,11 +14,13 @@ import pytest
 
 from emulators.approvalflow.seed import BOB, CAROL
 from emulators.slack import FakeSlack, FakeView
+from handlers.blocks.requests import EVIDENCE_ACTION
 from services.requests.model import Status
 from tests.fakes.clock import FakeClock
 from tests.scenario.requests_kit import (
     Posted,
     Requests,
+    action_ids,
     buttons,
     message_text,
     requests_world,
@@ -240,9 +242,9 @@ async def test_a_submit_timeout_is_settled_by_asking_approvalflow(world: Request
     assert await status(world, posted) is Status.SUBMITTED
     assert len(world.sandbox.calls_to("submit_change_set")) == 2, "never resubmitted blindly"
     text = message_text(world.message(posted))
-    assert (
-        "did not confirm the submit in time" in text and buttons(world.message(posted).blocks) == []
-    )
+    assert "did not confirm the submit in time" in text and action_ids(
+        world.message(posted).blocks
+    ) == [EVIDENCE_ACTION]
 
 
 async def test_a_slow_submit_shows_submitting_then_the_outcome(world: Requests) -> None:

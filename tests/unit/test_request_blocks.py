@@ -11,6 +11,7 @@ import pytest
 from emulators.slack.blockkit_limits import message_problems, view_problems
 from handlers.blocks.requests import (
     APPROVE_ACTION,
+    EVIDENCE_ACTION,
     REJECT_ACTION,
     pending_message,
     request_message,
@@ -101,6 +102,10 @@ def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
 
 
+def action_ids(blocks: list[dict[str, Any]]) -> list[str]:
+    return [str(e["action_id"]) for e in buttons(blocks)]
+
+
 def test_pending_request_message() -> None:
     text, blocks = request_message(request(), site_url=SITE, sandbox=True)
     assert message_problems(text, blocks) == []
@@ -150,7 +155,7 @@ def test_submitted_message_has_signatures_and_outcomes_and_no_buttons() -> None:
     text, blocks = request_message(done, site_url=SITE, sandbox=False)
     assert message_problems(text, blocks) == []
     shown = all_text(blocks)
-    assert buttons(blocks) == []
+    assert action_ids(blocks) == [EVIDENCE_ACTION]
     assert "Bob Baker" in shown and "2026-11-23 09:05:07 UTC" in shown
     assert "I approve submitting these 3 pages for review" in shown and "Approved" in shown
     assert "Submitted* (1)" in shown and "Skipped* (1)" in shown
@@ -164,12 +169,12 @@ def test_rejected_expired_failed_and_tracked_states() -> None:
         signatures=(signature(Decision.REJECT, "Missing the audit results for 2026 please"),),
     )
     text, blocks = request_message(rejected, site_url=SITE, sandbox=False)
-    assert buttons(blocks) == [] and "Rejected" in all_text(blocks)
+    assert action_ids(blocks) == [EVIDENCE_ACTION] and "Rejected" in all_text(blocks)
     assert "Reason: Missing the audit results" in all_text(blocks)
 
     expired = request(status=Status.EXPIRED)
     text, blocks = request_message(expired, site_url=SITE, sandbox=False)
-    assert buttons(blocks) == [] and "Expired" in all_text(blocks)
+    assert action_ids(blocks) == [EVIDENCE_ACTION] and "Expired" in all_text(blocks)
 
     failed = request(last_error="ApprovalFlow answered 500")
     text, blocks = request_message(failed, site_url=SITE, sandbox=False)
@@ -184,7 +189,7 @@ def test_rejected_expired_failed_and_tracked_states() -> None:
         closed = request(status=Status.CLOSED, rollup_state=state)
         text, blocks = request_message(closed, site_url=SITE, sandbox=False)
         assert message_problems(text, blocks) == []
-        assert words in all_text(blocks) and buttons(blocks) == []
+        assert words in all_text(blocks) and action_ids(blocks) == [EVIDENCE_ACTION]
 
 
 def test_titles_cannot_mention_or_link() -> None:
@@ -316,8 +321,9 @@ def test_watch_command() -> None:
     assert WatchCommand.parse(["98301", "<#C0DOCS|docs>"], "watch", channel_allowed=True) == (
         WatchCommand("98301", "C0DOCS")
     )
-    with pytest.raises(InputError, match="not a space id"):
-        WatchCommand.parse(["ENG"], "watch", channel_allowed=True)
+    assert WatchCommand.parse(["ENG"], "watch", channel_allowed=True) == WatchCommand("ENG", None)
+    with pytest.raises(InputError, match="not a space key or id"):
+        WatchCommand.parse(["EN?G"], "watch", channel_allowed=True)
     with pytest.raises(InputError):
         WatchCommand.parse(["98301", "<#C0DOCS>"], "unwatch", channel_allowed=False)
 

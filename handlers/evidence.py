@@ -1,0 +1,104 @@
+"""`/approvals evidence <request-id>` and the Evidence (PDF) button: the report in your DM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from handlers.blocks.common import section, with_sandbox_note
+from handlers.blocks.requests import EVIDENCE_ACTION
+from handlers.messages import (
+    EVIDENCE_COMMENT,
+    EVIDENCE_ONE_ID,
+    EVIDENCE_SENT,
+    EVIDENCE_USAGE,
+    EVIDENCE_WORKING,
+    REQUEST_BAD_ID,
+    SANDBOX_NOTE,
+    missing_argument,
+)
+from handlers.ports import SlackSurfaces
+from handlers.slash import SlashCall, SubcommandRouter
+from services.evidence import EvidenceReports, ReportFile
+from services.requests.model import normalise_request_id
+
+_MAX_VALUE = 40
+
+
+@dataclass(frozen=True)
+class EvidenceClick:
+    """The Evidence (PDF) button on a request message, as our own type."""
+
+    user_id: str
+    request_text: str
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> EvidenceClick:
+        actions = body.get("actions") or [{}]
+        return cls(
+            user_id=str((body.get("user") or {}).get("id", "")),
+            request_text=str(actions[0].get("value") or "")[:_MAX_VALUE],
+        )
+
+
+def register(
+    app: AsyncApp,
+    router: SubcommandRouter,
+    evidence: EvidenceReports,
+    slack: SlackSurfaces,
+    *,
+    sandbox: bool,
+) -> None:
+    def blocks(text: str) -> list[dict[str, Any]]:
+        return with_sandbox_note([section(text)], sandbox)
+
+    async def deliver(user: str, report: ReportFile) -> str:
+        comment = EVIDENCE_COMMENT.format(
+            report=report.report_id, id=report.request_id, pages=report.pages, sha256=report.sha256
+        )
+        if sandbox:
+            comment += f"\n:test_tube: {SANDBOX_NOTE}"
+        await slack.send_file(user, report.filename, report.content, comment)
+        return EVIDENCE_SENT.format(
+            id=report.request_id,
+            filename=report.filename,
+            pages=report.pages,
+            report=report.report_id,
+        )
+
+    async def command(call: SlashCall) -> None:
+        if not call.args:
+            await router.reply_help(call.ack, missing_argument(EVIDENCE_USAGE))
+            return
+        if len(call.args) > 1:
+            await router.reply_help(call.ack, EVIDENCE_ONE_ID)
+            return
+        request_id = normalise_request_id(call.args[0][:_MAX_VALUE])
+        if request_id is None:
+            shown = call.args[0][:_MAX_VALUE].replace("`", "'")
+            await router.reply_help(call.ack, REQUEST_BAD_ID.format(value=shown))
+            return
+        working = EVIDENCE_WORKING.format(id=request_id)
+        await call.ack(text=working, blocks=blocks(working), response_type="ephemeral")
+        user = call.input.user_id
+        report = await evidence.for_slack_user(request_id, user)
+        sent = await deliver(user, report)
+        await call.respond(
+            text=sent, blocks=blocks(sent), response_type="ephemeral", replace_original=False
+        )
+
+    async def clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        click = EvidenceClick.from_body(body)
+        report = await evidence.for_slack_user(click.request_text, click.user_id)
+        sent = await deliver(click.user_id, report)
+        await respond(
+            text=sent, blocks=blocks(sent), response_type="ephemeral", replace_original=False
+        )
+
+    router.add("evidence", command)
+    app.action(EVIDENCE_ACTION)(clicked)
