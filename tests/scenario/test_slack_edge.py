@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from bot.slack_edge import MAX_BODY_BYTES, bolt_form_body
 from emulators.slack import FakeSlack
+from emulators.slack.signing import signed_headers
 from tests.scenario.harness import (
     SIGNING_SECRET,
     RunningBot,
@@ -23,7 +24,6 @@ from tests.scenario.harness import (
     bot_in_thread,
     running_bot,
 )
-from tests.slack_signer import signed_headers
 
 FORM = "application/x-www-form-urlencoded"
 
