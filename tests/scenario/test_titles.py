@@ -182,6 +182,11 @@ async def test_a_link_without_the_new_scopes(world: Requests) -> None:
     signed = await world.submit("U0CAROL", form, code=world.code("U0CAROL"))
     assert "Signed and submitted" in view_text(signed["view"])
 
+    # Carol asking for a single page is told what her link lacks, with the button.
+    asked = await world.command(f"request {ADR}", "U0CAROL")
+    assert asked is not None and "read:page:confluence" in (asked.text or "")
+    assert [b["action_id"] for b in buttons(asked.blocks)] == ["link_connect"]
+
     single = await world.request(f"{ADR} <@U0CAROL>")
     refused = await world.click("U0CAROL", single.id, posted=single)
     assert "read:page:confluence" in view_text(refused)
