@@ -132,7 +132,7 @@ class PdfEvidenceRenderer:
             subject=f"{record.report_id} {record.request.id}",
             keywords=[record.report_id, record.request.id, "evidence"],
             creator="approvals-bot",
-            invariant=True,  # no random document id: the content alone decides the bytes
+            invariant=False,  # CreationDate is the real time (invariant would print 2000-01-01)
         )
         pages: list[int] = []
         doc.build(_story(record, styles), canvasmaker=_numbered_canvas(record, pages))
