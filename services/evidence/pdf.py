@@ -138,6 +138,10 @@ class PdfEvidenceRenderer:
         doc.build(_story(record, styles), canvasmaker=_numbered_canvas(record, pages))
         return RenderedReport(content=buffer.getvalue(), pages=pages[0])
 
+    def ready(self) -> str:
+        self._register_fonts()
+        return f"PDF with ReportLab, DejaVu fonts from {self._font_dir}"
+
     def _register_fonts(self) -> None:
         """Register the fonts once per process (ReportLab's registry is global); a font file
         that is missing now is reported even if it was registered before."""
