@@ -115,9 +115,15 @@ def _request_facts(request: ApprovalRequest, own: Sequence[AuditEntry]) -> Reque
         expires_at=request.expires_at,
         status=request.status.value,
         policy=_text_attr(request, "policy") or DEFAULT_POLICY,
-        source=request.source,
+        source=_source(request.source),
         channel=request.channel,
     )
+
+
+def _source(source: str) -> str:
+    if source.startswith("watch:"):
+        return f"posted for a new change set in watched space {source.removeprefix('watch:')}"
+    return "posted with /approvals request" if source == "command" else source
 
 
 def _text_attr(thing: object, name: str) -> str | None:

@@ -317,7 +317,7 @@ def _request_section(record: EvidenceRecord, s: _Styles) -> list[Flowable]:
                 ("Expires", utc(r.expires_at)),
                 ("Status", r.status),
                 ("Signing policy", r.policy),
-                ("Posted in", f"Slack channel {r.channel} ({r.source})"),
+                ("Posted in", f"Slack channel {r.channel}, {r.source}"),
             ],
             s,
         ),
