@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.stores.client import RedisEndpoint, redis_endpoint
 from services.errors import ConfigError
 from services.secretbox import SecretBox
 
@@ -81,6 +82,22 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value
 
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            redis_endpoint(value.get_secret_value())
+        return value
+
+    @field_validator("REDIS_PREFIX")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        # A brace in the prefix would become (or break) the hash tag that keeps the keys one
+        # script touches in one Redis Cluster slot (bot/stores/keys.py).
+        if "{" in value or "}" in value:
+            raise ValueError("must not contain { or } (they decide Redis Cluster slots)")
+        return value
+
     @field_validator("ENCRYPTION_KEYS")
     @classmethod
     def _keys(cls, value: SecretStr) -> SecretStr:
@@ -120,6 +137,13 @@ class Settings(BaseSettings):
     @property
     def encryption_keys(self) -> list[str]:
         return list(_split_csv(self.ENCRYPTION_KEYS.get_secret_value()))
+
+    @property
+    def redis_endpoint(self) -> RedisEndpoint | None:
+        """The checked REDIS_URL, or None for the embedded redis-server."""
+        if self.REDIS_URL is None:
+            return None
+        return redis_endpoint(self.REDIS_URL.get_secret_value())
 
     @property
     def redirect_uri(self) -> str:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
-from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -21,6 +20,7 @@ from bot.metrics import Metrics
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.basic import RedisHealth, RedisLeases
+from bot.stores.client import RedisClient, RedisEndpoint, connect_redis
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
 from bot.stores.requests import RedisRequestStore
@@ -91,7 +91,7 @@ class Container:
     """Everything a running bot holds; built once by `build`, closed when it exits."""
 
     settings: Settings
-    redis: Redis
+    redis: RedisClient
     keys: Keys
     clock: Clock
     box: SecretBox
@@ -153,21 +153,20 @@ def make_bolt_app(settings: Settings, client: AsyncWebClient, deps: HandlerDeps)
     return app
 
 
-async def connect_store(settings: Settings, stack: AsyncExitStack) -> tuple[Redis, str]:
-    """The Redis client: REDIS_URL, or an embedded redis-server stopped when the stack closes."""
-    if settings.REDIS_URL is not None:
-        url = settings.REDIS_URL.get_secret_value()
-        description = "Redis at REDIS_URL"
-    else:
+async def connect_store(settings: Settings, stack: AsyncExitStack) -> tuple[RedisClient, str]:
+    """The Redis client: REDIS_URL (one server or a cluster), or an embedded redis-server
+    stopped when the stack closes."""
+    endpoint = settings.redis_endpoint
+    if endpoint is None:
         embedded = EmbeddedRedis(settings.DATA_DIR)
         url = await embedded.start()
         stack.push_async_callback(embedded.stop)
-        description = f"embedded redis-server (data in {embedded.data_dir})"
-    redis = Redis.from_url(
-        url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
-    )
+        endpoint = RedisEndpoint(
+            url, cluster=False, description=f"embedded redis-server (data in {embedded.data_dir})"
+        )
+    redis = connect_redis(endpoint)
     stack.push_async_callback(redis.aclose)
-    return redis, description
+    return redis, endpoint.description
 
 
 def atlassian_endpoints(settings: Settings) -> AtlassianEndpoints:
@@ -219,7 +218,7 @@ def make_sandbox(settings: Settings, clock: Clock) -> SandboxState | None:
 def make_linking(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     box: SecretBox,
@@ -266,7 +265,7 @@ def make_linking(
 def make_approval_tokens(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     box: SecretBox,
@@ -291,7 +290,7 @@ def make_approval_tokens(
 def make_admin(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     box: SecretBox,
@@ -340,7 +339,7 @@ def make_approvalflow(settings: Settings, vault: TokenVault, clock: Clock) -> Ap
 def make_requests(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     audit: AuditTrail,
@@ -374,7 +373,7 @@ def make_requests(
 def make_evidence(
     settings: Settings,
     *,
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     clock: Clock,
     audit: AuditTrail,

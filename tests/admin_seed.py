@@ -6,9 +6,8 @@ import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from redis.asyncio import Redis
-
 from bot.stores.approval_token import RedisTokenStore
+from bot.stores.client import RedisClient
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore
 from services.approval_token.ports import AttemptRules, NewEnrolment, Outcome, Purpose
@@ -34,7 +33,9 @@ def access_token(user: str) -> str:
     return f"seeded-access-{user}"
 
 
-async def seed_users(redis: Redis, keys: Keys, box: SecretBox, count: int, now: datetime) -> None:
+async def seed_users(
+    redis: RedisClient, keys: Keys, box: SecretBox, count: int, now: datetime
+) -> None:
     tokens = RedisTokenStore(redis, keys)
     grants = SealedGrants(RedisGrantStore(redis, keys), box)
 

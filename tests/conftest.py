@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from redis.asyncio import Redis
 
+from bot.stores.client import RedisClient, connect_redis, redis_endpoint
 from tests.fakes.clock import FakeClock
+from tests.redis_cluster import ThrowawayCluster, throwaway_cluster
 from tests.redis_server import throwaway_redis
 
 
@@ -20,6 +22,24 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[ThrowawayCluster]:
+    """One throwaway Redis Cluster (3 masters, 3 replicas) per session, started on first use."""
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+async def cluster_redis(redis_cluster: ThrowawayCluster) -> AsyncIterator[RedisClient]:
+    """A cluster client on the session's cluster, every master flushed before the test."""
+    client = connect_redis(redis_endpoint(redis_cluster.url))
     await client.flushdb()
     try:
         yield client

@@ -1,31 +1,34 @@
 """Redis adapter for the Approval Token `TokenStore` port: one hash per user plus two job indexes.
 
-Layout (names in bot/stores/keys.py, all under the hash tag {totp}):
-    {prefix}{totp}:user:<slack id>  hash; state, eid, secret (sealed by the service's SecretBox,
-                                    never clear), created, pending_until, activated, expires,
-                                    last_used, last_step, failures, fail_since, locked_until,
-                                    revoked_at, revoked_reason, rem:<days>. Times are epoch ms.
-                                    A pending hash carries a TTL (PENDING_ENROLMENT_TTL or more),
-                                    so an unconfirmed secret leaves Redis even if no job runs.
-    {prefix}{totp}:qr               hash; user -> JSON {eid, channel, ts, file} of the QR DM
-    {prefix}{totp}:pending          zset; user scored by pending_until (ms)
-    {prefix}{totp}:expiry           zset; user scored by expires (ms), active tokens only
-    {prefix}{totp}:users            set; every user who started an enrolment (the admin
+Layout (names and hash tags in bot/stores/keys.py; n = shard_of(user), one of SHARDS):
+    {prefix}{user:n}:totp:<slack id>  hash; state, eid, secret (sealed by the service's
+                                    SecretBox, never clear), created, pending_until, activated,
+                                    expires, last_used, last_step, failures, fail_since,
+                                    locked_until, revoked_at, revoked_reason, rem:<days>. Times
+                                    are epoch ms. A pending hash carries a TTL
+                                    (PENDING_ENROLMENT_TTL or more), so an unconfirmed secret
+                                    leaves Redis even if no job runs.
+    {prefix}{user:n}:totp-qr        hash; user -> JSON {eid, channel, ts, file} of the QR DM
+    {prefix}{user:n}:totp-pending   zset; user scored by pending_until (ms)
+    {prefix}{user:n}:totp-expiry    zset; user scored by expires (ms), active tokens only
+    {prefix}{user:n}:totp-users     set; every user who started an enrolment (the admin
                                     inventory's index; a member without a hash is skipped)
 
+A user's hash and their shard of the indexes share one slot, so every script stays in one slot
+on Redis Cluster; jobs and the inventory read the SHARDS pieces of an index in one pipeline.
 A verification is `get` (one pipelined round trip: HGETALL + HGET) and `attempt` (one EVALSHA).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from redis.asyncio import Redis
-
 from bot.stores._boundary import store_errors
-from bot.stores.keys import PENDING_ENROLMENT_TTL, Keys
+from bot.stores.client import RedisClient
+from bot.stores.keys import PENDING_ENROLMENT_TTL, Keys, shard_of, shards
 from services.approval_token.ports import (
     AttemptResult,
     AttemptRules,
@@ -272,7 +275,7 @@ def _ms(delta: timedelta) -> int:
 class RedisTokenStore:
     """`TokenStore` on Redis; every write is one Lua script, so each method is atomic."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
         self._begin = redis.register_script(_BEGIN)
@@ -285,14 +288,14 @@ class RedisTokenStore:
         self._claim_reminder = redis.register_script(_CLAIM_REMINDER)
 
     def _four(self, user: str) -> list[str]:
-        k = self._keys
-        return [k.totp_token(user), k.totp_qr(), k.totp_pending(), k.totp_expiry()]
+        k, n = self._keys, shard_of(user)
+        return [k.totp_token(user), k.totp_qr(n), k.totp_pending(n), k.totp_expiry(n)]
 
     async def get(self, user: str) -> TokenRecord | None:
         with store_errors("reading an Approval Token"):
             pipe = self._redis.pipeline(transaction=False)
             pipe.hgetall(self._keys.totp_token(user))
-            pipe.hget(self._keys.totp_qr(), user)
+            pipe.hget(self._keys.totp_qr(shard_of(user)), user)
             fields, qr_raw = await pipe.execute()
         return _record(user, fields, qr_raw)
 
@@ -303,7 +306,7 @@ class RedisTokenStore:
         ttl = max(PENDING_ENROLMENT_TTL * 1000, until - now)
         with store_errors("starting an Approval Token enrolment"):
             reply = await self._begin(
-                keys=[*self._four(enrolment.user), self._keys.totp_users()],
+                keys=[*self._four(enrolment.user), self._keys.totp_users(shard_of(enrolment.user))],
                 args=[
                     enrolment.user,
                     enrolment.enrolment_id,
@@ -327,7 +330,7 @@ class RedisTokenStore:
         )
         with store_errors("recording the enrolment message"):
             stored = await self._attach_qr(
-                keys=[self._keys.totp_token(user), self._keys.totp_qr()],
+                keys=[self._keys.totp_token(user), self._keys.totp_qr(shard_of(user))],
                 args=[user, enrolment_id, document],
             )
         return bool(stored)
@@ -376,7 +379,7 @@ class RedisTokenStore:
     async def extend(self, user: str, by: timedelta, now: datetime) -> datetime | None:
         with store_errors("extending an Approval Token"):
             reply = await self._extend(
-                keys=[self._keys.totp_token(user), self._keys.totp_expiry()],
+                keys=[self._keys.totp_token(user), self._keys.totp_expiry(shard_of(user))],
                 args=[user, to_ms(now), _ms(by)],
             )
         return None if reply is None else from_ms(int(reply))
@@ -389,16 +392,18 @@ class RedisTokenStore:
     async def expire_pending(self, now: datetime) -> list[ExpiredEnrolment]:
         now_ms = to_ms(now)
         with store_errors("expiring pending enrolments"):
-            due = await self._redis.zrangebyscore(self._keys.totp_pending(), "-inf", now_ms)
+            due = await self._across_shards(
+                lambda pipe, n: pipe.zrangebyscore(self._keys.totp_pending(n), "-inf", now_ms)
+            )
             expired: list[ExpiredEnrolment] = []
-            for raw_user in due:
-                user = _text(raw_user)
+            for user in due:
+                n = shard_of(user)
                 reply = await self._drop_pending(
                     keys=[
                         self._keys.totp_token(user),
-                        self._keys.totp_qr(),
-                        self._keys.totp_pending(),
-                        self._keys.totp_users(),
+                        self._keys.totp_qr(n),
+                        self._keys.totp_pending(n),
+                        self._keys.totp_users(n),
                     ],
                     args=[user, now_ms],
                 )
@@ -408,48 +413,55 @@ class RedisTokenStore:
 
     async def expiring(self, after: datetime, until: datetime) -> list[TokenRecord]:
         with store_errors("listing expiring Approval Tokens"):
-            users = [
-                _text(u)
-                for u in await self._redis.zrangebyscore(
-                    self._keys.totp_expiry(), f"({to_ms(after)}", to_ms(until)
+            users = await self._across_shards(
+                lambda pipe, n: pipe.zrangebyscore(
+                    self._keys.totp_expiry(n), f"({to_ms(after)}", to_ms(until)
                 )
-            ]
-            if not users:
-                return []
-            pipe = self._redis.pipeline(transaction=False)
-            for user in users:
-                pipe.hgetall(self._keys.totp_token(user))
-            pipe.hmget(self._keys.totp_qr(), users)
-            *hashes, qrs = await pipe.execute()
-        records = [_record(u, h, q) for u, h, q in zip(users, hashes, qrs, strict=True)]
-        # The index is only a hint: keep what is still active with an expiry in range.
-        return [
+            )
+            records = await self._records(users)
+        # The index is only a hint: keep what is still active with an expiry in range, soonest
+        # first (the order one index would give).
+        due = [
             r
             for r in records
-            if r is not None
-            and r.state is TokenState.ACTIVE
+            if r.state is TokenState.ACTIVE
             and r.expires_at is not None
             and after < r.expires_at <= until
         ]
+        return sorted(due, key=lambda r: (r.expires_at, r.user))
 
     async def list_all(self) -> list[TokenRecord]:
-        # One SMEMBERS, then the hashes in pipelined batches: a few round trips for hundreds
-        # of users instead of one each.
+        # One SMEMBERS per shard, then the hashes in pipelined batches: a few round trips for
+        # hundreds of users instead of one each.
         with store_errors("listing Approval Tokens"):
-            members = await self._redis.smembers(self._keys.totp_users())
-            users = sorted(_text(u) for u in members)
-            records: list[TokenRecord] = []
-            for start in range(0, len(users), _LIST_BATCH):
-                batch = users[start : start + _LIST_BATCH]
-                pipe = self._redis.pipeline(transaction=False)
-                for user in batch:
-                    pipe.hgetall(self._keys.totp_token(user))
-                pipe.hmget(self._keys.totp_qr(), batch)
-                *hashes, qrs = await pipe.execute()
-                for user, fields, qr_raw in zip(batch, hashes, qrs, strict=True):
-                    record = _record(user, fields, qr_raw)
-                    if record is not None:  # a pending hash that expired by its TTL
-                        records.append(record)
+            users = await self._across_shards(
+                lambda pipe, n: pipe.smembers(self._keys.totp_users(n))
+            )
+            return await self._records(sorted(users))
+
+    async def _across_shards(self, read: Callable[[Any, int], Any]) -> list[str]:
+        """One pipelined read per shard of a user index; the members of all, in shard order."""
+        pipe = self._redis.pipeline(transaction=False)
+        for n in shards():
+            read(pipe, n)
+        replies = await pipe.execute()
+        return [_text(member) for reply in replies for member in reply]
+
+    async def _records(self, users: list[str]) -> list[TokenRecord]:
+        """The records of these users, in their order, skipping any whose hash has gone (a
+        pending hash that expired by its TTL); pipelined in batches of _LIST_BATCH."""
+        records: list[TokenRecord] = []
+        for start in range(0, len(users), _LIST_BATCH):
+            batch = users[start : start + _LIST_BATCH]
+            pipe = self._redis.pipeline(transaction=False)
+            for user in batch:
+                pipe.hgetall(self._keys.totp_token(user))
+                pipe.hget(self._keys.totp_qr(shard_of(user)), user)
+            replies = await pipe.execute()
+            for i, user in enumerate(batch):
+                record = _record(user, replies[2 * i], replies[2 * i + 1])
+                if record is not None:
+                    records.append(record)
         return records
 
     async def claim_reminder(self, user: str, expires_at: datetime, days_before: int) -> bool:

@@ -31,9 +31,8 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
 
-from redis.asyncio import Redis
-
 from bot.stores._boundary import store_errors
+from bot.stores.client import RedisClient
 from bot.stores.keys import Keys
 from services.audit.chain import (
     EMPTY_HEAD,
@@ -128,7 +127,7 @@ class RedisAuditLog:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         keys: Keys,
         audit_keys: AuditKeyring,
         *,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from bot.stores._boundary import store_errors
+from bot.stores.client import RedisClient
 from bot.stores.keys import Keys
 
 # Release or extend a lease only when the caller still holds it (atomic compare-and-act).
@@ -27,7 +26,7 @@ return 0
 class RedisHealth:
     """Pings Redis."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def ping(self) -> bool:
@@ -38,7 +37,7 @@ class RedisHealth:
 class RedisLeases:
     """Owner-bound leases with a PX expiry."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
         self._acquire = redis.register_script(_ACQUIRE)

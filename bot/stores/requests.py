@@ -1,18 +1,22 @@
 """Redis adapter for the `RequestStore` port: one hash per request, job indexes, every move in Lua.
 
-Layout (names in bot/stores/keys.py, all under the hash tag {req}):
-    {prefix}{req}:r:<id>       hash; doc (JSON of what never changes: target, title, people,
-                               channel, times, snapshot ...), status, expires (ms), ts, outcomes
-                               (JSON), err (last_error), rollup, reminded, attempt (JSON of the
-                               submit claim), attempt_id (its fence), poller, interval,
-                               sig:<slack id> (JSON; one per person, written once),
-                               slot:<slack id> (ms until which that person's signing slot is held)
-    {prefix}{req}:expiry       zset; id by expires (ms): PENDING (and SUBMITTING) requests
-    {prefix}{req}:remind       zset; id by reminder time (ms), until reminded or closed
-    {prefix}{req}:submitting   zset; id by the end of its submit lease (ms)
-    {prefix}{req}:tracking     zset; id by next poll (ms), SUBMITTED requests
-    {prefix}{req}:watches      hash; space id -> JSON {admin, channel, since}
-    {prefix}{req}:seen:<space> set; change set ids of the space already posted (or tried)
+Layout (names and hash tags in bot/stores/keys.py; n = shard_of(id), one of SHARDS):
+    {prefix}{req:n}:r:<id>       hash; doc (JSON of what never changes: target, title, people,
+                                 channel, times, snapshot ...), status, expires (ms), ts,
+                                 outcomes (JSON), err (last_error), rollup, reminded, attempt
+                                 (JSON of the submit claim), attempt_id (its fence), poller,
+                                 interval, sig:<slack id> (JSON; one per person, written once),
+                                 slot:<slack id> (ms until which that person's signing slot is
+                                 held)
+    {prefix}{req:n}:expiry       zset; id by expires (ms): PENDING (and SUBMITTING) requests
+    {prefix}{req:n}:remind       zset; id by reminder time (ms), until reminded or closed
+    {prefix}{req:n}:submitting   zset; id by the end of its submit lease (ms)
+    {prefix}{req:n}:tracking     zset; id by next poll (ms), SUBMITTED requests
+    {prefix}watches              hash; space id -> JSON {admin, channel, since}
+    {prefix}seen:<space>         set; change set ids of the space already posted (or tried)
+
+A request and its shard of the four indexes share one slot, so each script below stays within
+one slot on Redis Cluster; the jobs read the SHARDS pieces of an index in one pipeline.
 
 Every state change is one EVALSHA that checks the state it starts from (see the port's table),
 so an approval costs three round trips here: open_signing, begin_approval, finish_submit.
@@ -23,14 +27,13 @@ messages show); nothing here carries a TTL except through the signing slot's own
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from redis.asyncio import Redis
-
 from bot.stores._boundary import store_errors
-from bot.stores.keys import Keys
+from bot.stores.client import RedisClient
+from bot.stores.keys import Keys, shard_of, shards
 from services.approvalflow.targets import (
     ChangeSetTarget,
     PageSnapshot,
@@ -250,7 +253,7 @@ _BATCH = 200
 class RedisRequestStore:
     """`RequestStore` on Redis; every write is one Lua script, so each method is atomic."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
         self._create = redis.register_script(_CREATE)
@@ -267,9 +270,10 @@ class RedisRequestStore:
 
     async def create(self, request: ApprovalRequest, remind_at: datetime | None) -> bool:
         k = self._keys
+        n = shard_of(request.id)
         with store_errors("creating an approval request"):
             created = await self._create(
-                keys=[k.request(request.id), k.request_expiry(), k.request_reminders()],
+                keys=[k.request(request.id), k.request_expiry(n), k.request_reminders(n)],
                 args=[
                     request.id,
                     json.dumps(_doc(request), separators=(",", ":")),
@@ -323,13 +327,14 @@ class RedisRequestStore:
         lease_until: datetime | None,
     ) -> Claim:
         k = self._keys
+        n = shard_of(request_id)
         with store_errors("recording a signature"):
             reply = await self._sign(
                 keys=[
                     k.request(request_id),
-                    k.request_expiry(),
-                    k.request_reminders(),
-                    k.request_submitting(),
+                    k.request_expiry(n),
+                    k.request_reminders(n),
+                    k.request_submitting(n),
                 ],
                 args=[
                     request_id,
@@ -363,14 +368,15 @@ class RedisRequestStore:
         note: str | None = None,
     ) -> bool:
         k = self._keys
+        n = shard_of(request_id)
         with store_errors("recording a submit"):
             done = await self._finish(
                 keys=[
                     k.request(request_id),
-                    k.request_submitting(),
-                    k.request_tracking(),
-                    k.request_expiry(),
-                    k.request_reminders(),
+                    k.request_submitting(n),
+                    k.request_tracking(n),
+                    k.request_expiry(n),
+                    k.request_reminders(n),
                 ],
                 args=[
                     request_id,
@@ -386,9 +392,10 @@ class RedisRequestStore:
 
     async def fail_submit(self, request_id: str, attempt_id: str, error: str) -> bool:
         k = self._keys
+        n = shard_of(request_id)
         with store_errors("recording a failed submit"):
             done = await self._fail(
-                keys=[k.request(request_id), k.request_submitting()],
+                keys=[k.request(request_id), k.request_submitting(n)],
                 args=[request_id, attempt_id, error or "the submit failed"],
             )
         return bool(done)
@@ -401,15 +408,16 @@ class RedisRequestStore:
         return bool(done)
 
     async def stuck_submits(self, now: datetime) -> list[str]:
-        return await self._due(self._keys.request_submitting(), now, "listing stuck submits")
+        return await self._due(self._keys.request_submitting, now, "listing stuck submits")
 
     async def reclaim_submit(
         self, request_id: str, now: datetime, attempt_id: str, lease_until: datetime
     ) -> SubmitAttempt | None:
         k = self._keys
+        n = shard_of(request_id)
         with store_errors("taking over a stuck submit"):
             raw = await self._reclaim(
-                keys=[k.request(request_id), k.request_submitting()],
+                keys=[k.request(request_id), k.request_submitting(n)],
                 args=[request_id, _ms(now), attempt_id, _ms(lease_until)],
             )
         if raw is None:
@@ -419,42 +427,50 @@ class RedisRequestStore:
 
     async def pending_ids(self) -> list[str]:
         with store_errors("listing pending requests"):
-            ids = await self._redis.zrange(self._keys.request_expiry(), 0, -1)
-        return [_text(i) for i in ids]
+            pipe = self._redis.pipeline(transaction=False)
+            for n in shards():
+                pipe.zrange(self._keys.request_expiry(n), 0, -1, withscores=True)
+            replies = await pipe.execute()
+        # Each shard is in expiry order; merged, the whole list is too, as on one index.
+        merged = sorted((score, _text(i)) for reply in replies for i, score in reply)
+        return [request_id for _, request_id in merged]
 
     async def due_expiry(self, now: datetime) -> list[str]:
-        return await self._due(self._keys.request_expiry(), now, "listing expiring requests")
+        return await self._due(self._keys.request_expiry, now, "listing expiring requests")
 
     async def expire(self, request_id: str, now: datetime) -> bool:
         k = self._keys
+        n = shard_of(request_id)
         with store_errors("expiring a request"):
             done = await self._expire(
-                keys=[k.request(request_id), k.request_expiry(), k.request_reminders()],
+                keys=[k.request(request_id), k.request_expiry(n), k.request_reminders(n)],
                 args=[request_id, _ms(now)],
             )
         return bool(done)
 
     async def due_reminders(self, now: datetime) -> list[str]:
-        return await self._due(self._keys.request_reminders(), now, "listing reminders")
+        return await self._due(self._keys.request_reminders, now, "listing reminders")
 
     async def claim_reminder(self, request_id: str) -> bool:
         k = self._keys
+        n = shard_of(request_id)
         with store_errors("claiming a reminder"):
             done = await self._remind(
-                keys=[k.request(request_id), k.request_reminders()], args=[request_id]
+                keys=[k.request(request_id), k.request_reminders(n)], args=[request_id]
             )
         return bool(done)
 
     async def due_tracking(self, now: datetime) -> list[str]:
-        return await self._due(self._keys.request_tracking(), now, "listing tracked requests")
+        return await self._due(self._keys.request_tracking, now, "listing tracked requests")
 
     async def claim_tracking(
         self, request_id: str, now: datetime, until: datetime
     ) -> Tracked | None:
         k = self._keys
+        n = shard_of(request_id)
         with store_errors("claiming a tracking poll"):
             flat = await self._track_claim(
-                keys=[k.request_tracking(), k.request(request_id)],
+                keys=[k.request_tracking(n), k.request(request_id)],
                 args=[request_id, _ms(now), _ms(until)],
             )
         if flat is None:
@@ -473,9 +489,10 @@ class RedisRequestStore:
         next_poll_at: datetime | None,
     ) -> bool:
         k = self._keys
+        n = shard_of(request_id)
         with store_errors("recording a review state"):
             done = await self._track_update(
-                keys=[k.request(request_id), k.request_tracking()],
+                keys=[k.request(request_id), k.request_tracking(n)],
                 args=[
                     request_id,
                     rollup_state or "",
@@ -513,10 +530,15 @@ class RedisRequestStore:
         with store_errors("forgetting a change set"):
             await self._redis.srem(self._keys.request_seen(space_id), change_set_id)
 
-    async def _due(self, key: str, now: datetime, what: str) -> list[str]:
+    async def _due(self, index: Callable[[int], str], now: datetime, what: str) -> list[str]:
+        """The ids due by `now` in every shard of one index, earliest first, at most _BATCH."""
         with store_errors(what):
-            ids = await self._redis.zrangebyscore(key, "-inf", _ms(now), start=0, num=_BATCH)
-        return [_text(i) for i in ids]
+            pipe = self._redis.pipeline(transaction=False)
+            for n in shards():
+                pipe.zrangebyscore(index(n), "-inf", _ms(now), start=0, num=_BATCH, withscores=True)
+            replies = await pipe.execute()
+        merged = sorted((score, _text(i)) for reply in replies for i, score in reply)
+        return [request_id for _, request_id in merged[:_BATCH]]
 
 
 # --- the documents ---------------------------------------------------------------------------

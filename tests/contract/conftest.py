@@ -1,4 +1,5 @@
-"""Contract suites run every store port against the Redis adapter and the in-memory fake."""
+"""Contract suites run every store port against the Redis adapter (on one Redis server and on a
+Redis Cluster of 3 masters and 3 replicas) and against the in-memory fake."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import asyncio
 from dataclasses import dataclass
 
 import pytest
-from redis.asyncio import Redis
 
+from bot.stores.client import RedisClient
 from bot.stores.keys import Keys
 from tests.fakes.clock import FakeClock
 
@@ -17,7 +18,7 @@ class Backend:
     """Which implementation a contract test runs on, and how to let time pass for it."""
 
     name: str
-    redis: Redis | None
+    redis: RedisClient | None
     keys: Keys
     clock: FakeClock
 
@@ -29,10 +30,10 @@ class Backend:
             self.clock.advance(seconds=seconds)
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=["redis", "cluster", "memory"])
 def backend(request: pytest.FixtureRequest, clock: FakeClock) -> Backend:
     keys = Keys("contract:")
-    if request.param == "redis":
-        redis: Redis = request.getfixturevalue("redis")
-        return Backend("redis", redis, keys, clock)
-    return Backend("memory", None, keys, clock)
+    if request.param == "memory":
+        return Backend("memory", None, keys, clock)
+    fixture = {"redis": "redis", "cluster": "cluster_redis"}[request.param]
+    return Backend(request.param, request.getfixturevalue(fixture), keys, clock)

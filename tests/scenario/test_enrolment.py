@@ -20,6 +20,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from bot.stores.client import RedisClient
 from bot.wiring import EXPIRE_ENROLMENTS_JOB, TOKEN_REMINDERS_JOB
 from emulators.approvalflow.seed import ALICE
 from emulators.slack import FakeMessage, FakeSlack, FakeView, ResponsePost
@@ -223,7 +224,7 @@ def _flatten(value: Any) -> Iterator[bytes]:
             yield from _flatten(item)
 
 
-async def redis_dump(redis: Redis) -> bytes:
+async def redis_dump(redis: RedisClient) -> bytes:
     """Every key and value in the store, raw, one per line."""
     parts: list[bytes] = []
     for key in await redis.keys("*"):
@@ -379,7 +380,8 @@ async def test_a_used_time_step_says_wait_for_the_next_code(token: Token, redis:
     view = await token.open_modal(dm)
     # Stand in for a signature that already used this 30 s step: the store remembers it.
     step = int(token.clock.now().timestamp()) // 30
-    [key] = await redis.keys("test:{totp}:user:U0ALICE")
+    key = token.bot.container.keys.totp_token("U0ALICE")
+    assert await redis.exists(key)
     await redis.hset(key, "last_step", str(step))
     reused = inline_error(await token.submit(view, token.code(dm.secret)))
     assert "Wait for the next code" in reused

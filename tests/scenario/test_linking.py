@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.stores.client import RedisClient
 from bot.stores.linking import RedisGrantStore
 from emulators.approvalflow import SandboxState
 from emulators.approvalflow.seed import ALICE, BOB, OTHER_SITE_URL, SITE_ID, SITE_URL
@@ -276,7 +277,7 @@ async def test_unknown_state(linking: Linking) -> None:
 async def test_expired_state(linking: Linking) -> None:
     callback = await linking.callback_url()
     # Let Redis expire the state, as it would after its 10 minutes.
-    redis: Redis = linking.bot.container.redis
+    redis: RedisClient = linking.bot.container.redis
     [key] = [k async for k in redis.scan_iter(match=b"*oauth:state:*")]
     await redis.pexpire(key, 1)
     await asyncio.sleep(0.05)
@@ -472,7 +473,7 @@ async def test_missing_essential_scope(linking: Linking) -> None:
 # --- what the store and the logs never hold ----------------------------------------------
 
 
-async def dump(redis: Redis) -> bytes:
+async def dump(redis: RedisClient) -> bytes:
     """Every key and every value, as `redis-cli --scan` plus a read of each would show."""
     client: Any = redis  # redis-py's stubs type replies loosely; these are all bytes
     out: list[bytes] = []
@@ -512,7 +513,7 @@ async def test_no_token_or_secret_in_the_store_or_the_logs(
     assert second.access_token != first.access_token
 
     stored = await dump(linking.bot.container.redis)
-    assert b"{link}:grant:U0ALICE" in stored
+    assert linking.bot.container.keys.link_grant("U0ALICE").encode() in stored
     assert b"alice@example.com" not in stored, "the grant is sealed whole"
     secrets = [
         first.access_token,
