@@ -46,6 +46,7 @@ from services.approvalflow.client import ApprovalFlowClient, ApprovalFlowSetting
 from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.clock import SystemClock
+from services.confluence import ConfluenceClient, ConfluenceSettings
 from services.evidence import EvidenceReports
 from services.evidence.pdf import PdfEvidenceRenderer
 from services.evidence.service import EvidenceSettings
@@ -336,6 +337,14 @@ def make_approvalflow(settings: Settings, vault: TokenVault, clock: Clock) -> Ap
     )
 
 
+def make_confluence(settings: Settings, vault: TokenVault, clock: Clock) -> ConfluenceClient:
+    """Confluence v2 (page titles and versions, spaces) as each person, through the same
+    gateway host as ApprovalFlow; in sandbox mode the sandbox emulates it."""
+    return ConfluenceClient(
+        ConfluenceSettings(api_url=atlassian_endpoints(settings).api_url), vault, clock=clock
+    )
+
+
 def make_requests(
     settings: Settings,
     *,
@@ -345,6 +354,7 @@ def make_requests(
     audit: AuditTrail,
     slack: AsyncWebClient,
     api: ApprovalFlowClient,
+    confluence: ConfluenceClient,
     tokens: ApprovalTokens,
     linking: AccountLinking,
 ) -> Requests:
@@ -352,6 +362,7 @@ def make_requests(
     return Requests(
         store=RedisRequestStore(redis, keys),
         api=api,
+        confluence=confluence,
         tokens=tokens,
         identities=LinkIdentities(linking),
         groups=SlackGroupMembers(slack),
@@ -467,6 +478,8 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         )
         approvalflow = make_approvalflow(settings, vault, clock)
         stack.push_async_callback(approvalflow.aclose)
+        confluence = make_confluence(settings, vault, clock)
+        stack.push_async_callback(confluence.aclose)
         requests = make_requests(
             settings,
             redis=redis,
@@ -475,6 +488,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             audit=audit,
             slack=slack,
             api=approvalflow,
+            confluence=confluence,
             tokens=tokens,
             linking=linking,
         )
