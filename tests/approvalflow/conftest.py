@@ -13,8 +13,8 @@ from emulators.approvalflow.seed import SITE_ID
 from services.approvalflow import ApprovalFlowClient, ApprovalFlowSettings
 from services.errors import LinkBroken, NotLinked
 from services.ports import Credential
+from testkit.redis_server import free_port
 from tests.fakes.clock import FakeClock
-from tests.redis_server import free_port
 from tests.sandbox.conftest import ALL_SCOPES, Sandbox, serving
 
 APP_ID, ENV_ID = "af-app", "af-env"
