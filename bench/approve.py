@@ -410,6 +410,35 @@ def pin_cores(enabled: bool) -> Cores:
     return Cores(bot, tuple(others))
 
 
+def start_py_spy(path: str | None, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the bot until `stop_py_spy` (it needs ptrace rights: root, or
+    kernel.yama.ptrace_scope 0)."""
+    if path is None:
+        return None
+    argv = ["py-spy", "record", "--pid", str(pid), "--rate", "250", "--format", "raw"]
+    proc = subprocess.Popen(
+        [*argv, "--nonblocking", "--output", path],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(0.5)  # attached before the first approval
+    return proc
+
+
+def stop_py_spy(proc: subprocess.Popen[bytes], path: str) -> None:
+    proc.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    if proc.returncode not in (0, -signal.SIGINT) or not Path(path).exists():
+        print(f"py-spy failed ({proc.returncode}): {err.decode(errors='replace')[-500:]}")
+    else:
+        print(f"py-spy samples of the bot: {path}")
+
+
 async def settled_cpu_seconds(pid: int) -> float | None:
     """A process's CPU once it has gone quiet: work after the ack belongs to the approval."""
     last = process_cpu_seconds(pid)
@@ -631,6 +660,7 @@ async def run(args: argparse.Namespace) -> int:
                 if args.profile:
                     target.proc.send_signal(signal.SIGUSR1)
                     await asyncio.sleep(0.2)
+                spy = start_py_spy(args.py_spy, target.pid)
                 results = []
                 for i, level in enumerate(levels):
                     group = rest[i * args.approvals : (i + 1) * args.approvals]
@@ -639,6 +669,8 @@ async def run(args: argparse.Namespace) -> int:
                     )
                 if args.profile:
                     target.proc.send_signal(signal.SIGUSR2)
+                if spy is not None:
+                    stop_py_spy(spy, args.py_spy)
                 delta = command_stats(redis) - before
                 delta.pop("cmdstat_info", None)
                 with monitored(redis_url) as lines:
@@ -747,7 +779,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", metavar="FILE", help="profile the bot (cProfile) during the measured approvals"
     )
+    parser.add_argument(
+        "--py-spy",
+        metavar="FILE",
+        help="sample the bot with py-spy (pip install py-spy) during the measured approvals; "
+        "FILE gets collapsed stacks (flamegraph.pl, speedscope)",
+    )
     args = parser.parse_args(argv)
+    if args.py_spy and shutil.which("py-spy") is None:
+        parser.error("--py-spy needs py-spy on PATH: pip install py-spy")
     if min(args.signers) < 1 or args.approvals < 1:
         parser.error("--signers and --approvals must be positive")
     return args
@@ -757,6 +797,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.profile:
         args.profile = str(Path(args.profile).resolve())  # the bot runs in another directory
+    if args.py_spy:
+        args.py_spy = str(Path(args.py_spy).resolve())
     try:
         return asyncio.run(run(args))
     except RuntimeError as exc:

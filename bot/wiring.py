@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.embedded_redis import EmbeddedRedis
+from bot.http_transport import AiohttpTransport
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
 from bot.stores.approval_token import RedisTokenStore
@@ -42,7 +43,11 @@ from services.admin import (
     TokenInventory,
 )
 from services.approval_token import ApprovalTokens
-from services.approvalflow.client import ApprovalFlowClient, ApprovalFlowSettings
+from services.approvalflow.client import (
+    MAX_CONNECTIONS,
+    ApprovalFlowClient,
+    ApprovalFlowSettings,
+)
 from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.clock import SystemClock
@@ -333,6 +338,7 @@ def make_approvalflow(settings: Settings, vault: TokenVault, clock: Clock) -> Ap
         ),
         vault,
         clock=clock,
+        transport=AiohttpTransport(connections=MAX_CONNECTIONS),
     )
 
 
