@@ -18,6 +18,7 @@ from bot.embedded_redis import EmbeddedRedis
 from bot.http_transport import AiohttpTransport
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
+from bot.playground import Playground, SlackAccess, make_playground, slack_access
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.basic import RedisHealth, RedisLeases
@@ -51,6 +52,7 @@ from services.approvalflow.client import (
 from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.clock import SystemClock
+from services.confluence import ConfluenceClient, ConfluenceSettings
 from services.evidence import EvidenceReports
 from services.evidence.pdf import PdfEvidenceRenderer
 from services.evidence.service import EvidenceSettings
@@ -110,6 +112,7 @@ class Container:
     bolt: AsyncApp
     jobs: JobRunner
     sandbox: SandboxState | None  # sandbox mode only; tests arrange and inspect it
+    playground: Playground | None  # playground mode only (no Slack credentials)
     linking: AccountLinking
     vault: TokenVault
     tokens: ApprovalTokens
@@ -119,7 +122,7 @@ class Container:
     store_description: str
 
 
-async def make_slack_client(settings: Settings, stack: AsyncExitStack) -> AsyncWebClient:
+async def make_slack_client(access: SlackAccess, stack: AsyncExitStack) -> AsyncWebClient:
     """The Web API client, over one aiohttp session closed with the stack. Without a session of
     its own, slack_sdk opens a session and a new connection for every call (measured: about a
     third of the CPU an approval's three Slack calls cost; bench/approve.py)."""
@@ -128,14 +131,14 @@ async def make_slack_client(settings: Settings, stack: AsyncExitStack) -> AsyncW
     )
     stack.push_async_callback(session.close)
     return AsyncWebClient(
-        token=settings.SLACK_BOT_TOKEN.get_secret_value(),
-        base_url=settings.SLACK_API_URL,
+        token=access.bot_token,
+        base_url=access.api_url,
         timeout=SLACK_TIMEOUT_SECONDS,
         session=session,
     )
 
 
-def make_bolt_app(settings: Settings, client: AsyncWebClient, deps: HandlerDeps) -> AsyncApp:
+def make_bolt_app(signing_secret: str, client: AsyncWebClient, deps: HandlerDeps) -> AsyncApp:
     # Bolt turns on its OAuth install flow when these are in the environment; this bot is a
     # single-workspace app with a static bot token, so hide them while the app is built.
     # (SLACK_BOT_TOKEN too: the client we pass already carries it, and Bolt warns otherwise.)
@@ -147,7 +150,7 @@ def make_bolt_app(settings: Settings, client: AsyncWebClient, deps: HandlerDeps)
     try:
         app = AsyncApp(
             client=client,
-            signing_secret=settings.SLACK_SIGNING_SECRET.get_secret_value(),
+            signing_secret=signing_secret,
             process_before_response=False,
             raise_error_for_unhandled_request=False,
         )
@@ -342,6 +345,14 @@ def make_approvalflow(settings: Settings, vault: TokenVault, clock: Clock) -> Ap
     )
 
 
+def make_confluence(settings: Settings, vault: TokenVault, clock: Clock) -> ConfluenceClient:
+    """Confluence v2 (page titles and versions, spaces) as each person, through the same
+    gateway host as ApprovalFlow; in sandbox mode the sandbox emulates it."""
+    return ConfluenceClient(
+        ConfluenceSettings(api_url=atlassian_endpoints(settings).api_url), vault, clock=clock
+    )
+
+
 def make_requests(
     settings: Settings,
     *,
@@ -351,6 +362,7 @@ def make_requests(
     audit: AuditTrail,
     slack: AsyncWebClient,
     api: ApprovalFlowClient,
+    confluence: ConfluenceClient,
     tokens: ApprovalTokens,
     linking: AccountLinking,
 ) -> Requests:
@@ -358,6 +370,7 @@ def make_requests(
     return Requests(
         store=RedisRequestStore(redis, keys),
         api=api,
+        confluence=confluence,
         tokens=tokens,
         identities=LinkIdentities(linking),
         groups=SlackGroupMembers(slack),
@@ -436,7 +449,9 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         audit_keys = AuditKeyring.from_fernet_keys(settings.encryption_keys)
         audit_log = RedisAuditLog(redis, keys, audit_keys)
         audit = AuditTrail(audit_log, clock)
-        slack = await make_slack_client(settings, stack)
+        playground = await make_playground(settings, stack, sandbox_mount=SANDBOX_MOUNT)
+        access = slack_access(settings, playground)
+        slack = await make_slack_client(access, stack)
         # One of each for every feature: DMs and security alerts, and users.info look-ups.
         notifier = SlackNotifier(slack, settings.SECURITY_CHANNEL, sandbox=not settings.live)
         directory = SlackDirectory(slack)
@@ -473,6 +488,8 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         )
         approvalflow = make_approvalflow(settings, vault, clock)
         stack.push_async_callback(approvalflow.aclose)
+        confluence = make_confluence(settings, vault, clock)
+        stack.push_async_callback(confluence.aclose)
         requests = make_requests(
             settings,
             redis=redis,
@@ -481,6 +498,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             audit=audit,
             slack=slack,
             api=approvalflow,
+            confluence=confluence,
             tokens=tokens,
             linking=linking,
         )
@@ -504,7 +522,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             approvals_channel=settings.APPROVALS_CHANNEL,
             evidence=evidence,
         )
-        bolt = make_bolt_app(settings, slack, deps)
+        bolt = make_bolt_app(access.signing_secret, slack, deps)
         jobs = JobRunner(leases, metrics)
 
         async def refresh_idle_links() -> None:
@@ -524,7 +542,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         log.info(
             "slack",
             extra={
-                "uses": settings.SLACK_API_URL,
+                "uses": "the playground" if playground else access.api_url,
                 "socket_mode": settings.SLACK_APP_TOKEN is not None,
             },
         )
@@ -548,6 +566,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             bolt=bolt,
             jobs=jobs,
             sandbox=sandbox,
+            playground=playground,
             linking=linking,
             vault=vault,
             tokens=tokens,

@@ -322,7 +322,7 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
 def token_status_section(tokens: ApprovalTokens) -> StatusSection:
     """The Approval Token's part of `/approvals status`."""
 
-    async def section(user_id: str) -> list[Block]:
+    async def section(user_id: str, team_id: str) -> list[Block]:
         return token_status_blocks(await tokens.status(user_id))
 
     return section

@@ -24,11 +24,13 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
     ]
 
     @app.event("app_home_opened")
-    async def publish_home(event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def publish_home(
+        event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         # The same event fires for the Messages tab; only the Home tab is ours to draw.
         if event.get("tab") != "home":
             return
-        user = str(event["user"])
-        parts = await asyncio.gather(*(section(user) for section in sections))
+        user, team = str(event["user"]), str(body.get("team_id", ""))
+        parts = await asyncio.gather(*(section(user, team) for section in sections))
         blocks = [block for part in parts for block in [{"type": "divider"}, *part]]
         await client.views_publish(user_id=user, view=home_view(blocks, deps.sandbox))

@@ -83,11 +83,17 @@ def register(
         await ack()
 
 
-def link_status_section(linking: AccountLinking) -> Callable[[str], Awaitable[list[Block]]]:
-    """The link's part of `/approvals status`."""
+def link_status_section(linking: AccountLinking) -> Callable[[str, str], Awaitable[list[Block]]]:
+    """The link's part of `/approvals status`; a link that lacks permissions (or no longer
+    works) gets a Connect Atlassian button, a connect bound to this person like /approvals
+    connect, since connecting again is the one way to grant them."""
 
-    async def section(user_id: str) -> list[Block]:
-        return link_status_blocks(await linking.status(user_id))
+    async def section(user_id: str, team_id: str) -> list[Block]:
+        link = await linking.status(user_id)
+        connect = None
+        if link is not None and (link.broken or link.missing_scopes):
+            connect = (await linking.start(team_id, user_id)).authorize_url
+        return link_status_blocks(link, connect)
 
     return section
 

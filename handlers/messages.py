@@ -16,8 +16,11 @@ HELP_USAGE: list[tuple[str, str]] = [
     ("pending", "requests you may sign"),
     ("approve <request-id>", "sign off a request with your Approval Token"),
     ("reject <request-id>", "reject a request, with a reason"),
-    ("watch <space-id> [#channel]", "admins: post a request for each new change set in a space"),
-    ("unwatch <space-id>", "admins: stop watching a space"),
+    (
+        "watch <space-key|space-id> [#channel]",
+        "admins: post a request for each new change set in a space",
+    ),
+    ("unwatch <space-key|space-id>", "admins: stop watching a space"),
     (
         "tokens [active|expiring|expired|pending|locked|unlinked|@user]",
         "admins: who is enrolled, expiring, locked or unlinked",
@@ -107,6 +110,11 @@ LINK_DETAILS = (
     "Last refreshed: {refreshed} (linked {linked})"
 )
 LINK_MISSING_NONE = "none"
+LINK_GRANT_MISSING = (
+    "Your link works for what it was granted; to grant the permissions missing above, connect "
+    "again (it replaces your link, nothing else changes)."
+)
+LINK_CONNECT_AGAIN = "Connect again to make your link work."
 
 LINKED_DM = (
     ":white_check_mark: Your Atlassian account *{account}* on {site} is now linked. "
@@ -441,6 +449,9 @@ FORGED_BUTTON = (
 REQUEST_HEADER = "Sign-off request {id}"
 REQUEST_FALLBACK = "{id}: sign-off to submit {target} ({title}) for review: {state}"
 REQUEST_TARGET_LINE = "{what} · {pages}"
+SPACE_LINE = "space {key} ({name})"
+PAGE_UNTITLED = "Page {id}"  # Confluence was not asked (a link without read:page:confluence)
+PAGE_RESTRICTED = "restricted page {id}"  # Confluence does not show it to this person
 REQUEST_REFERENCE = "<{url}|Reference>"
 REQUEST_PAGES_TITLE = "*Pages* (as preflighted when requested):"
 REQUEST_PAGES_MORE = "…and {count} more"
@@ -526,6 +537,11 @@ SIGN_RECONFIRM = (
     "versions below are the current ones: check them and sign again with a new code."
 )
 SIGN_PAGES_TITLE = "*Pages and versions you sign for* (taken just now):"
+SIGN_CHANGES_TITLE = "*What changed* (since the last approved version, or since the request):"
+SIGN_CHANGES_SINCE = "<{url}|changes since v{since}>"
+SIGN_EDITED_BY = "last edited by {who}"
+SIGN_EDITED_AT = "at {when}"
+SIGN_EDITOR_ACCOUNT = "Atlassian account `{account}`"
 SIGN_MEANING = "*Meaning of your signature:* {meaning}"
 SIGN_ATTESTATION = (
     "Signing with your Approval Token is your electronic signature. It is recorded with your "
@@ -607,21 +623,23 @@ PENDING_LINE = "*{id}* · {title}\n{what} · requested by <@{requester}> · open
 HOME_PENDING_TITLE = "*Waiting for your signature*"
 
 # Watched spaces (admins).
-WATCH_USAGE = "watch <space-id> [#channel]"
-UNWATCH_USAGE = "unwatch <space-id>"
+WATCH_USAGE = "watch <space-key|space-id> [#channel]"
+UNWATCH_USAGE = "unwatch <space-key|space-id>"
 WATCH_BAD_SPACE = (
-    "`{value}` is not a space id. ApprovalFlow names spaces by their numeric id (like `98301`), "
-    "not their key."
+    "`{value}` is not a space key or id. Give the space key (like `DOCS`, from the space's "
+    "address …/wiki/spaces/DOCS/…) or its numeric id (like `98301`)."
 )
+SPACE_NAMED = "`{key}` ({name}, id {id})"
+SPACE_BY_ID = "`{id}`"
 WATCH_REFUSED = (
     "Only Slack workspace admins and owners, and the people named in ADMIN_USER_IDS, can use "
     "`/approvals {what}`. Nothing was changed."
 )
 WATCH_DONE = (
-    ":eyes: Watching space `{space}`: each new open change set gets a sign-off request in "
+    ":eyes: Watching space {space}: each new open change set gets a sign-off request in "
     "<#{channel}>."
 )
-UNWATCH_DONE = ":see_no_evil: Stopped watching space `{space}`."
+UNWATCH_DONE = ":see_no_evil: Stopped watching space {space}."
 PENDING_FALLBACK = "{count} request(s) wait for your signature."
 GROUP_UNKNOWN = (
     "Slack does not know the user group `{group}` (deleted or disabled?). Name people, or another "

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from handlers.blocks.approval_token import notice_message
 from handlers.blocks.common import Block
 from handlers.blocks.requests import (
+    esc,
     home_pending_blocks,
     nothing_to_submit_message,
     pending_message,
@@ -22,6 +23,8 @@ from handlers.messages import (
     REQUEST_PLAIN_MENTION,
     REQUEST_TOO_MANY_REVIEWERS,
     REQUEST_USAGE,
+    SPACE_BY_ID,
+    SPACE_NAMED,
     UNWATCH_DONE,
     UNWATCH_USAGE,
     WATCH_BAD_SPACE,
@@ -33,11 +36,13 @@ from handlers.messages import (
 )
 from handlers.slash import SlashCall, SubcommandRouter
 from services.admin import AdminAccess
+from services.confluence import ConfluenceSpace
 from services.errors import InputError, NotAllowed, NothingToSubmit
 from services.requests.ports import RequestService
 
 # Given the Slack user id, a feature's blocks for the App Home.
-HomeSection = Callable[[str], Awaitable[list[Block]]]
+# Given the Slack user and team ids (as a status section), a feature's blocks for the Home.
+HomeSection = Callable[[str, str], Awaitable[list[Block]]]
 
 MAX_REVIEWERS = 25
 # One token of command text: Slack's escaped forms (<@U1|bob>, <#C1|general>, <https://x|label>)
@@ -45,7 +50,7 @@ MAX_REVIEWERS = 25
 _USER = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>")
 _GROUP = re.compile(r"<!subteam\^([A-Z0-9]{2,20})(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([CG][A-Z0-9]{2,20})(?:\|[^>]*)?>")
-_SPACE_ID = re.compile(r"\d{1,19}")
+_SPACE = re.compile(r"~?[A-Za-z0-9_:-]{1,255}")  # a space key (DOCS) or its numeric id
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ class RequestCommand:
 
 @dataclass(frozen=True)
 class WatchCommand:
-    space_id: str
+    space: str
     channel: str | None
 
     @classmethod
@@ -100,7 +105,7 @@ class WatchCommand:
         if not words:
             raise InputError(missing_argument(usage))
         space, *rest = words
-        if not _SPACE_ID.fullmatch(space):
+        if not _SPACE.fullmatch(space):
             raise InputError(WATCH_BAD_SPACE.format(value=_shown(space)))
         channel: str | None = None
         for word in rest:
@@ -111,6 +116,13 @@ class WatchCommand:
                 raise InputError(REQUEST_ONE_CHANNEL)
             channel = named.group(1)
         return cls(space, channel)
+
+
+def space_label(space: ConfluenceSpace) -> str:
+    """`ENG` (Engineering Docs, id 98301), or the id alone when Confluence did not name it."""
+    if not space.key:
+        return SPACE_BY_ID.format(id=space.space_id)
+    return SPACE_NAMED.format(key=space.key, name=esc(space.name), id=space.space_id)
 
 
 def _shown(word: str) -> str:
@@ -175,10 +187,10 @@ def register(
             await refuse(call, str(exc))
             return
         await call.ack()
-        await admin_only(call.input.user_id, "watch", f"space:{command.space_id}")
+        await admin_only(call.input.user_id, "watch", f"space:{command.space}")
         channel = command.channel or approvals_channel or call.input.channel_id
-        await requests.watch(call.input.user_id, command.space_id, channel)
-        text = WATCH_DONE.format(space=command.space_id, channel=channel)
+        space = await requests.watch(call.input.user_id, command.space, channel)
+        text = WATCH_DONE.format(space=space_label(space), channel=channel)
         await reply(call, *notice_message(text, sandbox))
 
     async def unwatch(call: SlashCall) -> None:
@@ -188,9 +200,9 @@ def register(
             await refuse(call, str(exc))
             return
         await call.ack()
-        await admin_only(call.input.user_id, "unwatch", f"space:{command.space_id}")
-        await requests.unwatch(call.input.user_id, command.space_id)
-        text = UNWATCH_DONE.format(space=command.space_id)
+        await admin_only(call.input.user_id, "unwatch", f"space:{command.space}")
+        space = await requests.unwatch(call.input.user_id, command.space)
+        text = UNWATCH_DONE.format(space=space_label(space))
         await reply(call, *notice_message(text, sandbox))
 
     router.add("request", request)
@@ -202,7 +214,7 @@ def register(
 def home_pending_section(requests: RequestService) -> HomeSection:
     """The App Home's "waiting for your signature" part."""
 
-    async def section(user_id: str) -> list[Block]:
+    async def section(user_id: str, team_id: str) -> list[Block]:
         return home_pending_blocks(await requests.pending_for(user_id))
 
     return section

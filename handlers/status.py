@@ -10,8 +10,8 @@ from handlers.blocks.status import status_message
 from handlers.messages import NO_ARGUMENTS
 from handlers.slash import SlashCall, SubcommandRouter
 
-# Given the Slack user id, a feature's blocks for the status message.
-StatusSection = Callable[[str], Awaitable[list[Block]]]
+# Given the Slack user and team ids, a feature's blocks for the status message (and the Home).
+StatusSection = Callable[[str, str], Awaitable[list[Block]]]
 
 
 def register(router: SubcommandRouter, sections: Sequence[StatusSection], sandbox: bool) -> None:
@@ -21,7 +21,8 @@ def register(router: SubcommandRouter, sections: Sequence[StatusSection], sandbo
             await call.ack(text=NO_ARGUMENTS.format(name="status"), response_type="ephemeral")
             return
         await call.ack()
-        parts = await asyncio.gather(*(section(call.input.user_id) for section in sections))
+        user, team = call.input.user_id, call.input.team_id
+        parts = await asyncio.gather(*(section(user, team) for section in sections))
         text, blocks = status_message(list(parts), sandbox)
         await call.respond(
             text=text, blocks=blocks, response_type="ephemeral", replace_original=False

@@ -34,10 +34,11 @@
     │   │   ├── RequestClosed       no longer pending: submitted, rejected, expired, closed
     │   │   ├── AlreadySigned       this person signed already, or a submit is under way
     │   │   └── SnapshotChanged     pages changed since the form opened: re-confirm
-    │   └── ApprovalFlowRefused     ApprovalFlow said no for a reason the user or an admin can fix
-    │       ├── RequestRejected     400 (or 409/422): the server's own error text (.server_error)
-    │       ├── LicenceInactive     403: the ApprovalFlow licence is not active on the site
-    │       └── AppApisDisabled     403 from the gateway: App REST APIs are not enabled
+    │   ├── ApprovalFlowRefused     ApprovalFlow said no for a reason the user or an admin can fix
+    │   │   ├── RequestRejected     400 (or 409/422): the server's own error text (.server_error)
+    │   │   ├── LicenceInactive     403: the ApprovalFlow licence is not active on the site
+    │   │   └── AppApisDisabled     403 from the gateway: App REST APIs are not enabled
+    │   └── ConfluenceRefused       Confluence refused a read for a reason a person can act on
     ├── ConfigError                 the configuration is missing or malformed (startup only)
     ├── StoreError                  the store failed or did not answer (mapped from redis)
     ├── SecretError                 a stored secret cannot be decrypted with any configured key
@@ -53,6 +54,8 @@ Boundaries that map foreign exceptions into this tree (one each):
     httpx, authlib (Atlassian 3LO) -> LinkError / Upstream*     services/linking (one module)
     httpx, pydantic (ApprovalFlow API) -> ApprovalFlowRefused / LinkBroken / MissingScope /
                                       NotFound / Upstream*  services/approvalflow/boundary.py
+    httpx, pydantic (Confluence v2) -> ConfluenceRefused / LinkBroken / MissingScope /
+                                      NotFound / Upstream*  services/confluence/boundary.py
     cryptography -> SecretError     services/secretbox.py
     slack_sdk  -> handled by the one `@app.error` handler in handlers/errors.py
 
@@ -336,6 +339,10 @@ class LicenceInactive(ApprovalFlowRefused):
 
 class AppApisDisabled(ApprovalFlowRefused):
     """The Atlassian gateway refuses app REST API calls for ApprovalFlow."""
+
+
+class ConfluenceRefused(UserError):
+    """Confluence refused a read (400, or a 403 that is not about scopes); its text is shown."""
 
 
 class RequestError(UserError):

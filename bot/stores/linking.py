@@ -190,6 +190,11 @@ class RedisGrantStore:
         merged = sorted((score, _text(user)) for reply in replies for user, score in reply)
         return [user for _, user in merged[:limit]]
 
+    async def holder(self, account_id: str) -> str | None:
+        with store_errors("reading an Atlassian link"):
+            user = await self._redis.hget(self._keys.link_accounts(), f"a:{account_id}")
+        return None if user is None else _text(user)
+
     async def list_all(self) -> list[StoredGrant]:
         # The registry names every linked user (broken links keep their entry), so one HGETALL
         # and one pipeline of HMGETs read them all.

@@ -600,9 +600,15 @@ def _snapshot_doc(snapshot: TargetSnapshot) -> dict[str, Any]:
                 "reason": page.reason,
                 "approved_at_version": page.approved_at_version,
                 "is_stale": page.is_stale,
+                "title": page.title,
+                "restricted": page.restricted,
+                "edited_at": _iso(page.edited_at) if page.edited_at else None,
+                "edited_by": page.edited_by,
             }
             for page in snapshot.pages
         ],
+        "space_key": snapshot.space_key,
+        "space_name": snapshot.space_name,
     }
 
 
@@ -610,11 +616,18 @@ def _snapshot(data: dict[str, Any]) -> TargetSnapshot:
     return TargetSnapshot(
         target=_target(data["target"]),
         title=data.get("title"),
-        pages=tuple(PageSnapshot(**page) for page in data["pages"]),
+        pages=tuple(_page_snapshot(page) for page in data["pages"]),
         digest=data["digest"],
         rollup_state=data.get("rollup_state"),
         archived=bool(data.get("archived")),
+        space_key=data.get("space_key"),
+        space_name=data.get("space_name"),
     )
+
+
+def _page_snapshot(data: dict[str, Any]) -> PageSnapshot:
+    edited_at = data.get("edited_at")
+    return PageSnapshot(**{**data, "edited_at": _time(edited_at) if edited_at else None})
 
 
 def _doc(request: ApprovalRequest) -> dict[str, Any]:

@@ -47,7 +47,9 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         route("/pages", _pages, "GET"),
         route(
             "/pages/{page_id}/edit",
-            lambda s, r, b: s.edit_page(r.path_params["page_id"], title=_opt(b, "title", str)),
+            lambda s, r, b: s.edit_page(
+                r.path_params["page_id"], title=_opt(b, "title", str), by=_opt(b, "by", str)
+            ),
         ),
         route("/pages/{page_id}/delete", lambda s, r, b: s.delete_page(r.path_params["page_id"])),
         route("/pages/{page_id}/approve", _approve),

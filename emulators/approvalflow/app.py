@@ -6,19 +6,21 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from emulators.approvalflow import admin, api, oauth
+from emulators.approvalflow import admin, api, confluence, oauth
 from emulators.approvalflow.state import SandboxState
 
 
 def create_sandbox_app(state: SandboxState | None = None) -> Starlette:
     """One app for everything: 3LO at /authorize and /oauth/token, the gateway at /me,
-    /oauth/token/accessible-resources and /svc/..., and the controls at /_sandbox/.
+    /oauth/token/accessible-resources, /svc/... (ApprovalFlow) and /ex/confluence/... (Confluence
+    v2), and the controls at /_sandbox/.
     It works at the root and mounted under a prefix."""
     state = state or SandboxState()
     app = Starlette(
         routes=[
             *oauth.routes(state),
             *api.routes(state),
+            *confluence.routes(state),
             Mount("/_sandbox", routes=admin.routes(state)),
         ]
     )

@@ -50,6 +50,8 @@ SCOPE_TITLES = {
     WRITE_CHANGE_SET: "ApprovalFlow: Manage Change Sets",
     READ_APPROVAL: "ApprovalFlow: Read Approval Status",
     WRITE_APPROVAL: "ApprovalFlow: Submit for Approval",
+    "read:page:confluence": "Confluence: View pages (titles, versions)",
+    "read:space:confluence": "Confluence: View spaces",
 }
 
 
@@ -75,9 +77,11 @@ API_ENDPOINTS = (
     ApiEndpoint("preflight_page", "POST", "/pages/preflight", READ_APPROVAL),
 )
 API_ENDPOINT_NAMES = frozenset(endpoint.name for endpoint in API_ENDPOINTS)
+# Confluence Cloud REST API v2 (through the gateway's /ex/confluence/{cloudId}/wiki/api/v2).
+CONFLUENCE_ENDPOINT_NAMES = frozenset({"confluence_pages", "confluence_spaces"})
 OAUTH_ENDPOINT_NAMES = frozenset({"authorize", "token", "accessible_resources", "me"})
 # Every endpoint whose calls are recorded and that faults and latency can target.
-ENDPOINT_NAMES = API_ENDPOINT_NAMES | OAUTH_ENDPOINT_NAMES
+ENDPOINT_NAMES = API_ENDPOINT_NAMES | OAUTH_ENDPOINT_NAMES | CONFLUENCE_ENDPOINT_NAMES
 
 LICENCE_INACTIVE = "License not active"  # §3.1: 403
 

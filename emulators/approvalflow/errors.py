@@ -4,6 +4,7 @@
     ├── ApiError       ApprovalFlow's app-level error: {"success": false, "error": "..."}
     ├── GatewayError   the Atlassian API gateway's refusal: {"code": N, "message": "..."}
     ├── OAuthError     the token endpoint's error: {"error": "...", "error_description": "..."}
+    ├── ConfluenceError  Confluence v2's error: {"errors": [{"status", "code", "title", ...}]}
     └── AdminError     a refused control call: {"error": "..."}
 
 In-process callers of `SandboxState` catch these too: `.status` and `.body()` say what an HTTP
@@ -51,6 +52,21 @@ class OAuthError(SandboxError):
 
     def body(self) -> Any:
         return {"error": self.error, "error_description": self.message}
+
+
+class ConfluenceError(SandboxError):
+    """Confluence REST API v2's error body: a list of errors, each with status, code and title."""
+
+    def __init__(self, status: int, code: str, title: str) -> None:
+        super().__init__(status, title)
+        self.code = code
+
+    def body(self) -> Any:
+        return {
+            "errors": [
+                {"status": self.status, "code": self.code, "title": self.message, "detail": None}
+            ]
+        }
 
 
 class AdminError(SandboxError):

@@ -61,6 +61,11 @@ class Page(BaseModel):
     status: Literal["current", "draft", "deleted"] = "current"
     # An explicit assignment; without one the space's only active workflow applies.
     workflow_id: str | None = None
+    # Who made the current version, and when (Confluence v2's `version.authorId/createdAt`).
+    edited_by: str | None = None
+    edited_at: datetime | None = None
+    # Accounts a page restriction keeps out: Confluence leaves the page out of their answers.
+    hidden_from: list[str] = Field(default_factory=list)
 
 
 class Decision(BaseModel):

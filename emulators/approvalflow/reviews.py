@@ -333,8 +333,16 @@ def archive_change_set(change_set: ChangeSet, now: datetime) -> None:
     change_set.updated_at = now
 
 
-def edit_page(world: World, page_id: str, *, title: str | None = None) -> Page:
-    """Someone edits the page in Confluence: a new version, which voids an approval (§4.1)."""
+def edit_page(
+    world: World,
+    page_id: str,
+    *,
+    title: str | None = None,
+    by: str | None = None,
+    at: datetime | None = None,
+) -> Page:
+    """Someone (account `by`, at `at`) edits the page in Confluence: a new version, which voids
+    an approval (§4.1)."""
     page = world.pages.get(page_id)
     if page is None:
         raise AdminError(404, f"Page not found: {page_id}")
@@ -343,6 +351,8 @@ def edit_page(world: World, page_id: str, *, title: str | None = None) -> Page:
     page.version += 1
     if title:
         page.title = title
+    page.edited_by = by or page.edited_by
+    page.edited_at = at or page.edited_at
     return page
 
 

@@ -1,4 +1,4 @@
-"""The seeded world: 6 people, 2 sites, 2 spaces, 21 pages, 4 workflows and 8 change sets.
+"""The seeded world: 6 people, 2 sites, 3 spaces, 23 pages, 5 workflows and 8 change sets.
 
 Every review state is reached through the same functions the API and admin routes use
 (create, submit, decide, edit), so rollup states are computed, never written.
@@ -25,8 +25,10 @@ DAVE = "712020:5d3e0da7-0000-4c1a-9f00-000000000004"
 ERIN = "712020:5d3e0e11-0000-4c1a-9f00-000000000005"
 FRANK = "712020:5d3e0f4a-0000-4c1a-9f00-000000000006"
 
+RESTRICTED_PAGE = "65603"  # Session management: Dave cannot see it
 ENG_SPACE = "98301"
 QMS_SPACE = "98302"
+DOCS_SPACE = "98303"  # product documentation: pages, no change set yet
 
 _USERS = (
     (ALICE, "Alice Anders", "alice", "Technical Writer", "Engineering"),
@@ -62,6 +64,8 @@ _PAGES: tuple[
     ("65708", QMS_SPACE, "SOP-013 Training records", 2, "current", "wf-qms-policy"),
     ("65709", QMS_SPACE, "WI-014 Calibration steps (draft)", 1, "draft", "wf-qms-sop"),
     ("65710", QMS_SPACE, "POL-015 Access control policy", 1, "current", None),
+    ("65801", DOCS_SPACE, "Getting started", 11, "current", None),
+    ("65802", DOCS_SPACE, "Release process", 4, "current", None),
 )
 
 # (id, space, title, summary, pages)
@@ -131,6 +135,9 @@ def seed_world(now: datetime) -> World:
     world.spaces[QMS_SPACE] = Space(
         id=QMS_SPACE, key="QMS", name="Quality Management System", site_id=SITE_ID
     )
+    world.spaces[DOCS_SPACE] = Space(
+        id=DOCS_SPACE, key="DOCS", name="Product Documentation", site_id=SITE_ID
+    )
     for workflow in (
         # ENG has one active workflow, so its pages need no explicit assignment.
         Workflow(
@@ -154,6 +161,12 @@ def seed_world(now: datetime) -> World:
             steps=[Step(approvers=[CAROL, DAVE], mode="all"), Step(approvers=[ERIN])],
         ),
         Workflow(
+            id="wf-docs-review",
+            space_id=DOCS_SPACE,
+            name="Documentation review",
+            steps=[Step(approvers=[BOB, CAROL])],
+        ),
+        Workflow(
             id="wf-qms-policy",
             space_id=QMS_SPACE,
             name="Policy approval",
@@ -169,7 +182,12 @@ def seed_world(now: datetime) -> World:
             version=version,
             status=status,
             workflow_id=workflow_id,
+            edited_by=ERIN if space_id == QMS_SPACE else ALICE,
+            edited_at=now - timedelta(days=4),
         )
+    # A page restriction keeps Dave (QA) out of one engineering page: Confluence leaves it out
+    # of everything Dave's token reads.
+    world.pages[RESTRICTED_PAGE].hidden_from.append(DAVE)
     _play_history(world, now)
     return world
 
@@ -234,5 +252,5 @@ def _play_history(world: World, now: datetime) -> None:
         now=decided,
     )
     # Editing an approved page voids its approval: PR-170 becomes stale.
-    reviews.edit_page(world, "65608")
+    reviews.edit_page(world, "65608", by=BOB, at=edited)
     reviews.archive_change_set(world.change_sets["cs-eng150"], edited)

@@ -351,8 +351,11 @@ class SandboxState:
             raise AdminError(404, f"Page not found: {page_id}")
         return page
 
-    def edit_page(self, page_id: str, *, title: str | None = None) -> Page:
-        page = reviews.edit_page(self.world, page_id, title=title)
+    def edit_page(self, page_id: str, *, title: str | None = None, by: str | None = None) -> Page:
+        """A new version of the page, made by `by` (account id or email; default: whoever
+        made the current one) now."""
+        editor = self.user(by).account_id if by else None
+        page = reviews.edit_page(self.world, page_id, title=title, by=editor, at=self.now())
         self._changed()
         return page
 

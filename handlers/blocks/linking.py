@@ -14,7 +14,9 @@ from handlers.messages import (
     CONNECTED_APPS_URL,
     DISCONNECTED,
     LINK_BROKEN,
+    LINK_CONNECT_AGAIN,
     LINK_DETAILS,
+    LINK_GRANT_MISSING,
     LINK_MISSING_NONE,
     LINK_NONE,
     LINK_OK,
@@ -45,21 +47,18 @@ def connect_message(start: ConnectStart, sandbox: bool) -> tuple[str, list[Block
     if current is not None:
         note = CONNECT_REPAIRS if current.broken else CONNECT_REPLACES
         blocks.append(section(note.format(name=plain_mrkdwn(current.name), site=current.site_url)))
-    blocks.append(
-        {
-            "type": "actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": CONNECT_ACTION,
-                    "text": plain(CONNECT_BUTTON),
-                    "url": start.authorize_url,
-                    "style": "primary",
-                }
-            ],
-        }
-    )
+    blocks.append({"type": "actions", "elements": [connect_button(start.authorize_url)]})
     return CONNECT_FALLBACK.format(url=start.authorize_url), with_sandbox_note(blocks, sandbox)
+
+
+def connect_button(url: str) -> dict[str, object]:
+    return {
+        "type": "button",
+        "action_id": CONNECT_ACTION,
+        "text": plain(CONNECT_BUTTON),
+        "url": url,
+        "style": "primary",
+    }
 
 
 def disconnect_message(removed: LinkStatus | None, sandbox: bool) -> tuple[str, list[Block]]:
@@ -76,8 +75,8 @@ def _codes(scopes: list[str]) -> str:
     return ", ".join(f"`{scope}`" for scope in scopes) or LINK_MISSING_NONE
 
 
-def link_status_blocks(link: LinkStatus | None) -> list[Block]:
-    """The link's section of /approvals status."""
+def link_status_blocks(link: LinkStatus | None, connect_url: str | None = None) -> list[Block]:
+    """The link's section of /approvals status; with `connect_url`, the button that fixes it."""
     if link is None:
         return [section(LINK_NONE)]
     head = (
@@ -91,4 +90,9 @@ def link_status_blocks(link: LinkStatus | None) -> list[Block]:
         refreshed=utc(link.last_refreshed_at),
         linked=utc(link.linked_at),
     )
-    return [section(f"{head}\n{details}")]
+    blocks = [section(f"{head}\n{details}")]
+    if connect_url is not None:
+        note = LINK_CONNECT_AGAIN if link.broken else LINK_GRANT_MISSING
+        blocks.append(section(note))
+        blocks.append({"type": "actions", "elements": [connect_button(connect_url)]})
+    return blocks

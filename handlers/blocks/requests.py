@@ -16,7 +16,9 @@ from handlers.messages import (
     OUTCOME_SUBMITTED,
     PAGE_BLOCKED,
     PAGE_BLOCKED_NO_REASON,
+    PAGE_RESTRICTED,
     PAGE_SUBMITTABLE,
+    PAGE_UNTITLED,
     PENDING_FALLBACK,
     PENDING_LINE,
     PENDING_MORE,
@@ -44,6 +46,7 @@ from handlers.messages import (
     SIGNATURE_LINE,
     SIGNATURE_REASON,
     SIGNATURES_TITLE,
+    SPACE_LINE,
     STATE_CLOSED,
     STATE_EXPIRED,
     STATE_NOTE,
@@ -91,9 +94,23 @@ def page_url(site_url: str, page_id: str) -> str:
     return page_view_url(site_url, page_id)
 
 
-def page_link(site_url: str, page_id: str, title: str | None = None) -> str:
-    label = esc(clip(title, 80)).replace("|", "¦") if title else f"Page {esc(page_id)}"
+def page_link(
+    site_url: str, page_id: str, title: str | None = None, *, restricted: bool = False
+) -> str:
+    """The page's title as a link; a page Confluence hides from the reader says so."""
+    if title:
+        label = esc(clip(title, 80)).replace("|", "¦")
+    else:
+        label = (PAGE_RESTRICTED if restricted else PAGE_UNTITLED).format(id=esc(page_id))
     return f"<{page_url(site_url, page_id)}|{label}>"
+
+
+def space_text(snapshot: TargetSnapshot) -> str | None:
+    """`space ENG (Engineering Docs)` when Confluence named the space."""
+    if not snapshot.space_key:
+        return None
+    name = esc(clip(snapshot.space_name or snapshot.space_key, 80))
+    return SPACE_LINE.format(key=esc(snapshot.space_key), name=name)
 
 
 def target_label(target: Target) -> str:
@@ -107,8 +124,8 @@ def page_count(count: int) -> str:
 
 
 def page_line(site_url: str, page: PageSnapshot) -> str:
-    """`• Page 65601 · v7 · submittable` (a link to the page)."""
-    parts = [f"• {page_link(site_url, page.page_id)}"]
+    """`• Authentication overview · v7 · submittable` (a link to the page)."""
+    parts = [f"• {page_link(site_url, page.page_id, page.title, restricted=page.restricted)}"]
     if page.version is not None:
         parts.append(f"v{page.version}")
     if page.can_submit is True:
@@ -284,6 +301,9 @@ def request_message(
     what = REQUEST_TARGET_LINE.format(
         what=target_label(request.target), pages=page_count(len(snapshot.pages))
     )
+    space = space_text(snapshot)
+    if space:
+        what = f"{what} · {space}"
     head = [f"*{esc(clip(title, MAX_TITLE_SHOWN))}*", what]
     if request.summary:
         head.append(esc(clip(request.summary, 500)))

@@ -7,13 +7,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from handlers.blocks.common import Block, context, plain, section, with_sandbox_note
 from handlers.blocks.requests import (
+    clip,
     esc,
     lines_within,
     page_line,
     page_link,
+    space_text,
     target_label,
     utc_minutes,
 )
@@ -22,6 +25,8 @@ from handlers.messages import (
     SHORT_STATES,
     SIGN_ATTESTATION,
     SIGN_CHANGED,
+    SIGN_CHANGES_SINCE,
+    SIGN_CHANGES_TITLE,
     SIGN_CLOSE,
     SIGN_CODE_HINT,
     SIGN_CODE_LABEL,
@@ -30,6 +35,9 @@ from handlers.messages import (
     SIGN_CONNECT_BUTTON,
     SIGN_CONNECT_NOTE,
     SIGN_DONE,
+    SIGN_EDITED_AT,
+    SIGN_EDITED_BY,
+    SIGN_EDITOR_ACCOUNT,
     SIGN_ENROLL_BUTTON,
     SIGN_LOADING,
     SIGN_MEANING,
@@ -48,6 +56,7 @@ from handlers.messages import (
     SIGNED_SEE_MESSAGE,
     SIGNED_SKIPPED,
 )
+from services.approvalflow.targets import PageSnapshot
 from services.requests.model import (
     COMMENT_MAX,
     REASON_MAX,
@@ -57,7 +66,7 @@ from services.requests.model import (
     Status,
     normalise_request_id,
 )
-from services.requests.ports import SigningForm
+from services.requests.ports import PageChange, SigningForm
 
 SIGN_MODAL = "request_sign"  # the form; its submission is the signature
 INFO_MODAL = "request_sign_info"  # loading, problems, outcomes: nothing to submit
@@ -167,7 +176,9 @@ def signing_view(
         section(
             SIGN_TARGET.format(
                 title=esc(title[:150]),
-                what=target_label(request.target),
+                what=" · ".join(
+                    part for part in (target_label(request.target), space_text(snapshot)) if part
+                ),
                 requester=request.requester,
             )
         )
@@ -178,6 +189,14 @@ def signing_view(
         blocks.append(section(SIGN_CHANGED))
     lines = [page_line(site_url, page) for page in snapshot.pages]
     blocks.append(section("\n".join([SIGN_PAGES_TITLE, *lines_within(lines, MAX_PAGES_IN_FORM)])))
+    if form.changes:
+        names = {page.page_id: page for page in snapshot.pages}
+        changed = [
+            change_line(site_url, change, names.get(change.page_id)) for change in form.changes
+        ]
+        blocks.append(
+            section("\n".join([SIGN_CHANGES_TITLE, *lines_within(changed, MAX_PAGES_IN_FORM)]))
+        )
     blocks.append(section(SIGN_MEANING.format(meaning=esc(form.meaning))))
     blocks.append(context(SIGN_ATTESTATION))
     if decision is Decision.REJECT:
@@ -239,6 +258,35 @@ def signing_view(
         submit=SIGN_SUBMIT[decision.value],
         private_metadata=metadata.encode(),
     )
+
+
+def compare_url(site_url: str, page_id: str, since: int, current: int) -> str:
+    """Confluence's comparison of two versions of a page."""
+    return (
+        f"{site_url.rstrip('/')}/wiki/pages/diffpagesbyversion.action?pageId="
+        f"{quote(page_id, safe='')}&selectedPageVersions={since}&selectedPageVersions={current}"
+    )
+
+
+def change_line(site_url: str, change: PageChange, page: PageSnapshot | None) -> str:
+    """`• Title: changes since v7 (link) · last edited by @bob at 2026-12-02 01:23 UTC`."""
+    title = page.title if page is not None else None
+    restricted = page.restricted if page is not None else False
+    link = page_link(site_url, change.page_id, title, restricted=restricted)
+    diff = SIGN_CHANGES_SINCE.format(
+        url=compare_url(site_url, change.page_id, change.since, change.current),
+        since=change.since,
+    )
+    if change.editor:
+        who = f"<@{change.editor}>"
+    elif change.edited_by:
+        who = SIGN_EDITOR_ACCOUNT.format(account=esc(clip(change.edited_by, 80)))
+    else:
+        return f"• {link}: {diff}"
+    when = (
+        f" {SIGN_EDITED_AT.format(when=utc_minutes(change.edited_at))}" if change.edited_at else ""
+    )
+    return f"• {link}: {diff} · {SIGN_EDITED_BY.format(who=who)}{when}"
 
 
 def signed_view(

@@ -1,9 +1,11 @@
 """What a request signs: a change set or a page, its snapshot (pages, versions, hash), its submit.
 
-The snapshot is taken from change set detail and preflight (a page: preflight only). Its
-`digest` is a SHA-256 over what would be signed: the target, its title and each page id with
-its version, in a canonical JSON form. Preflight outcomes are kept beside it but not hashed: a
-page becoming blocked changes what can be submitted, not what was approved.
+The snapshot is taken from change set detail and preflight (a page: preflight only); Confluence
+adds titles, the space and a single page's version (services/confluence/snapshots.py). Its
+`digest` is a SHA-256 over what would be signed: the target, a change set's title and each page
+id with its version, in a canonical JSON form. Preflight outcomes and page titles are kept
+beside it but not hashed: a page becoming blocked changes what can be submitted, not what was
+approved, and a page's title cannot change without a new version.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from services.approvalflow.models import ChangeSet, PagePreflight, PageSubmitResult
@@ -60,6 +63,19 @@ class PageSnapshot:
     reason: str | None = None
     approved_at_version: int | None = None
     is_stale: bool | None = None
+    # From Confluence, read with the person's own token; `restricted`: Confluence did not show
+    # the page to them. With neither a title nor `restricted`, Confluence was not asked.
+    title: str | None = None
+    restricted: bool = False
+    edited_at: datetime | None = None  # when the current version was made (UTC)
+    edited_by: str | None = None  # the Atlassian account that made it
+
+    @property
+    def name(self) -> str:
+        """What to call the page in a sentence: its title, or why there is none."""
+        if self.title:
+            return self.title
+        return f"restricted page {self.page_id}" if self.restricted else f"page {self.page_id}"
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,8 @@ class TargetSnapshot:
     digest: str
     rollup_state: str | None = None
     archived: bool = False
+    space_key: str | None = None  # from Confluence, shown only
+    space_name: str | None = None
 
     @property
     def submittable(self) -> tuple[PageSnapshot, ...]:

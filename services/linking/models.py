@@ -16,6 +16,9 @@ REQUESTED_SCOPES: tuple[str, ...] = (
     "write:change-set:custom",
     "read:approval:custom",
     "write:approval:custom",
+    # Confluence v2: page titles and versions (what a signer signs), spaces by key.
+    "read:page:confluence",
+    "read:space:confluence",
     "read:me",
     "offline_access",
 )

@@ -57,6 +57,10 @@ class GrantStore(Protocol):
         """Users whose working grant was last refreshed before the time, oldest first."""
         ...
 
+    async def holder(self, account_id: str) -> str | None:
+        """The Slack user whose link holds this Atlassian account, if anyone's does."""
+        ...
+
     async def list_all(self) -> list[StoredGrant]:
         """Every stored grant (broken ones included), ordered by user: the admin inventory.
         A few round trips in all, never one per user."""

@@ -66,6 +66,10 @@ class SealedGrants:
         stored = await self._store.get(user_id)
         return self._remember(user_id, None if stored is None else self._open(stored))
 
+    async def holder(self, account_id: str) -> str | None:
+        """The Slack user linked to this Atlassian account (no secret is opened)."""
+        return await self._store.holder(account_id)
+
     async def link(self, grant: Grant) -> LinkWrite:
         self._recent.pop(grant.user_id, None)
         return await self._store.link(self._seal(grant))

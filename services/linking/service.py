@@ -228,6 +228,10 @@ class AccountLinking:
         log.info("unlinked", extra={"user": user_id, "account": grant.account_id})
         return LinkStatus.of(grant)
 
+    async def holder(self, account_id: str) -> str | None:
+        """The Slack user whose link is this Atlassian account, if anyone's is."""
+        return await self._grants.holder(account_id)
+
     async def status(self, user_id: str) -> LinkStatus | None:
         grant = await self._grants.get(user_id, recent_ok=True)
         return None if grant is None else LinkStatus.of(grant)

@@ -13,6 +13,9 @@ class LinkIdentities:
     def __init__(self, linking: AccountLinking) -> None:
         self._linking = linking
 
+    async def slack_user_of(self, account_id: str) -> str | None:
+        return await self._linking.holder(account_id)
+
     async def identity(self, user_id: str) -> LinkedIdentity:
         link = await self._linking.status(user_id)
         if link is None:

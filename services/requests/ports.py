@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from services.approvalflow.targets import TargetSnapshot
+from services.confluence.ports import ConfluenceSpace
 from services.requests.model import ApprovalRequest, Decision
 
 
@@ -28,6 +29,10 @@ class LinkedIdentity:
 
 class Identities(Protocol):
     """Looks up a Slack user's link (implemented by the linking service)."""
+
+    async def slack_user_of(self, account_id: str) -> str | None:
+        """The Slack user who linked this Atlassian account, if anyone did."""
+        ...
 
     async def identity(self, user_id: str) -> LinkedIdentity:
         """Raises NotLinked or LinkBroken."""
@@ -73,6 +78,20 @@ class SigningForm:
     snapshot: TargetSnapshot  # taken fresh, with the signer's own token
     meaning: str  # "I approve submitting these 3 pages for review"
     changed_since_request: bool  # pages were edited since the request was made
+    changes: tuple[PageChange, ...] = ()  # what changed, page by page
+
+
+@dataclass(frozen=True)
+class PageChange:
+    """A page whose current version is newer than the one it is compared with: the version
+    ApprovalFlow last approved, or else the one the request was made at."""
+
+    page_id: str
+    since: int
+    current: int
+    edited_at: datetime | None  # when the current version was made (UTC)
+    edited_by: str | None  # its author's Atlassian account id
+    editor: str | None = None  # the Slack user who linked that account, if anyone did
 
 
 @dataclass(frozen=True)
@@ -132,9 +151,11 @@ class RequestService(Protocol):
 
     async def track_due(self, now: datetime) -> list[TrackingChange]: ...
 
-    async def watch(self, admin: str, space_id: str, channel: str) -> None: ...
+    async def watch(self, admin: str, space: str, channel: str) -> ConfluenceSpace:
+        """Watch a space named by key or id; the space as Confluence names it."""
+        ...
 
-    async def unwatch(self, admin: str, space_id: str) -> None: ...
+    async def unwatch(self, admin: str, space: str) -> ConfluenceSpace: ...
 
     async def poll_watched(self, now: datetime) -> list[ApprovalRequest]:
         """Post a request for each new open change set in each watched space, each once."""

@@ -8,8 +8,10 @@ from datetime import timedelta
 from services.approvalflow.models import ChangeSet
 from services.approvalflow.page_url import parse_target
 from services.approvalflow.ports import ApprovalFlowApi
-from services.approvalflow.targets import ChangeSetTarget, TargetSnapshot, take_snapshot
+from services.approvalflow.targets import ChangeSetTarget, Target, TargetSnapshot, take_snapshot
 from services.audit.events import Actor
+from services.confluence.ports import ConfluenceApi
+from services.confluence.snapshots import with_confluence
 from services.errors import InputError, StoreError
 from services.ports import Clock
 from services.requests.model import ApprovalRequest, new_request_id
@@ -34,7 +36,9 @@ class Posting:
         reporter: Reporter,
         clock: Clock,
         settings: RequestSettings,
+        confluence: ConfluenceApi | None = None,
     ) -> None:
+        self._confluence = confluence
         self._store = store
         self._api = api
         self._identities = identities
@@ -61,7 +65,7 @@ class Posting:
         change_set = None
         if isinstance(target, ChangeSetTarget):
             change_set = await self._api.change_set_detail(requester, target.change_set_id)
-        snapshot = await take_snapshot(self._api, requester, target, change_set)
+        snapshot = await self.snapshot(requester, target, change_set)
         return await self.post(
             requester,
             identity,
@@ -72,6 +76,15 @@ class Posting:
             channel,
             "command",
         )
+
+    async def snapshot(
+        self, requester: str, target: Target, change_set: ChangeSet | None = None
+    ) -> TargetSnapshot:
+        """The target as the requester sees it, with its pages' titles (one bulk read)."""
+        snapshot = await take_snapshot(self._api, requester, target, change_set)
+        if self._confluence is None:
+            return snapshot
+        return await with_confluence(snapshot, self._confluence, requester)
 
     async def post(
         self,

@@ -15,8 +15,11 @@ from services.approvalflow.endpoints import (
     WRITE_CHANGE_SET,
 )
 from services.approvalflow.ports import ApprovalFlowApi
-from services.approvalflow.targets import TargetSnapshot, take_snapshot
+from services.approvalflow.targets import PageTarget, TargetSnapshot, take_snapshot
 from services.audit.events import SYSTEM, Actor, Auditor
+from services.confluence.endpoints import READ_PAGE
+from services.confluence.ports import ConfluenceApi, ConfluenceSpace
+from services.confluence.snapshots import with_confluence
 from services.errors import (
     AlreadySigned,
     InputError,
@@ -43,6 +46,7 @@ from services.requests.ports import (
     GroupMembers,
     Identities,
     LinkedIdentity,
+    PageChange,
     Publisher,
     SignatureCodes,
     SigningForm,
@@ -67,10 +71,12 @@ from services.requests.wording import (
 log = logging.getLogger(__name__)
 
 # Every scope a signature's calls need: the fresh snapshot (read) and the submit (write),
-# approvalflow-api.md §1.2.
+# approvalflow-api.md §1.2. A single page's version comes from Confluence, so signing one needs
+# read:page:confluence too; a change set's versions are ApprovalFlow's, and its titles are kept
+# with the request, so a link made before the bot asked for Confluence still signs those.
 SIGNING_SCOPES: dict[str, frozenset[str]] = {
     "change_set": frozenset({PRODUCT_SCOPE, READ_CHANGE_SET, WRITE_CHANGE_SET}),
-    "page": frozenset({PRODUCT_SCOPE, READ_APPROVAL, WRITE_APPROVAL}),
+    "page": frozenset({PRODUCT_SCOPE, READ_APPROVAL, WRITE_APPROVAL, READ_PAGE}),
 }
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -123,9 +129,11 @@ class Requests:
         auditor: Auditor,
         clock: Clock,
         settings: RequestSettings,
+        confluence: ConfluenceApi | None = None,
     ) -> None:
         self._store = store
         self._api = api
+        self._confluence = confluence
         self._tokens = tokens
         self._identities = identities
         self._groups = groups
@@ -139,6 +147,7 @@ class Requests:
             reporter=self._reporter,
             clock=clock,
             settings=settings,
+            confluence=confluence,
         )
         self._submits = Submits(
             store=store, api=api, reporter=self._reporter, clock=clock, settings=settings
@@ -157,6 +166,7 @@ class Requests:
             posting=self._posting,
             reporter=self._reporter,
             clock=clock,
+            confluence=confluence,
         )
 
     # -- the parts ---------------------------------------------------------------------------
@@ -179,11 +189,11 @@ class Requests:
     async def track_due(self, now: datetime) -> list[TrackingChange]:
         return await self._tracking.track_due(now)
 
-    async def watch(self, admin: str, space_id: str, channel: str) -> None:
-        await self._watching.watch(admin, space_id, channel)
+    async def watch(self, admin: str, space: str, channel: str) -> ConfluenceSpace:
+        return await self._watching.watch(admin, space, channel)
 
-    async def unwatch(self, admin: str, space_id: str) -> None:
-        await self._watching.unwatch(admin, space_id)
+    async def unwatch(self, admin: str, space: str) -> ConfluenceSpace:
+        return await self._watching.unwatch(admin, space)
 
     async def poll_watched(self, now: datetime) -> list[ApprovalRequest]:
         return await self._watching.poll_watched(now)
@@ -229,7 +239,29 @@ class Requests:
             snapshot=snapshot,
             meaning=signature_meaning(decision, _page_count(snapshot)),
             changed_since_request=snapshot.digest != request.snapshot.digest,
+            changes=await self._changes(request, snapshot),
         )
+
+    async def _changes(
+        self, request: ApprovalRequest, snapshot: TargetSnapshot
+    ) -> tuple[PageChange, ...]:
+        """Each page newer than its last approved version (from ApprovalFlow's detail) or,
+        never approved, than the version the request was made at; with who made it."""
+        at_request = {page.page_id: page.version for page in request.snapshot.pages}
+        changes = []
+        for page in snapshot.pages:
+            since = page.approved_at_version or at_request.get(page.page_id)
+            if page.version is None or since is None or since >= page.version:
+                continue
+            editor = None
+            if page.edited_by:
+                editor = await self._identities.slack_user_of(page.edited_by)
+            changes.append(
+                PageChange(
+                    page.page_id, since, page.version, page.edited_at, page.edited_by, editor
+                )
+            )
+        return tuple(changes)
 
     async def sign(
         self,
@@ -311,6 +343,17 @@ class Requests:
         if missing:
             raise missing_scope(missing)
         snapshot = await take_snapshot(self._api, user, request.target)
+        if self._confluence is not None:
+            snapshot = await with_confluence(
+                snapshot, self._confluence, user, known=request.snapshot
+            )
+            if isinstance(request.target, PageTarget) and snapshot.pages[0].restricted:
+                raise NotAllowed(
+                    f"Confluence does not show you page {request.target.page_id} (a page "
+                    "restriction keeps you out, or it was deleted), so you cannot sign what it "
+                    "says. Ask a space admin for access, or ask the requester to name someone "
+                    "who can read it."
+                )
         return identity, snapshot
 
     async def _check_reviewer(self, request: ApprovalRequest, user: str) -> None:

@@ -8,14 +8,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from services.approvalflow.ports import ApprovalFlowApi
-from services.approvalflow.targets import Submission, submit_target, take_snapshot
+from services.approvalflow.targets import (
+    Submission,
+    TargetSnapshot,
+    submit_target,
+    take_snapshot,
+)
 from services.errors import ApprovalsError, NothingToSubmit, UpstreamError
 from services.ports import Clock
 from services.requests.model import ApprovalRequest, PageOutcome, Status
 from services.requests.reporter import Reporter, actor_of
 from services.requests.settings import RequestSettings
 from services.requests.store import RequestStore, SubmitAttempt
-from services.requests.wording import pages_text, reasons, sentence, utc
+from services.requests.wording import names, pages_text, reasons, sentence, utc
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +49,15 @@ class Submits:
         except ApprovalsError as exc:
             return await self._failed(request, attempt, exc)
         if not submission.submitted:
-            return await self._failed(request, attempt, _none_submitted(submission))
+            return await self._failed(
+                request, attempt, _none_submitted(submission, request.snapshot)
+            )
         return await self.submitted(
-            request, attempt, page_outcomes(submission), None, "request.submit.succeeded"
+            request,
+            attempt,
+            page_outcomes(submission, request.snapshot),
+            None,
+            "request.submit.succeeded",
         )
 
     async def submitted(
@@ -93,7 +104,8 @@ class Submits:
         )
         lines = [
             f"{signer} approved this at {when}: “{meaning}”.",
-            f"Submitted for review in ApprovalFlow as {signer}: {pages_text(len(submitted))}.",
+            f"Submitted for review in ApprovalFlow as {signer}: {pages_text(len(submitted))}"
+            f"{names([o for o in outcomes if o.submitted])}.",
         ]
         if skipped:
             lines.append(f"Skipped {pages_text(len(skipped))}: " + reasons(skipped) + ".")
@@ -185,7 +197,7 @@ class Submits:
         return tuple(
             PageOutcome(
                 page_id=page.page_id,
-                title=None,
+                title=_title(request.snapshot, page.page_id),
                 submitted=page.page_id in went,
                 reason=None if page.page_id in went else (page.reason or "not submitted"),
             )
@@ -226,21 +238,29 @@ class Submits:
         return settled
 
 
-def _none_submitted(submission: Submission) -> NothingToSubmit:
-    why = reasons(page_outcomes(submission))
+def _none_submitted(submission: Submission, known: TargetSnapshot) -> NothingToSubmit:
+    why = reasons(page_outcomes(submission, known))
     return NothingToSubmit(f"ApprovalFlow submitted none of the pages ({why})")
 
 
-def page_outcomes(submission: Submission) -> tuple[PageOutcome, ...]:
+def page_outcomes(submission: Submission, known: TargetSnapshot) -> tuple[PageOutcome, ...]:
+    """Each page's outcome, named by the title kept with the request (ApprovalFlow gives none)."""
     return tuple(
         PageOutcome(
             page_id=result.page_id,
-            title=None,  # ApprovalFlow does not give page titles
+            title=_title(known, result.page_id),
             submitted=result.success,
             reason=None if result.success else (result.reason or "skipped"),
         )
         for result in submission.results
     )
+
+
+def _title(known: TargetSnapshot, page_id: str) -> str | None:
+    page = next((page for page in known.pages if page.page_id == page_id), None)
+    if page is None:
+        return None
+    return page.title or (f"restricted page {page_id}" if page.restricted else None)
 
 
 def _shows_submitted(reason: str | None) -> bool:

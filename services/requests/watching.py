@@ -9,9 +9,17 @@ from datetime import datetime
 from services.approvalflow.endpoints import PRODUCT_SCOPE, READ_CHANGE_SET
 from services.approvalflow.models import ChangeSet
 from services.approvalflow.ports import ApprovalFlowApi
-from services.approvalflow.targets import ChangeSetTarget, take_snapshot
+from services.approvalflow.targets import ChangeSetTarget
 from services.audit.events import Actor
-from services.errors import ApprovalsError, InputError, NotFound, NothingToSubmit
+from services.confluence.ports import ConfluenceApi, ConfluenceSpace
+from services.errors import (
+    ApprovalsError,
+    InputError,
+    LinkError,
+    NotFound,
+    NothingToSubmit,
+    UpstreamError,
+)
 from services.ports import Clock
 from services.requests.model import ApprovalRequest
 from services.requests.ports import Identities, LinkedIdentity
@@ -23,7 +31,9 @@ from services.requests.wording import missing_scope
 log = logging.getLogger(__name__)
 
 WATCH_SCOPES = frozenset({PRODUCT_SCOPE, READ_CHANGE_SET})
-_SPACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SPACE_ID = re.compile(r"\d{1,19}")
+# Confluence space keys: letters and digits; a personal space's key is "~" and an account id.
+_SPACE_KEY = re.compile(r"~?[A-Za-z0-9_:-]{1,255}")
 
 
 class Watching:
@@ -38,7 +48,9 @@ class Watching:
         posting: Posting,
         reporter: Reporter,
         clock: Clock,
+        confluence: ConfluenceApi | None = None,
     ) -> None:
+        self._confluence = confluence
         self._store = store
         self._api = api
         self._identities = identities
@@ -46,34 +58,64 @@ class Watching:
         self._reporter = reporter
         self._clock = clock
 
-    async def watch(self, admin: str, space_id: str, channel: str) -> None:
-        space_id = space_id.strip()
-        if not _SPACE_ID.fullmatch(space_id):
-            raise InputError(
-                f"“{space_id[:40]}” is not a space id. Give the Confluence space id (a number "
-                "like 98301, not the space key)."
-            )
+    async def watch(self, admin: str, space: str, channel: str) -> ConfluenceSpace:
+        """Watch a space named by its key (like DOCS) or its numeric id; returns it named."""
         identity = await self._identities.identity(admin)
         missing = WATCH_SCOPES - identity.scopes
         if missing:
             raise missing_scope(missing)
+        found = await self.resolve(admin, space)
         # Listing now proves the space exists and that the watcher's token can read it.
-        await self._api.list_change_sets(admin, space_id)
-        await self._store.add_watch(Watch(space_id, admin, channel, self._clock.now()))
+        await self._api.list_change_sets(admin, found.space_id)
+        await self._store.add_watch(Watch(found.space_id, admin, channel, self._clock.now()))
         await self._reporter.audit(
             Actor(admin, identity.account_id, identity.name),
             "request.watch.added",
-            target=f"space:{space_id}",
-            details={"channel": channel},
+            target=f"space:{found.space_id}",
+            details={"channel": channel, "space_key": found.key, "space_name": found.name},
         )
+        return found
 
-    async def unwatch(self, admin: str, space_id: str) -> None:
-        space_id = space_id.strip()
-        if not await self._store.remove_watch(space_id):
-            raise NotFound(f"Space {space_id[:40]} is not watched. Nothing was changed.")
+    async def unwatch(self, admin: str, space: str) -> ConfluenceSpace:
+        found = await self.resolve(admin, space)
+        if not await self._store.remove_watch(found.space_id):
+            raise NotFound(f"Space {_named(found)} is not watched. Nothing was changed.")
         await self._reporter.audit(
-            Actor(admin), "request.watch.removed", target=f"space:{space_id}"
+            Actor(admin),
+            "request.watch.removed",
+            target=f"space:{found.space_id}",
+            details={"space_key": found.key},
         )
+        return found
+
+    async def resolve(self, admin: str, space: str) -> ConfluenceSpace:
+        """The space a person named: a key is looked up in Confluence (as `admin`, so only a
+        space they can see); an id is named when Confluence can name it, and kept as is when
+        it cannot (ApprovalFlow only needs the id)."""
+        text = space.strip()
+        if _SPACE_ID.fullmatch(text):
+            named: dict[str, ConfluenceSpace] = {}
+            if self._confluence is not None:
+                try:
+                    named = await self._confluence.spaces_by_id(admin, [text])
+                except (LinkError, UpstreamError) as exc:
+                    log.info("space not named", extra={"space": text, "error": str(exc)})
+            return named.get(text) or ConfluenceSpace(space_id=text, key="", name="")
+        if not _SPACE_KEY.fullmatch(text):
+            raise InputError(
+                f"“{text[:40]}” is not a space key or id. Give the space key (like DOCS, from "
+                "the space's address …/wiki/spaces/DOCS/…) or its numeric id."
+            )
+        if self._confluence is None:
+            raise InputError("Give the space's numeric id: this bot cannot look up space keys.")
+        key = text if text.startswith("~") else text.upper()
+        found = await self._confluence.spaces_by_key(admin, [key])
+        if key not in found:
+            raise NotFound(
+                f"There is no Confluence space with the key {key} that you can see. Check the "
+                "key (it is in the space's address: …/wiki/spaces/KEY/…), or give the space id."
+            )
+        return found[key]
 
     async def poll_watched(self, now: datetime) -> list[ApprovalRequest]:
         """A request for each new open change set of each watched space, each once.
@@ -106,7 +148,7 @@ class Watching:
     ) -> ApprovalRequest | None:
         target = ChangeSetTarget(change_set.id)
         try:
-            snapshot = await take_snapshot(self._api, watch.admin, target)
+            snapshot = await self._posting.snapshot(watch.admin, target)
             return await self._posting.post(
                 watch.admin,
                 identity,
@@ -125,3 +167,7 @@ class Watching:
             await self._store.forget_seen(watch.space_id, change_set.id)
             log.warning("watched change set failed", extra={"id": change_set.id, "error": str(exc)})
             return None
+
+
+def _named(space: ConfluenceSpace) -> str:
+    return f"{space.key} ({space.name})" if space.key else space.space_id

@@ -75,7 +75,7 @@ def _describe(target: Target, title: str | None) -> str:
 
 def _blocked_lines(snapshot: TargetSnapshot) -> str:
     blocked = snapshot.blocked
-    lines = [f"• page {p.page_id}: {p.reason or 'cannot be submitted'}" for p in blocked]
+    lines = [f"• {p.name}: {p.reason or 'cannot be submitted'}" for p in blocked]
     shown = lines[:SHOWN_PAGES]
     if len(lines) > SHOWN_PAGES:
         shown.append(f"• +{len(lines) - SHOWN_PAGES} more")
@@ -107,8 +107,25 @@ def nothing_left(request: ApprovalRequest, snapshot: TargetSnapshot) -> NothingT
     )
 
 
+NAMED_PAGES = 5  # pages named in a one-line note; more are counted
+
+
+def names(outcomes: Sequence[PageOutcome]) -> str:
+    """` (Title one, Title two, +3 more)`, or nothing when no page has a title."""
+    titled = [o.title for o in outcomes if o.title]
+    if not titled:
+        return ""
+    shown = titled[:NAMED_PAGES]
+    more = len(outcomes) - len(shown)
+    return " (" + ", ".join(shown) + (f", +{more} more" if more > 0 else "") + ")"
+
+
 def reasons(outcomes: Sequence[PageOutcome]) -> str:
-    parts = [f"page {o.page_id}: {o.reason or 'skipped'}" for o in outcomes if not o.submitted]
+    parts = [
+        f"{o.title or f'page {o.page_id}'}: {o.reason or 'skipped'}"
+        for o in outcomes
+        if not o.submitted
+    ]
     return "; ".join(parts[:SHOWN_PAGES]) + (
         f"; +{len(parts) - SHOWN_PAGES} more" if len(parts) > SHOWN_PAGES else ""
     )

@@ -66,6 +66,9 @@ async def test_one_account_links_one_slack_user(backend: Backend) -> None:
     # ... and disconnecting frees it too.
     await store.delete("U1")
     assert (await store.link(grant("U3", "acc-2"))).version == 1
+    assert await store.holder("acc-2") == "U3"
+    assert await store.holder("acc-1") == "U2"
+    assert await store.holder("acc-unknown") is None
 
 
 async def test_replace_is_compare_and_set(backend: Backend) -> None:

@@ -69,6 +69,9 @@ class MemoryGrantStore:
         )
         return [g.user_id for g in working[:limit]]
 
+    async def holder(self, account_id: str) -> str | None:
+        return self.accounts.get(account_id)
+
     async def list_all(self) -> list[StoredGrant]:
         return [self.grants[user] for user in sorted(self.grants)]
 

@@ -7,7 +7,7 @@ instance over the same Redis plays a second process or a restarted bot.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from services.approvalflow.ports import ApprovalFlowApi
 from services.audit.keys import AuditKeyring
 from services.audit.ports import AuditLog
 from services.audit.trail import AuditTrail
+from services.confluence import ConfluenceClient, ConfluenceSettings
 from services.errors import NotLinked
 from services.requests.model import ApprovalRequest, Decision
 from services.requests.ports import LinkedIdentity
@@ -57,6 +58,16 @@ class SandboxIdentities:
 
     def __init__(self, vault: SandboxVault) -> None:
         self._vault = vault
+
+    async def slack_user_of(self, account_id: str) -> str | None:
+        return next(
+            (
+                u
+                for u, link in self._vault.links.items()
+                if link.credential.account_id == account_id
+            ),
+            None,
+        )
 
     async def identity(self, user_id: str) -> LinkedIdentity:
         link = self._vault.links.get(user_id)
@@ -130,6 +141,9 @@ class World:
     secrets: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.confluence = ConfluenceClient(
+            ConfluenceSettings(api_url=self.af.url), self.af.vault, clock=self.clock
+        )
         self.tokens = self.make_tokens()
         self.service = self.make_service()
 
@@ -170,6 +184,7 @@ class World:
             settings=RequestSettings(
                 confluence_site_url="https://sandbox.atlassian.net", **settings
             ),
+            confluence=self.confluence,
         )
 
     def redis_stores(self, redis: Redis) -> tuple[RequestStore, TokenStore, AuditLog]:
@@ -242,7 +257,7 @@ class World:
 
 
 @pytest.fixture
-async def world(af: Harness, clock: FakeClock) -> World:
+async def world(af: Harness, clock: FakeClock) -> AsyncIterator[World]:
     """Alice (the requester, linked by `af`) and Bob (linked and enrolled) on in-memory stores."""
     w = World(
         af=af,
@@ -255,11 +270,12 @@ async def world(af: Harness, clock: FakeClock) -> World:
     )
     await w.enrol(ALICE_SLACK)
     await w.reviewer(BOB_SLACK, "bob@example.com")
-    return w
+    yield w
+    await w.confluence.aclose()
 
 
 @pytest.fixture
-async def redis_world(af: Harness, clock: FakeClock, redis: Redis) -> World:
+async def redis_world(af: Harness, clock: FakeClock, redis: Redis) -> AsyncIterator[World]:
     """As `world`, on the Redis adapters over the throwaway redis-server."""
     keys = Keys("test:")
     w = World(
@@ -273,4 +289,5 @@ async def redis_world(af: Harness, clock: FakeClock, redis: Redis) -> World:
     )
     await w.enrol(ALICE_SLACK)
     await w.reviewer(BOB_SLACK, "bob@example.com")
-    return w
+    yield w
+    await w.confluence.aclose()

@@ -157,8 +157,10 @@ async def test_a_rejected_request_is_neither_reminded_nor_expired(world: World) 
 
 async def test_a_watched_space_posts_each_new_open_change_set_once(world: World) -> None:
     service = world.service
-    with pytest.raises(InputError, match="not a space id"):
+    with pytest.raises(InputError, match="not a space key or id"):
         await service.watch(ALICE_SLACK, "ENG docs", CHANNEL)
+    with pytest.raises(NotFound, match="no Confluence space with the key NOPE"):
+        await service.watch(ALICE_SLACK, "nope", CHANNEL)
     with pytest.raises(NotFound):
         await service.watch(ALICE_SLACK, "99999", CHANNEL)
     await service.watch(ALICE_SLACK, ENG_SPACE, "C0WATCH")

@@ -118,9 +118,12 @@ async def test_approve_submits_as_the_approver(world: World) -> None:
 
 async def test_a_single_page(world: World) -> None:
     request = await world.request("https://sandbox.atlassian.net/wiki/spaces/ENG/pages/65611/ADR")
-    assert request.title == "Page 65611"
+    assert request.title == "Architecture decision records"  # from Confluence
+    (page,) = request.snapshot.pages
+    assert (page.title, page.version) == ("Architecture decision records", 8)
     form = await world.service.open_for_signing(request.id, BOB_SLACK, Decision.APPROVE)
     assert form.meaning == "I approve submitting this page for review"
+    assert not form.changed_since_request
     signed = await world.approve(request, BOB_SLACK)
     (submit,) = world.sandbox.calls_to("submit_page")
     assert submit.account_id == BOB

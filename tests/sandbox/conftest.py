@@ -23,10 +23,12 @@ from tests.fakes.clock import FakeClock
 CLIENT_ID = "approvals-bot-test"
 CLIENT_SECRET = "test-client-secret"
 REDIRECT_URI = "http://127.0.0.1:9/atlassian/callback"
-ALL_SCOPES = (
+# What a link made before the bot asked for Confluence's scopes holds.
+APPROVALFLOW_SCOPES = (
     "read:me offline_access read:forge-app:confluence read:change-set:custom "
     "write:change-set:custom read:approval:custom write:approval:custom"
 )
+ALL_SCOPES = f"{APPROVALFLOW_SCOPES} read:page:confluence read:space:confluence"
 API = f"/svc/confluence/{SITE_ID}/apps/af-app_af-env"
 
 

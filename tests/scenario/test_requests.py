@@ -229,7 +229,9 @@ async def test_watched_space_posts_each_new_change_set_once(world: Requests) -> 
         "U0ALICE", real_name="Alice Anders", email="alice@example.com", is_admin=True
     )
     done = await world.command("watch 98301 <#C0WATCH|watch>", "U0ALICE")
-    assert done is not None and "Watching space `98301`" in (done.text or "")
+    assert done is not None and "Watching space `ENG` (Engineering Docs, id 98301)" in (
+        done.text or ""
+    )
 
     job = world.job(WATCHED_SPACES_JOB)
     await job.run()
@@ -239,8 +241,16 @@ async def test_watched_space_posts_each_new_change_set_once(world: Requests) -> 
 
     stopped = await world.command("unwatch 98301", "U0ALICE")
     assert stopped is not None and "Stopped watching" in (stopped.text or "")
-    bad = await world.command("watch ENG", "U0ALICE")
-    assert bad is not None and "not a space id" in (bad.text or "")
+    nope = await world.command("watch NOPE", "U0ALICE")
+    assert nope is not None and "no Confluence space with the key NOPE" in (nope.text or "")
+    docs = await world.command("watch DOCS", "U0ALICE")
+    assert docs is not None and "Watching space `DOCS` (Product Documentation, id 98303)" in (
+        docs.text or ""
+    )
+    again = await world.command("unwatch docs", "U0ALICE")  # keys are case-blind to people
+    assert again is not None and "Stopped watching space `DOCS`" in (again.text or "")
+    bad = await world.command("watch EN?G", "U0ALICE")
+    assert bad is not None and "not a space key or id" in (bad.text or "")
 
 
 async def test_restart_mid_flow_loses_nothing(

@@ -173,6 +173,8 @@ async def test_missing_optional_scopes_link_and_show(kit: Kit) -> None:
         "write:change-set:custom",
         "read:approval:custom",
         "write:approval:custom",
+        "read:page:confluence",
+        "read:space:confluence",
     ]
 
 

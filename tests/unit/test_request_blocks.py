@@ -321,8 +321,9 @@ def test_watch_command() -> None:
     assert WatchCommand.parse(["98301", "<#C0DOCS|docs>"], "watch", channel_allowed=True) == (
         WatchCommand("98301", "C0DOCS")
     )
-    with pytest.raises(InputError, match="not a space id"):
-        WatchCommand.parse(["ENG"], "watch", channel_allowed=True)
+    assert WatchCommand.parse(["ENG"], "watch", channel_allowed=True) == WatchCommand("ENG", None)
+    with pytest.raises(InputError, match="not a space key or id"):
+        WatchCommand.parse(["EN?G"], "watch", channel_allowed=True)
     with pytest.raises(InputError):
         WatchCommand.parse(["98301", "<#C0DOCS>"], "unwatch", channel_allowed=False)
 
