@@ -15,7 +15,9 @@ approval is measured in, in the same run and under the same load generator.
 Reported for each number of signers at once (`--signers 1 10 25 50`): approvals/s; p50/p99 from
 the modal submission leaving here to the submit call being recorded at the sandbox, and to Slack's
 answer (the ack); the CPU each process spent per approval (work after the ack included: each
-process is read once it has gone quiet) and the bot's as a multiple of a bare Bolt ack; Redis
+process is read once it has gone quiet) and the bot's as a multiple of a bare Bolt ack; the
+Confluence v2 reads made while approving (none for an unchanged change set: its page titles are
+read once, when it is requested, and kept with the request); Redis
 commands per approval from INFO commandstats (Lua-internal included), and the commands the bot
 itself sent per approval from MONITOR on a few extra approvals (an upper bound on round trips).
 Exits 1 when an approval failed or a budget is missed.
@@ -468,6 +470,7 @@ class Figures:
     cpu_ms: dict[str, float]  # CPU per approval, by process
     bare_ack_cpu_ms: float | None  # bare Bolt's CPU per ack of the same posts
     bare_errors: int
+    confluence_calls: int  # Confluence v2 reads (pages, spaces) while approving
 
     @property
     def rate(self) -> float:
@@ -499,8 +502,9 @@ class Figures:
 
 async def approvals_at(
     bot: Bot, signers: list[Signer], concurrency: int, sandbox: str
-) -> tuple[float, int, list[float], list[float]]:
-    """The signers approve, `concurrency` at once: seconds, errors, to-submit and to-ack (ms)."""
+) -> tuple[float, int, list[float], list[float], int]:
+    """The signers approve, `concurrency` at once: seconds, errors, to-submit and to-ack (ms),
+    and the Confluence reads made meanwhile."""
     started = time.time()
     await gather_limited(concurrency, [approve(bot, s) for s in signers])
     seconds = time.time() - started
@@ -520,7 +524,15 @@ async def approvals_at(
         at = datetime.fromisoformat(str(call["at"])).timestamp()
         to_submit.append((at - signer.sent_at) * 1000)
     to_ack = [(s.answered_at - s.sent_at) * 1000 for s in signers]
-    return seconds, errors, sorted(to_submit), sorted(to_ack)
+    reads = 0
+    for endpoint in ("confluence_pages", "confluence_spaces"):
+        answer = await bot.http.get(f"{sandbox}/_sandbox/calls?endpoint={endpoint}")
+        reads += sum(
+            1
+            for call in answer.json()
+            if datetime.fromisoformat(str(call["at"])).timestamp() >= started
+        )
+    return seconds, errors, sorted(to_submit), sorted(to_ack), reads
 
 
 async def bare_acks(
@@ -550,7 +562,9 @@ async def measure_level(
 ) -> Figures:
     """The bot's approvals with every process's CPU, then bare Bolt's acks of the same posts."""
     cpu_before = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
-    seconds, errors, to_submit, to_ack = await approvals_at(bot, signers, concurrency, sandbox)
+    seconds, errors, to_submit, to_ack, reads = await approvals_at(
+        bot, signers, concurrency, sandbox
+    )
     cpu: dict[str, float] = {}
     for name, pid in pids.items():
         start, end = cpu_before[name], await settled_cpu_seconds(pid)
@@ -565,7 +579,16 @@ async def measure_level(
     if bare_before is not None and bare_after is not None:
         bare_cpu = (bare_after - bare_before) * 1000 / count
     return Figures(
-        concurrency, len(signers), errors, seconds, to_submit, to_ack, cpu, bare_cpu, bare_errors
+        concurrency,
+        len(signers),
+        errors,
+        seconds,
+        to_submit,
+        to_ack,
+        cpu,
+        bare_cpu,
+        bare_errors,
+        reads,
     )
 
 
@@ -735,6 +758,11 @@ def report(
     top = ", ".join(
         f"{name.removeprefix('cmdstat_')} {calls / measured:.1f}"
         for name, calls in delta.most_common(8)
+    )
+    confluence = sum(f.confluence_calls for f in results) / measured
+    print(
+        "Confluence calls per approval (titles and versions are kept with each request): "
+        f"{confluence:.2f}"
     )
     print(f"Redis commands per approval (INFO commandstats, Lua-internal included): {per:.1f}")
     print(f"  {top}")
