@@ -10,7 +10,7 @@ run: install redis-server fonts
 	@test -f .env || { \
 	  cp .env.example .env && \
 	  echo "ENCRYPTION_KEYS=$$($(BIN)/approvals-bot keygen)" >> .env && \
-	  echo "Created .env with a new ENCRYPTION_KEYS; put your Slack credentials in it."; }
+	  echo "Created .env with a new ENCRYPTION_KEYS; without Slack credentials in it, the bot serves the playground."; }
 	@set -a && . ./.env && set +a && exec $(BIN)/approvals-bot serve
 
 test: install redis-server fonts poppler-utils lint typecheck imports pytest

@@ -26,9 +26,9 @@ from pathlib import Path
 from types import FrameType
 
 from emulators.slack import FakeSlack
+from emulators.slack.signing import command_body, signed_headers
 from services.secretbox import new_key
-from tests.redis_server import free_port, throwaway_redis
-from tests.slack_signer import command_body, signed_headers
+from testkit.redis_server import free_port, throwaway_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"

@@ -28,8 +28,9 @@ class Settings(BaseSettings):
         env_file=None, extra="ignore", case_sensitive=True, env_ignore_empty=True
     )
 
-    SLACK_BOT_TOKEN: SecretStr
-    SLACK_SIGNING_SECRET: SecretStr
+    # Both unset: the playground (an emulated workspace served at /playground) stands in.
+    SLACK_BOT_TOKEN: SecretStr | None = None
+    SLACK_SIGNING_SECRET: SecretStr | None = None
     SLACK_APP_TOKEN: SecretStr | None = None
     SLACK_API_URL: str = "https://slack.com/api/"
 
@@ -109,6 +110,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _live_needs(self) -> Settings:
+        if (self.SLACK_BOT_TOKEN is None) != (self.SLACK_SIGNING_SECRET is None):
+            raise ValueError(
+                "set both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET for a Slack workspace, "
+                "or neither for the playground"
+            )
         if self.live:
             missing = [
                 name
@@ -128,6 +134,11 @@ class Settings(BaseSettings):
         if self.REMINDER_HOURS >= self.REQUEST_TTL_HOURS:
             raise ValueError("REMINDER_HOURS must be less than REQUEST_TTL_HOURS")
         return self
+
+    @property
+    def playground(self) -> bool:
+        """True without Slack credentials: the bot serves an emulated workspace at /playground."""
+        return self.SLACK_BOT_TOKEN is None and self.SLACK_SIGNING_SECRET is None
 
     @property
     def live(self) -> bool:

@@ -13,6 +13,7 @@ import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.config import Settings
+from bot.playground import PLAYGROUND_MOUNT
 from bot.web import create_web_app
 from bot.wiring import Container, build
 
@@ -64,6 +65,9 @@ async def serve(
         log.info(
             "serving", extra={"port": settings.PORT, "socket_mode": socket_mode, "jobs": run_jobs}
         )
+        if container.playground is not None:
+            # The one line a person trying the bot needs; plain, so it stands out of the JSON.
+            print(f"Playground: http://localhost:{settings.PORT}{PLAYGROUND_MOUNT}", flush=True)
         # Everything built so far lives as long as the process. Frozen, it is no longer walked
         # by every full garbage collection, which under load was the bot's p99 (bench/ack.py).
         gc.collect()

@@ -9,15 +9,18 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.link_routes import link_routes
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
-from bot.wiring import Container
+from bot.playground import PLAYGROUND_MOUNT
+from bot.wiring import SANDBOX_MOUNT, Container
+from emulators.slack.playground.app import PlaygroundPages
 from services.errors import StoreError
 
 KNOWN_ROUTES = ("/slack/events", "/healthz", "/metrics", "/atlassian/callback")
+MOUNTED_ROUTES = (SANDBOX_MOUNT, PLAYGROUND_MOUNT)
 
 
 class MetricsMiddleware:
@@ -35,7 +38,7 @@ class MetricsMiddleware:
         route = (
             path
             if path in KNOWN_ROUTES
-            else ("/sandbox" if path.startswith("/sandbox") else "other")
+            else next((p for p in MOUNTED_ROUTES if path.startswith(p)), "other")
         )
         status = 500
         started = time.perf_counter()
@@ -92,8 +95,24 @@ def create_web_app(container: Container, extra_routes: Sequence[BaseRoute] = ())
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *link_routes(container),
+        *playground_routes(container),
         *extra_routes,
     ]
     app = Starlette(routes=routes)
     app.add_middleware(MetricsMiddleware, metrics=container.metrics)
     return app
+
+
+def playground_routes(container: Container) -> list[BaseRoute]:
+    """The playground's pages and emulated Web API; never with Slack credentials, since
+    whoever reaches /playground may act as anyone in it."""
+    playground = container.playground
+    if playground is None:
+        return []
+    pages = PlaygroundPages(
+        playground.slack,
+        playground.delivery,
+        base=PLAYGROUND_MOUNT,
+        confluence_url=f"{SANDBOX_MOUNT}/_sandbox/confluence",
+    )
+    return [Mount(PLAYGROUND_MOUNT, routes=pages.routes())]

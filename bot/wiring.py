@@ -10,17 +10,21 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
+from redis.asyncio.cluster import RedisCluster
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.embedded_redis import EmbeddedRedis
+from bot.http_transport import AiohttpTransport
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
+from bot.playground import Playground, SlackAccess, make_playground, slack_access
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.basic import RedisHealth, RedisLeases
 from bot.stores.client import RedisClient, RedisEndpoint, connect_redis
+from bot.stores.cluster_state import RedisClusterHealth
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
 from bot.stores.requests import RedisRequestStore
@@ -42,7 +46,11 @@ from services.admin import (
     TokenInventory,
 )
 from services.approval_token import ApprovalTokens
-from services.approvalflow.client import ApprovalFlowClient, ApprovalFlowSettings
+from services.approvalflow.client import (
+    MAX_CONNECTIONS,
+    ApprovalFlowClient,
+    ApprovalFlowSettings,
+)
 from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.clock import SystemClock
@@ -106,6 +114,7 @@ class Container:
     bolt: AsyncApp
     jobs: JobRunner
     sandbox: SandboxState | None  # sandbox mode only; tests arrange and inspect it
+    playground: Playground | None  # playground mode only (no Slack credentials)
     linking: AccountLinking
     vault: TokenVault
     tokens: ApprovalTokens
@@ -115,7 +124,7 @@ class Container:
     store_description: str
 
 
-async def make_slack_client(settings: Settings, stack: AsyncExitStack) -> AsyncWebClient:
+async def make_slack_client(access: SlackAccess, stack: AsyncExitStack) -> AsyncWebClient:
     """The Web API client, over one aiohttp session closed with the stack. Without a session of
     its own, slack_sdk opens a session and a new connection for every call (measured: about a
     third of the CPU an approval's three Slack calls cost; bench/approve.py)."""
@@ -124,14 +133,14 @@ async def make_slack_client(settings: Settings, stack: AsyncExitStack) -> AsyncW
     )
     stack.push_async_callback(session.close)
     return AsyncWebClient(
-        token=settings.SLACK_BOT_TOKEN.get_secret_value(),
-        base_url=settings.SLACK_API_URL,
+        token=access.bot_token,
+        base_url=access.api_url,
         timeout=SLACK_TIMEOUT_SECONDS,
         session=session,
     )
 
 
-def make_bolt_app(settings: Settings, client: AsyncWebClient, deps: HandlerDeps) -> AsyncApp:
+def make_bolt_app(signing_secret: str, client: AsyncWebClient, deps: HandlerDeps) -> AsyncApp:
     # Bolt turns on its OAuth install flow when these are in the environment; this bot is a
     # single-workspace app with a static bot token, so hide them while the app is built.
     # (SLACK_BOT_TOKEN too: the client we pass already carries it, and Bolt warns otherwise.)
@@ -143,7 +152,7 @@ def make_bolt_app(settings: Settings, client: AsyncWebClient, deps: HandlerDeps)
     try:
         app = AsyncApp(
             client=client,
-            signing_secret=settings.SLACK_SIGNING_SECRET.get_secret_value(),
+            signing_secret=signing_secret,
             process_before_response=False,
             raise_error_for_unhandled_request=False,
         )
@@ -168,6 +177,13 @@ async def connect_store(settings: Settings, stack: AsyncExitStack) -> tuple[Redi
     redis = connect_redis(endpoint)
     stack.push_async_callback(redis.aclose)
     return redis, endpoint.description
+
+
+def store_health(redis: RedisClient) -> StoreHealth:
+    """A cluster is healthy only while it serves every slot; one server while it answers."""
+    if isinstance(redis, RedisCluster):
+        return RedisClusterHealth(redis)
+    return RedisHealth(redis)
 
 
 def atlassian_endpoints(settings: Settings) -> AtlassianEndpoints:
@@ -334,6 +350,7 @@ def make_approvalflow(settings: Settings, vault: TokenVault, clock: Clock) -> Ap
         ),
         vault,
         clock=clock,
+        transport=AiohttpTransport(connections=MAX_CONNECTIONS),
     )
 
 
@@ -441,7 +458,9 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         audit_keys = AuditKeyring.from_fernet_keys(settings.encryption_keys)
         audit_log = RedisAuditLog(redis, keys, audit_keys)
         audit = AuditTrail(audit_log, clock)
-        slack = await make_slack_client(settings, stack)
+        playground = await make_playground(settings, stack, sandbox_mount=SANDBOX_MOUNT)
+        access = slack_access(settings, playground)
+        slack = await make_slack_client(access, stack)
         # One of each for every feature: DMs and security alerts, and users.info look-ups.
         notifier = SlackNotifier(slack, settings.SECURITY_CHANNEL, sandbox=not settings.live)
         directory = SlackDirectory(slack)
@@ -512,7 +531,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             approvals_channel=settings.APPROVALS_CHANNEL,
             evidence=evidence,
         )
-        bolt = make_bolt_app(settings, slack, deps)
+        bolt = make_bolt_app(access.signing_secret, slack, deps)
         jobs = JobRunner(leases, metrics)
 
         async def refresh_idle_links() -> None:
@@ -532,7 +551,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         log.info(
             "slack",
             extra={
-                "uses": settings.SLACK_API_URL,
+                "uses": "the playground" if playground else access.api_url,
                 "socket_mode": settings.SLACK_APP_TOKEN is not None,
             },
         )
@@ -546,7 +565,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             keys=keys,
             clock=clock,
             box=box,
-            health=RedisHealth(redis),
+            health=store_health(redis),
             leases=leases,
             audit_keys=audit_keys,
             audit_log=audit_log,
@@ -556,6 +575,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             bolt=bolt,
             jobs=jobs,
             sandbox=sandbox,
+            playground=playground,
             linking=linking,
             vault=vault,
             tokens=tokens,

@@ -15,10 +15,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aiohttp import web
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 from emulators.clock import ClockLike, SystemClock
 from emulators.slack.blockkit_limits import message_problems, view_problems
@@ -114,6 +118,7 @@ class FakeView:
     external_id: str | None = None
     closed: bool = False
     versions: list[JSONDict] = field(default_factory=list)  # earlier `view` objects
+    errors: dict[str, str] = field(default_factory=dict)  # block_id -> response_action error
 
     @property
     def blocks(self) -> list[JSONDict]:
@@ -227,6 +232,16 @@ class FakeUser:
             "is_app_user": False,
             "profile": profile,
         }
+
+
+@dataclass
+class FakeUsergroup:
+    """A user group (`<!subteam^S…|@handle>`) and its members, for usergroups.users.list."""
+
+    id: str
+    handle: str
+    name: str
+    users: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -357,6 +372,12 @@ class FakeSlack:
         self._latency: dict[str, float] = {}
         self._stubs: dict[str, JSONDict | StubHandler] = {}
         self._last_ts_us = 0
+        # Channel names and user groups the workspace knows (the playground seeds them).
+        self.channel_names: dict[str, str] = {}
+        self.usergroups: dict[str, FakeUsergroup] = {}
+        # Bumped on every answered call: pages poll it to redraw only what changed.
+        self.revision = 0
+        self._on_change: list[Callable[[], None]] = []
 
         # Handlers run on the server's loop while tests may read or configure from another
         # thread (run_in_thread), so shared state changes under this lock.
@@ -364,31 +385,52 @@ class FakeSlack:
         self._recorded = threading.Condition(self._lock)
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
-        self._runner: web.AppRunner | None = None
+        self._server: _Server | None = None
+        self._serving: asyncio.Task[None] | None = None
         self._base_url: str | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
+    def routes(self) -> list[Route]:
+        """The Web API at /api/{method}, upload URLs, file downloads and response_urls."""
+        return [
+            Route("/api/{method}", self._api, methods=["GET", "POST"]),
+            Route("/upload/v1/{file_id}/{secret}", self._upload, methods=["POST"]),
+            Route("/files-pri/{file_id}/{name}", self._download, methods=["GET"]),
+            Route("/response/{token}", self._response_url, methods=["POST"]),
+        ]
+
+    def mount_at(self, base_url: str) -> FakeSlack:
+        """Served by someone else's web app under `base_url` (the bot's playground)."""
+        self._base_url = base_url.rstrip("/")
+        return self
+
     async def start(self) -> FakeSlack:
         """Serve on 127.0.0.1 with an ephemeral port."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/api/{method}", self._api)
-        app.router.add_post("/upload/v1/{file_id}/{secret}", self._upload)
-        app.router.add_get("/files-pri/{file_id}/{name}", self._download)
-        app.router.add_post("/response/{token}", self._response_url)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
+        config = uvicorn.Config(
+            Starlette(routes=self.routes()),
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=1,
+        )
+        server = _Server(config)
+        self._serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            if self._serving.done():
+                self._serving.result()  # raises what stopped it
+            await asyncio.sleep(0.005)
+        self._server = server
         self._base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         return self
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None and self._serving is not None:
+            self._server.should_exit = True
+            await self._serving
+        self._server = self._serving = None
 
     async def __aenter__(self) -> FakeSlack:
         return await self.start()
@@ -645,10 +687,59 @@ class FakeSlack:
                 del stack[stack.index(view_id) :]
             view.closed = True
 
+    def dm_for(self, user_id: str) -> str:
+        """The app's DM with the person, opened on first use as Slack opens it."""
+        with self._lock:
+            return self._dm_for(user_id)
+
+    def apply_ack(self, channel: str, user: str, payload: JSONDict) -> None:
+        """A slash command's ack carried a message: Slack shows it to the person (ephemeral
+        unless `response_type` is in_channel)."""
+        with self._lock:
+            problems = message_problems(
+                payload.get("text") if isinstance(payload.get("text"), str) else None,
+                _json_arg(payload, "blocks"),
+            )
+            if problems:
+                self._violation("command ack", problems)
+                payload = {"text": "The app answered with a message Slack could not show."}
+            issued = _ResponseUrl(channel, user, None, self.clock.now())
+            self._apply_response(ResponsePost("", payload, issued.issued_at, channel, user), issued)
+        self.touch()
+
+    def apply_submission(self, view_id: str, answer: JSONDict) -> None:
+        """Apply the app's answer to a view_submission, as Slack does."""
+        with self._lock, contextlib.suppress(SlackFailure):  # recorded in violations
+            view = self.views[view_id]
+            action = answer.get("response_action")
+            if action == "errors":
+                errors = answer.get("errors")
+                view.errors = (
+                    {str(k): str(v) for k, v in errors.items()} if isinstance(errors, dict) else {}
+                )
+            elif action == "update":
+                payload = self._check_view("response_action update", answer.get("view"), "modal")
+                view.errors = {}
+                _replace_view(self, view, payload)
+            elif action == "push":
+                payload = self._check_view("response_action push", answer.get("view"), "modal")
+                stack = self._stacks.setdefault(view.user_id, [])
+                pushed = self._store_view(
+                    payload, view.user_id, root=stack[0] if stack else None, previous=view.id
+                )
+                stack.append(pushed.id)
+            elif action == "clear":
+                stack = self._stacks.get(view.user_id, [])
+                if stack:
+                    self.close_view(stack[0])
+            else:
+                self.close_view(view_id)
+        self.touch()
+
     # ---------------------------------------------------------------- HTTP plumbing
 
-    async def _api(self, request: web.Request) -> web.StreamResponse:
-        method = request.match_info["method"]
+    async def _api(self, request: Request) -> Response:
+        method = request.path_params["method"]
         at = self.clock.now()
         try:
             args = await _merged_args(request)
@@ -670,9 +761,9 @@ class FakeSlack:
             )
         )
         headers = {"x-oauth-scopes": ",".join(self.scopes), **reply.headers}
-        return web.json_response(reply.body, status=reply.status, headers=headers)
+        return JSONResponse(reply.body, status_code=reply.status, headers=headers)
 
-    async def _answer(self, method: str, args: JSONDict, request: web.Request) -> _Reply:
+    async def _answer(self, method: str, args: JSONDict, request: Request) -> _Reply:
         latency = self._latency.get(method, self._latency.get("*", 0.0))
         if latency:
             await asyncio.sleep(latency)
@@ -695,7 +786,7 @@ class FakeSlack:
         except SlackFailure as failure:
             return _Reply({"ok": False, "error": failure.error, **failure.extra})
 
-    def _auth_error(self, request: web.Request, args: JSONDict) -> str | None:
+    def _auth_error(self, request: Request, args: JSONDict) -> str | None:
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header else str(args.get("token", ""))
         if not token:
@@ -711,11 +802,25 @@ class FakeSlack:
             queue = self._faults.get(method)
             return queue.popleft() if queue else None
 
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every answered call (persistence, pages)."""
+        self._on_change.append(listener)
+
+    def touch(self) -> None:
+        """State changed outside a Web API call (a person posted): bump and notify."""
+        with self._lock:
+            self.revision += 1
+        for listener in self._on_change:
+            listener()
+
     def _record(self, call: Call) -> None:
         with self._lock:
             self.calls.append(call)
+            self.revision += 1
             self._recorded.notify_all()
             waiters = list(self._waiters)
+        for listener in self._on_change:
+            listener()
         for loop, event in waiters:
             with contextlib.suppress(RuntimeError):  # that loop already closed
                 loop.call_soon_threadsafe(event.set)
@@ -854,16 +959,16 @@ class FakeSlack:
 
     # ---------------------------------------------------------------- non-API endpoints
 
-    async def _upload(self, request: web.Request) -> web.StreamResponse:
-        file_id = request.match_info["file_id"]
-        body = await request.read()
+    async def _upload(self, request: Request) -> Response:
+        file_id = request.path_params["file_id"]
+        body = await request.body()
         at = self.clock.now()
         fault = self._take_fault("file_upload")
         with self._lock:
             file = self.files.get(file_id)
             valid = (
                 file is not None
-                and self._upload_secrets.get(file_id) == request.match_info["secret"]
+                and self._upload_secrets.get(file_id) == request.path_params["secret"]
             )
             if file is not None and valid and fault is None:
                 file.content = body
@@ -872,20 +977,20 @@ class FakeSlack:
         self._record(Call("file_upload", args, _headers(request), at, "POST", status))
         if status != 200:
             reason = fault.error if fault else "upload URL not found"
-            return web.Response(status=status, text=reason, content_type="text/plain")
+            return PlainTextResponse(reason, status_code=status)
         # Slack answers the upload URL in plain text; the SDK only looks at the status.
-        return web.Response(text=f"OK - {len(body)}", content_type="text/plain")
+        return PlainTextResponse(f"OK - {len(body)}")
 
-    async def _download(self, request: web.Request) -> web.StreamResponse:
+    async def _download(self, request: Request) -> Response:
         if self._auth_error(request, {}):
-            return web.Response(status=401, text="not authorized")
-        file = self.files.get(request.match_info["file_id"])
+            return PlainTextResponse("not authorized", status_code=401)
+        file = self.files.get(request.path_params["file_id"])
         if file is None or file.deleted or file.content is None:
-            return web.Response(status=404, text="file not found")
-        return web.Response(body=file.content, content_type=file.mimetype)
+            return PlainTextResponse("file not found", status_code=404)
+        return Response(file.content, media_type=file.mimetype)
 
-    async def _response_url(self, request: web.Request) -> web.StreamResponse:
-        token = request.match_info["token"]
+    async def _response_url(self, request: Request) -> Response:
+        token = request.path_params["token"]
         at = self.clock.now()
         try:
             payload = await request.json()
@@ -914,7 +1019,7 @@ class FakeSlack:
                 reply.body,
             )
         )
-        return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+        return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
 
     def _respond(self, token: str, url: str, payload: JSONDict, at: datetime) -> _Reply:
         issued = self._response_urls.get(token)
@@ -1283,6 +1388,13 @@ def _users_list(slack: FakeSlack, args: JSONDict) -> _Reply:
     )
 
 
+def _usergroups_users_list(slack: FakeSlack, args: JSONDict) -> _Reply:
+    group = slack.usergroups.get(str(args.get("usergroup", "")))
+    if group is None:
+        raise SlackFailure("no_such_subteam")
+    return _Reply({"ok": True, "users": list(group.users)})
+
+
 _METHODS: dict[str, Handler] = {
     "auth.test": _auth_test,
     "chat.postMessage": _chat_post_message,
@@ -1300,26 +1412,26 @@ _METHODS: dict[str, Handler] = {
     "files.delete": _files_delete,
     "users.info": _users_info,
     "users.list": _users_list,
+    "usergroups.users.list": _usergroups_users_list,
 }
 
 
 # -------------------------------------------------------------------- helpers
 
 
-async def _merged_args(request: web.Request) -> JSONDict:
+async def _merged_args(request: Request) -> JSONDict:
     """Query string, then form body, then JSON body; later sources win. Raises ValueError."""
-    args: JSONDict = dict(request.query)
-    if request.content_type == "application/json":
-        raw = await request.read()
+    args: JSONDict = dict(request.query_params)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw = await request.body()
+    if content_type == "application/json":
         if raw:
             body = json.loads(raw)
             if not isinstance(body, dict):
                 raise ValueError("JSON body must be an object")
             args.update(body)
-    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.post()
-        for key, value in form.items():
-            args[key] = value if isinstance(value, str) else getattr(value, "filename", "")
+    elif content_type == "application/x-www-form-urlencoded":
+        args.update(parse_qsl(raw.decode(), keep_blank_values=True))
     for key in _JSON_ARGS:
         encoded = args.get(key)
         if isinstance(encoded, str) and encoded[:1] in ("[", "{"):
@@ -1342,13 +1454,20 @@ def _json_arg(args: Mapping[str, Any], key: str) -> Any:
     return value
 
 
-def _headers(request: web.Request) -> dict[str, str]:
+def _headers(request: Request) -> dict[str, str]:
     return {k.lower(): v for k, v in request.headers.items()}
 
 
-def _peer(request: web.Request) -> str:
-    peername = request.transport.get_extra_info("peername") if request.transport else None
-    return f"{peername[0]}:{peername[1]}" if peername else ""
+def _peer(request: Request) -> str:
+    return f"{request.client.host}:{request.client.port}" if request.client else ""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: the process that starts the emulator owns those."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def _fault_reply(fault: _Fault) -> _Reply:

@@ -30,6 +30,7 @@ from handlers.messages import (
     REQUEST_EXPIRES,
     REQUEST_FALLBACK,
     REQUEST_HEADER,
+    REQUEST_NO_TITLES,
     REQUEST_NOT_IN_CHANNEL,
     REQUEST_NOTHING,
     REQUEST_PAGES_MORE,
@@ -350,6 +351,10 @@ def note_message(text: str, sandbox: bool) -> tuple[str, list[Block]]:
 
 def posted_message(request: ApprovalRequest, sandbox: bool) -> tuple[str, list[Block]]:
     text = REQUEST_POSTED.format(id=request.id, channel=request.channel)
+    pages = request.snapshot.pages
+    if pages and all(page.title is None and not page.restricted for page in pages):
+        # Confluence was not asked (a link from before its scopes) or did not answer.
+        text = f"{text}\n{REQUEST_NO_TITLES}"
     return text, with_sandbox_note([section(text)], sandbox)
 
 

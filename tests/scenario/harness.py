@@ -15,18 +15,26 @@ import uvicorn
 from bot.config import Settings, load_settings
 from bot.web import create_web_app
 from bot.wiring import Container, build
+from emulators.slack.signing import command_body, interactive_body, signed_headers
 from services.secretbox import new_key
-from tests.redis_server import free_port
-from tests.slack_signer import command_body, interactive_body, signed_headers
+from testkit.redis_server import free_port
 
 SIGNING_SECRET = "test-signing-secret"
 
 
 def bot_environment(slack_api_url: str, redis_url: str, **overrides: str) -> dict[str, str]:
-    env = {
+    """The bot against a Slack at `slack_api_url` (the emulator the test started)."""
+    slack = {
         "SLACK_BOT_TOKEN": "xoxb-test-bot",
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack_api_url,
+    }
+    return playground_environment(redis_url, **slack, **overrides)
+
+
+def playground_environment(redis_url: str, **overrides: str) -> dict[str, str]:
+    """No Slack credentials: the bot serves its own emulated workspace at /playground."""
+    env = {
         "ENCRYPTION_KEYS": new_key(),
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": "test:",

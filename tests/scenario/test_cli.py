@@ -21,8 +21,8 @@ from services.audit.events import Actor, AuditEvent
 from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.secretbox import SecretBox, new_key
+from testkit.redis_server import free_port
 from tests.fakes.clock import FakeClock
-from tests.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ import pytest
 
 from emulators.slack import FakeSlack
 from emulators.slack.blockkit_limits import message_problems
+from emulators.slack.signing import command_body, signature
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
-from tests.slack_signer import command_body, signature
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import redis as sync_redis
 
 from emulators.slack import FakeSlack
 from services.secretbox import new_key
-from tests.redis_server import free_port, throwaway_redis
+from testkit.redis_server import free_port, throwaway_redis
 from tests.scenario.harness import bot_environment, running_bot
 
 BOT = [sys.executable, "-m", "bot.cli"]
@@ -36,8 +36,9 @@ def test_no_environment_lists_everything_missing_and_exits_2(tmp_path: Path) -> 
         [*BOT, "serve"], env=clean_env(), cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "ENCRYPTION_KEYS"):
-        assert f"{name}: missing" in result.stderr
+    assert "ENCRYPTION_KEYS: missing" in result.stderr
+    # No Slack credentials means the playground, not an error.
+    assert "SLACK_BOT_TOKEN" not in result.stderr
 
 
 @contextmanager

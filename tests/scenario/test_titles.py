@@ -185,5 +185,7 @@ async def test_a_link_without_the_new_scopes(world: Requests) -> None:
     assert [b["action_id"] for b in buttons(refused.blocks)] == ["request_sign_connect"]
 
     # Carol's own change set request posts, with ids where titles would be.
-    mine = await world.request("cs-qms033 <@U0BOB>", user="U0CAROL")
-    assert "Page 65705" in message_text(world.message(mine))
+    answer = await world.command("request cs-qms033 <@U0BOB>", "U0CAROL")
+    assert answer is not None and "read:page:confluence" in (answer.text or "")
+    [mine] = [m for m in world.slack.messages("C0DOCS") if "cs-qms033" in m.text]
+    assert "Page 65705" in message_text(mine)

@@ -30,8 +30,20 @@ def test_every_missing_value_is_named_at_once() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings({})
     message = str(caught.value)
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "ENCRYPTION_KEYS"):
-        assert f"{name}: missing" in message
+    assert "ENCRYPTION_KEYS: missing" in message
+    # Without Slack credentials the bot serves the playground: they are not missing.
+    assert "SLACK_BOT_TOKEN" not in message and "SLACK_SIGNING_SECRET" not in message
+
+
+def test_no_slack_credentials_is_the_playground_and_half_of_them_is_an_error() -> None:
+    keys = {"ENCRYPTION_KEYS": BASE["ENCRYPTION_KEYS"]}
+    assert load_settings(keys).playground
+    assert not load_settings(BASE).playground
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
+        with pytest.raises(ConfigError) as caught:
+            load_settings({**keys, name: BASE[name]})
+        assert "set both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET" in str(caught.value)
+        assert BASE[name] not in str(caught.value)
 
 
 def test_malformed_values_are_named_without_echoing_them() -> None:

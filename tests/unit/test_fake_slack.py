@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from emulators.slack import FakeSlack
+from emulators.slack import FakeSlack, FakeUsergroup
 from tests.fakes.clock import FakeClock
 
 BLOCKS: list[dict[str, Any]] = [
@@ -123,11 +123,21 @@ async def test_arguments_merge_from_query_form_and_json(
 async def test_unknown_methods_fail_unless_stubbed(
     fake_slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    error = await api_error(client.api_call("usergroups.users.list", params={"usergroup": "S1"}))
+    error = await api_error(client.api_call("reminders.list", params={"user": "U1"}))
     assert error.response["error"] == "unknown_method"
-    fake_slack.stub("usergroups.users.list", lambda args: {"users": ["U1", args["usergroup"]]})
-    response = await client.api_call("usergroups.users.list", params={"usergroup": "S1"})
-    assert response["users"] == ["U1", "S1"]
+    fake_slack.stub("reminders.list", lambda args: {"reminders": [args["user"]]})
+    response = await client.api_call("reminders.list", params={"user": "U1"})
+    assert response["reminders"] == ["U1"]
+
+
+async def test_usergroup_members_and_an_unknown_group(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake_slack.usergroups["S1"] = FakeUsergroup("S1", "reviewers", "Reviewers", ["U1", "U2"])
+    response = await client.usergroups_users_list(usergroup="S1")
+    assert response["users"] == ["U1", "U2"]
+    error = await api_error(client.usergroups_users_list(usergroup="S9"))
+    assert error.response["error"] == "no_such_subteam"
 
 
 # ------------------------------------------------------------------ chat.*
