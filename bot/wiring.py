@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
+from redis.asyncio.cluster import RedisCluster
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.embedded_redis import EmbeddedRedis
+from bot.http_transport import AiohttpTransport
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
 from bot.playground import Playground, SlackAccess, make_playground, slack_access
@@ -34,6 +36,7 @@ from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.basic import RedisHealth, RedisLeases
 from bot.stores.client import RedisClient, RedisEndpoint, connect_redis
+from bot.stores.cluster_state import RedisClusterHealth
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
 from bot.stores.requests import RedisRequestStore
@@ -51,7 +54,11 @@ from services.admin import (
     TokenInventory,
 )
 from services.approval_token import ApprovalTokens
-from services.approvalflow.client import ApprovalFlowClient, ApprovalFlowSettings
+from services.approvalflow.client import (
+    MAX_CONNECTIONS,
+    ApprovalFlowClient,
+    ApprovalFlowSettings,
+)
 from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.clock import SystemClock
@@ -189,6 +196,13 @@ async def connect_store(settings: Settings, stack: AsyncExitStack) -> tuple[Redi
     redis = connect_redis(endpoint)
     stack.push_async_callback(redis.aclose)
     return redis, endpoint.description
+
+
+def store_health(redis: RedisClient) -> StoreHealth:
+    """A cluster is healthy only while it serves every slot; one server while it answers."""
+    if isinstance(redis, RedisCluster):
+        return RedisClusterHealth(redis)
+    return RedisHealth(redis)
 
 
 def atlassian_endpoints(settings: Settings) -> AtlassianEndpoints:
@@ -355,6 +369,7 @@ def make_approvalflow(settings: Settings, vault: TokenVault, clock: Clock) -> Ap
         ),
         vault,
         clock=clock,
+        transport=AiohttpTransport(connections=MAX_CONNECTIONS),
     )
 
 
@@ -572,7 +587,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             keys=keys,
             clock=clock,
             box=box,
-            health=RedisHealth(redis),
+            health=store_health(redis),
             leases=leases,
             audit_keys=audit_keys,
             audit_log=audit_log,

@@ -18,7 +18,7 @@ from bot.web import create_web_app
 from bot.wiring import Container, build
 from emulators.slack.signing import command_body, interactive_body, signed_headers
 from services.secretbox import new_key
-from tests.redis_server import free_port
+from testkit.redis_server import free_port
 
 SIGNING_SECRET = "test-signing-secret"
 

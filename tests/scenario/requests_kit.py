@@ -17,8 +17,8 @@ from emulators.approvalflow import SandboxState
 from emulators.slack import FakeMessage, FakeSlack, FakeView, ResponsePost
 from emulators.slack.blockkit_limits import message_problems
 from services.audit.chain import AuditEntry
+from testkit.rfc6238 import code_for_step
 from tests.fakes.clock import FakeClock
-from tests.rfc6238 import code_for_step
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
 from tests.scenario.test_linking import Linking
 
