@@ -421,6 +421,11 @@ REQUEST_PLAIN_CHANNEL = (
 )
 REQUEST_ONE_CHANNEL = "Name one channel at most; I read two."
 REQUEST_TOO_MANY_REVIEWERS = "Name at most {limit} reviewers and groups in one request."
+REQUEST_NO_TITLES = (
+    ":information_source: Confluence gave no page titles, so the request lists page ids. If your "
+    "Atlassian link lacks `read:page:confluence`, `/approvals status` shows it and connects you "
+    "again; later requests then show titles."
+)
 REQUEST_POSTED = (
     ":white_check_mark: I posted *{id}* in <#{channel}>. Reviewers sign it there with *Approve* "
     "or *Reject*, or with `/approvals approve {id}`."

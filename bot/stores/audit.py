@@ -10,7 +10,8 @@ which must not; so an append is an optimistic compare-and-append. The caller sea
 the head it believes current; one Lua script checks the stored head is still that, then XADDs the
 entry and moves the head, atomically, so every entry links to the one before it whatever the
 number of processes. On a conflict the script answers the current head and the caller re-seals
-and retries.
+and retries. A script run again with the entry it already appended (the client retried after a
+lost reply, as during a cluster failover) finds that entry at the head and appends nothing.
 
 Fairness: a process appending back to back would otherwise win every race (its next append is on
 the wire before the loser's retry) and starve the others. So the loser of a race is given the next
@@ -57,6 +58,10 @@ _APPEND = """
 local head = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'id', 'turn', 'turn_until')
 local seq = head[1] or '0'
 local hash = head[2] or ARGV[1]
+if seq == ARGV[4] and hash == ARGV[5] then
+  -- This very entry is the head: a retry of an append whose reply was lost. Append it once.
+  return {1, head[3]}
+end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 if head[4] and head[4] ~= ARGV[7] and tonumber(head[5] or '0') > now then

@@ -7,14 +7,24 @@ cluster client learns the others and follows the slots as they move (failover in
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import parse_url
-from redis.backoff import ExponentialBackoff
+from redis.backoff import NoBackoff
+from redis.exceptions import (
+    ClusterDownError,
+    RedisClusterException,
+    RedisError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 RedisClient: TypeAlias = Redis | RedisCluster
@@ -25,11 +35,47 @@ CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 # Every call to the store gives up after this long (ARCHITECTURE: every outbound call has one).
 SOCKET_TIMEOUT_SECONDS = 5
-# While a failed master's replica is being promoted (cluster-node-timeout plus an election,
-# a few seconds), the cluster client refreshes its map of the slots and tries again: this many
-# times, waiting 50 ms doubling up to 1 s between tries (about 8 s in all).
-CLUSTER_RETRIES = 10
-CLUSTER_BACKOFF = ExponentialBackoff(cap=1.0, base=0.05)
+# redis-py's own retries on a cluster: after a connection error or CLUSTERDOWN it refreshes its
+# map of the slots and tries again, at once for a command, 250 ms apart for a pipeline.
+CLUSTER_RETRIES = 4
+# While a dead master's replica is being promoted (cluster-node-timeout, then an election), a
+# command meets a refused connection or CLUSTERDOWN. Neither ran it, so it is sent again, on
+# the refreshed map, 50 ms doubling to 500 ms apart, for at most this long; then the caller gets
+# StoreError. A command that may have run (the connection dropped after sending) is not sent
+# again by this loop.
+FAILOVER_WAIT_SECONDS = 5.0
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.05, 0.5
+
+
+def never_ran(error: Exception) -> bool:
+    """True when the server cannot have run the command: the cluster refused it, or no
+    connection to the node could be made."""
+    if isinstance(error, ClusterDownError | TryAgainError | SlotNotCoveredError):
+        return True
+    if isinstance(error, RedisTimeoutError):
+        return str(error) == "Timeout connecting to server"
+    if isinstance(error, RedisConnectionError):
+        return isinstance(error.__context__, OSError) and " connecting to " in str(error)
+    return False
+
+
+class FailoverAwareCluster(RedisCluster):
+    """redis-py's asyncio cluster client, which also waits out a failover (see
+    FAILOVER_WAIT_SECONDS) instead of failing every command sent meanwhile."""
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FAILOVER_WAIT_SECONDS
+        pause = _FIRST_PAUSE
+        while True:
+            try:
+                return await super().execute_command(*args, **kwargs)
+            except (RedisError, RedisClusterException) as error:
+                if not never_ran(error) or loop.time() + pause > deadline:
+                    raise
+            self._initialize = True  # ask the cluster for its slots again before the next try
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LONGEST_PAUSE)
 
 
 @dataclass(frozen=True)
@@ -81,11 +127,11 @@ def redis_endpoint(url: str) -> RedisEndpoint:
 def connect_redis(endpoint: RedisEndpoint) -> RedisClient:
     """A client for the endpoint (it connects on first use); the caller closes it."""
     if endpoint.cluster:
-        return RedisCluster.from_url(
+        return FailoverAwareCluster.from_url(
             endpoint.url,
             socket_timeout=SOCKET_TIMEOUT_SECONDS,
             socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-            retry=Retry(CLUSTER_BACKOFF, CLUSTER_RETRIES),
+            retry=Retry(NoBackoff(), CLUSTER_RETRIES),
         )
     return Redis.from_url(
         endpoint.url,

@@ -1,7 +1,8 @@
-"""The built-in ApprovalFlow sandbox: an emulator of Atlassian 3LO and ApprovalFlow's 9 endpoints.
+"""The built-in ApprovalFlow sandbox: an emulator of Atlassian 3LO and ApprovalFlow's 9 endpoints,
+and of the Confluence v2 reads beside them (pages by id, spaces by key or id: `confluence`).
 
 `make run` points the bot at it when no Atlassian settings are given; the tests use it as their
-Atlassian and ApprovalFlow fake. See `state.SandboxState` for every control as a method.
+Atlassian, ApprovalFlow and Confluence fake. See `state.SandboxState` for every control as a method.
 """
 
 from __future__ import annotations

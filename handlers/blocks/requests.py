@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from handlers.blocks.common import Block, context, plain, section, with_sandbox_note
+from handlers.blocks.linking import connect_button
 from handlers.messages import (
     APPROVE_BUTTON,
     DECISION_LABELS,
@@ -30,6 +31,7 @@ from handlers.messages import (
     REQUEST_EXPIRES,
     REQUEST_FALLBACK,
     REQUEST_HEADER,
+    REQUEST_NO_TITLES,
     REQUEST_NOT_IN_CHANNEL,
     REQUEST_NOTHING,
     REQUEST_PAGES_MORE,
@@ -350,7 +352,22 @@ def note_message(text: str, sandbox: bool) -> tuple[str, list[Block]]:
 
 def posted_message(request: ApprovalRequest, sandbox: bool) -> tuple[str, list[Block]]:
     text = REQUEST_POSTED.format(id=request.id, channel=request.channel)
+    pages = request.snapshot.pages
+    if pages and all(page.title is None and not page.restricted for page in pages):
+        # Confluence was not asked (a link from before its scopes) or did not answer.
+        text = f"{text}\n{REQUEST_NO_TITLES}"
     return text, with_sandbox_note([section(text)], sandbox)
+
+
+def missing_scope_message(
+    explanation: str, connect_url: str, sandbox: bool
+) -> tuple[str, list[Block]]:
+    """What a command needs that the link lacks, with the Connect Atlassian button."""
+    blocks = [
+        section(f":warning: {esc(explanation)}"),
+        {"type": "actions", "elements": [connect_button(connect_url)]},
+    ]
+    return explanation, with_sandbox_note(blocks, sandbox)
 
 
 def nothing_to_submit_message(explanation: str, sandbox: bool) -> tuple[str, list[Block]]:

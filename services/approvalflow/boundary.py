@@ -233,13 +233,7 @@ def refusal(
             _upstream(UpstreamTimeout, endpoint, "no answer in time (HTTP 408)"), Retry.BACKOFF
         )
     if status == 429:
-        retry_after = parse_retry_after(response.headers.get("retry-after"), now)
-        wait = f"; try again in {retry_after:.0f} s" if retry_after is not None else ""
-        error = RateLimited(
-            f"{_what(endpoint)}: ApprovalFlow is rate limiting calls (HTTP 429){wait}",
-            retry_after=retry_after,
-        )
-        return Refusal(error, Retry.BACKOFF, retry_after)
+        return rate_limited(response, f"{_what(endpoint)}: ApprovalFlow", now)
     if status in (500, 502, 503, 504):
         # A write may have run (partly) before a 5xx; only reads are safe to assume untouched.
         detail = f"it failed (HTTP {status}{said})"
@@ -256,6 +250,14 @@ def refusal(
     return Refusal(
         _upstream(UpstreamUnavailable, endpoint, detail, maybe_applied=status >= 500), Retry.NO
     )
+
+
+def rate_limited(response: httpx.Response, who: str, now: datetime) -> Refusal:
+    """A 429: wait what Retry-After says (or back off), then tell the caller `who` limits."""
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now)
+    wait = f"; try again in {retry_after:.0f} s" if retry_after is not None else ""
+    error = RateLimited(f"{who} is rate limiting calls (HTTP 429){wait}", retry_after=retry_after)
+    return Refusal(error, Retry.BACKOFF, retry_after)
 
 
 def answer_object(response: httpx.Response, endpoint: Endpoint) -> dict[str, Any]:

@@ -6,10 +6,8 @@ import asyncio
 import itertools
 import logging
 import random
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -30,6 +28,7 @@ from services.approvalflow.endpoints import (
     Endpoint,
     Method,
 )
+from services.approvalflow.gateway import GatewayClient, Sleep
 from services.approvalflow.models import (
     Body,
     ChangeSet,
@@ -48,7 +47,6 @@ from services.approvalflow.models import (
     single_page_answer,
 )
 from services.approvalflow.retry import Backoff
-from services.clock import SystemClock
 from services.errors import ConfigError, InputError
 from services.ports import Clock, Credential, Credentials
 
@@ -58,7 +56,6 @@ log = logging.getLogger(__name__)
 MAX_CONNECTIONS, MAX_KEEPALIVE, POOLS = 200, 96, 8
 
 B = TypeVar("B", bound=Body)
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,7 @@ class ApprovalFlowSettings:
         )
 
 
-class ApprovalFlowClient:
+class ApprovalFlowClient(GatewayClient):
     """ApprovalFlow's REST API as the acting Slack user; implements `ApprovalFlowApi`.
 
     Each call takes the user's token from `credentials`; a 401 asks the vault to refresh once
@@ -109,16 +106,13 @@ class ApprovalFlowClient:
         jitter: Callable[[], float] = random.random,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        super().__init__(credentials, clock=clock, backoff=backoff, sleep=sleep, jitter=jitter)
         self._settings = settings
-        self._credentials = credentials
-        self._clock = clock or SystemClock()
-        self._backoff = backoff or Backoff()
-        self._sleep = sleep
-        self._jitter = jitter
         # httpcore's pool looks at every connection it holds (and, for each idle one, at every
         # connection again) on each request and each response: with 50 signers at once that
         # scan cost a fifth of the bot's CPU (bench/approve.py). Several small pools, taken in
-        # turn, keep each scan short. A transport given by a test is one pool.
+        # turn, keep each scan short. A transport given (a test's, or the composition root's
+        # over aiohttp) is one pool.
         pools = 1 if transport is not None else POOLS
         self._pools = tuple(
             httpx.AsyncClient(
@@ -142,17 +136,6 @@ class ApprovalFlowClient:
     async def aclose(self) -> None:
         for pool in self._pools:
             await pool.aclose()
-
-    async def __aenter__(self) -> ApprovalFlowClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --- the 9 endpoints -------------------------------------------------------------------
 
@@ -258,53 +241,22 @@ class ApprovalFlowClient:
         body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         credential = await self._credentials.access_token_for(user_id)
-        refreshed = False
-        tries = 0
-        while True:
-            tries += 1
-            started = time.monotonic()
-            try:
-                response = await self._send(endpoint, credential, query, body)
-            except boundary.HTTPX_ERRORS as exc:
-                error, transient = boundary.transport_error(exc, endpoint)
-                delay = self._retry_delay(endpoint, tries, None) if transient else None
-                self._log(endpoint, user_id, tries, started, type(exc).__name__, delay)
-                if delay is None:
-                    raise error from exc
-                await self._sleep(delay)
-                continue
-            self._log(endpoint, user_id, tries, started, response.status_code, None)
-            if response.is_success:
-                return boundary.answer_object(response, endpoint)
-            refusal = boundary.refusal(response, endpoint, credential.scopes, self._clock.now())
-            if refusal.retry is boundary.Retry.REFRESH and not refreshed:
-                # The vault refreshes once (or hands over a token another caller just got);
-                # it raises LinkBroken itself when the refresh fails.
-                credential = await self._credentials.after_rejection(user_id, credential)
-                refreshed = True
-                tries -= 1  # a refused token is not a failed try of the call
-                continue
-            if refusal.retry is boundary.Retry.BACKOFF:
-                delay = self._retry_delay(endpoint, tries, refusal.retry_after)
-                if delay is not None:
-                    log.info(
-                        "approvalflow retry",
-                        extra={
-                            "endpoint": endpoint.name,
-                            "status": response.status_code,
-                            "wait_seconds": round(delay, 2),
-                        },
-                    )
-                    await self._sleep(delay)
-                    continue
-            raise refusal.error
 
-    def _retry_delay(
-        self, endpoint: Endpoint, tries: int, retry_after: float | None
-    ) -> float | None:
-        if not endpoint.repeatable:
-            return None  # a write is never repeated blindly
-        return self._backoff.delay(tries, retry_after, self._jitter)
+        async def send(credential: Credential) -> httpx.Response:
+            return await self._send(endpoint, credential, query, body)
+
+        response, _ = await self._send_as(
+            user_id,
+            credential,
+            send,
+            name=endpoint.name,
+            repeatable=endpoint.repeatable,
+            transport_error=lambda exc: boundary.transport_error(exc, endpoint),
+            refusal=lambda answer, used: boundary.refusal(
+                answer, endpoint, used.scopes, self._clock.now()
+            ),
+        )
+        return boundary.answer_object(response, endpoint)
 
     async def _send(
         self,
@@ -319,27 +271,6 @@ class ApprovalFlowClient:
         if endpoint.method is Method.GET:
             return await http.get(url, params=query, headers=headers)
         return await http.post(url, json=body, headers=headers)
-
-    @staticmethod
-    def _log(
-        endpoint: Endpoint,
-        user_id: str,
-        tries: int,
-        started: float,
-        outcome: int | str,
-        retry_in: float | None,
-    ) -> None:
-        log.debug(
-            "approvalflow call",
-            extra={
-                "endpoint": endpoint.name,
-                "user": user_id,
-                "try": tries,
-                "outcome": outcome,
-                "ms": round((time.monotonic() - started) * 1000),
-                "retry_in": retry_in,
-            },
-        )
 
 
 def _refs(page_ids: Sequence[str]) -> list[dict[str, str]]:

@@ -33,6 +33,7 @@ from services.approvalflow.boundary import (
     Refusal,
     Retry,
     parse_retry_after,
+    rate_limited,
     server_text,
     transport_rule,
 )
@@ -42,7 +43,6 @@ from services.errors import (
     LinkBroken,
     MissingScope,
     NotFound,
-    RateLimited,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -88,13 +88,7 @@ def refusal(response: httpx.Response, endpoint: ConfluenceEndpoint, now: datetim
             UpstreamTimeout(f"{what(endpoint)}: no answer in time (HTTP 408)"), Retry.BACKOFF
         )
     if status == 429:
-        retry_after = parse_retry_after(response.headers.get("retry-after"), now)
-        wait = f"; try again in {retry_after:.0f} s" if retry_after is not None else ""
-        error = RateLimited(
-            f"{what(endpoint)}: Confluence is rate limiting calls (HTTP 429){wait}",
-            retry_after=retry_after,
-        )
-        return Refusal(error, Retry.BACKOFF, retry_after)
+        return rate_limited(response, f"{what(endpoint)}: Confluence", now)
     if status in (500, 502, 503, 504):
         retry_after = parse_retry_after(response.headers.get("retry-after"), now)
         failed = UpstreamUnavailable(f"{what(endpoint)}: it failed (HTTP {status}{said})")

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
-import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from services.approvalflow.boundary import HTTPX_ERRORS, Retry
+from services.approvalflow.gateway import GatewayClient, Sleep
 from services.approvalflow.retry import Backoff
-from services.clock import SystemClock
 from services.confluence import boundary
 from services.confluence.endpoints import (
     API_PREFIX,
@@ -33,10 +29,7 @@ from services.confluence.ports import ConfluencePage, ConfluenceSpace
 from services.errors import MissingScope, UpstreamUnavailable
 from services.ports import Clock, Credential, Credentials
 
-log = logging.getLogger(__name__)
-
 M = TypeVar("M", bound=BaseModel)
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -52,7 +45,7 @@ class ConfluenceSettings:
         return f"{self.api_url.rstrip('/')}/ex/confluence/{quote(cloud_id, safe='')}"
 
 
-class ConfluenceClient:
+class ConfluenceClient(GatewayClient):
     """Confluence v2 as the acting Slack user; implements `ConfluenceApi`.
 
     Ids are read in batches of 250 (Confluence's limit on `id`), each batch following
@@ -71,12 +64,8 @@ class ConfluenceClient:
         jitter: Callable[[], float] = random.random,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        super().__init__(credentials, clock=clock, backoff=backoff, sleep=sleep, jitter=jitter)
         self._settings = settings
-        self._credentials = credentials
-        self._clock = clock or SystemClock()
-        self._backoff = backoff or Backoff()
-        self._sleep = sleep
-        self._jitter = jitter
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(
@@ -88,17 +77,6 @@ class ConfluenceClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-    async def __aenter__(self) -> ConfluenceClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def pages(self, user_id: str, page_ids: Sequence[str]) -> dict[str, ConfluencePage]:
         wanted = _unique(page_id for page_id in page_ids if page_id.isdigit())
@@ -158,37 +136,20 @@ class ConfluenceClient:
         url: str,
         params: dict[str, str] | None,
     ) -> tuple[dict[str, Any], Credential]:
-        refreshed = False
-        tries = 0
-        while True:
-            tries += 1
-            started = time.monotonic()
+        async def send(credential: Credential) -> httpx.Response:
             headers = {"Authorization": f"Bearer {credential.access_token}"}
-            try:
-                response = await self._http.get(url, params=params, headers=headers)
-            except HTTPX_ERRORS as exc:
-                error, transient = boundary.transport_error(exc, endpoint)
-                delay = self._backoff.delay(tries, None, self._jitter) if transient else None
-                _log(endpoint, user_id, tries, started, type(exc).__name__)
-                if delay is None:
-                    raise error from exc
-                await self._sleep(delay)
-                continue
-            _log(endpoint, user_id, tries, started, response.status_code)
-            if response.is_success:
-                return _json_object(response, endpoint), credential
-            refusal = boundary.refusal(response, endpoint, self._clock.now())
-            if refusal.retry is Retry.REFRESH and not refreshed:
-                credential = await self._credentials.after_rejection(user_id, credential)
-                refreshed = True
-                tries -= 1
-                continue
-            if refusal.retry is Retry.BACKOFF:
-                delay = self._backoff.delay(tries, refusal.retry_after, self._jitter)
-                if delay is not None:
-                    await self._sleep(delay)
-                    continue
-            raise refusal.error
+            return await self._http.get(url, params=params, headers=headers)
+
+        response, credential = await self._send_as(
+            user_id,
+            credential,
+            send,
+            name=endpoint.name,
+            repeatable=endpoint.repeatable,
+            transport_error=lambda exc: boundary.transport_error(exc, endpoint),
+            refusal=lambda answer, _: boundary.refusal(answer, endpoint, self._clock.now()),
+        )
+        return _json_object(response, endpoint), credential
 
 
 def _next_url(base: str, data: dict[str, Any]) -> str | None:
@@ -244,18 +205,3 @@ def _unique(values: Iterator[str] | Sequence[str]) -> list[str]:
 def _batches(values: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(values), MAX_IDS):
         yield values[start : start + MAX_IDS]
-
-
-def _log(
-    endpoint: ConfluenceEndpoint, user_id: str, tries: int, started: float, outcome: object
-) -> None:
-    log.debug(
-        "confluence call",
-        extra={
-            "endpoint": endpoint.name,
-            "user": user_id,
-            "try": tries,
-            "outcome": outcome,
-            "ms": round((time.monotonic() - started) * 1000),
-        },
-    )

@@ -158,3 +158,25 @@ async def test_since_accepts_any_timezone(backend: Backend) -> None:
     await log.append(fields("b", at=T0 + timedelta(hours=2)))
     plus_one = T0.astimezone(timezone(timedelta(hours=1)))
     assert [e.action for e in await read(log, since=plus_one + timedelta(hours=1))] == ["b"]
+
+
+async def test_an_append_sent_twice_is_appended_once(backend: Backend) -> None:
+    # A client that lost the reply sends the very same script call again (redis-py does after a
+    # dropped connection, as in a cluster failover): the entry must not appear twice.
+    if backend.redis is None:
+        return  # the in-memory log has no wire to lose a reply on
+    log = RedisAuditLog(backend.redis, backend.keys, TEST_AUDIT_KEYS)
+    await log.append(fields("link.created"))
+    script = log._append
+
+    async def sent_twice(**call: Any) -> Any:
+        await script(**call)
+        return await script(**call)
+
+    log._append = sent_twice  # type: ignore[assignment]
+    second = await log.append(fields("link.removed"))
+    await log.append(fields("token.revoked"))
+    entries = await read(log)
+    assert [e.action for e in entries] == ["link.created", "link.removed", "token.revoked"]
+    assert second.seq == 2 and entries[1].id == second.id
+    assert verify(entries, await log.head(), keys=TEST_AUDIT_KEYS).ok

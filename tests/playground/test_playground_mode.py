@@ -15,7 +15,7 @@ import httpx
 
 from emulators.slack import FakeSlack
 from services.secretbox import new_key
-from tests.redis_server import free_port
+from testkit.redis_server import free_port
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
 from tests.scenario.test_process import bot_process, clean_env
 

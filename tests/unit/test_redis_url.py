@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from redis.exceptions import ClusterDownError, ResponseError, SlotNotCoveredError, TryAgainError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.config import load_settings
-from bot.stores.client import redis_endpoint
+from bot.stores.client import never_ran, redis_endpoint
 from services.errors import ConfigError
 from services.secretbox import new_key
 
@@ -64,3 +67,28 @@ def test_a_prefix_with_braces_would_break_the_hash_tags() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings({**BASE, "REDIS_PREFIX": "app{1}:"})
     assert "REDIS_PREFIX" in str(caught.value)
+
+
+def _raised_while_connecting() -> RedisConnectionError:
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except OSError:
+            raise RedisConnectionError(
+                "Error 111 connecting to 127.0.0.1:7000. Connection refused."
+            ) from None
+    except RedisConnectionError as error:
+        return error
+
+
+def test_only_commands_the_server_cannot_have_run_wait_out_a_failover() -> None:
+    # Sent again on the refreshed slot map: refused by the cluster, or never connected.
+    assert never_ran(ClusterDownError("CLUSTERDOWN The cluster is down"))
+    assert never_ran(TryAgainError("TRYAGAIN"))
+    assert never_ran(SlotNotCoveredError("slot 7 is not covered"))
+    assert never_ran(RedisTimeoutError("Timeout connecting to server"))
+    assert never_ran(_raised_while_connecting())
+    # Maybe ran (the connection dropped or timed out after sending): never sent again here.
+    assert not never_ran(RedisConnectionError("Connection closed by server."))
+    assert not never_ran(RedisTimeoutError("Timeout reading from socket"))
+    assert not never_ran(ResponseError("ERR something"))
