@@ -18,7 +18,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from services.secretbox import new_key
-from tests.redis_server import free_port
+from testkit.redis_server import free_port
 from tests.scenario.test_process import bot_process, clean_env
 
 CHROMIUM = "/usr/bin/chromium"

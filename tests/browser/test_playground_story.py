@@ -17,9 +17,9 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
 from emulators.approvalflow.seed import CAROL
+from testkit.rfc6238 import code_for_step, parse_otpauth
 from tests.browser.conftest import ARTEFACTS, Served
 from tests.qr import decode_qr_png
-from tests.rfc6238 import code_for_step, parse_otpauth
 
 T = TypeVar("T")
 WAIT_SECONDS = 30.0
