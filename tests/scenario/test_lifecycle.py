@@ -11,7 +11,7 @@ import httpx
 
 from bot.wiring import WATCHED_SPACES_JOB
 from services.approval_token.service import Condition
-from tests.scenario.requests_kit import Requests, view_text
+from tests.scenario.requests_kit import Posted, Requests, view_text
 from tests.scenario.test_requests import world as world
 
 
@@ -27,6 +27,16 @@ async def send_event(world: Requests, event: dict[str, Any], event_id: str) -> h
     response = await world.bot.post_signed(json.dumps(body), "application/json")
     assert response.status_code == 200, response.text
     return response
+
+
+async def channel_event_dm(world: Requests, posted: Posted, kind: str, event_id: str) -> str:
+    """Send a channel event for the request's channel; the DM the requester got about it."""
+    await send_event(world, {"type": kind, "channel": posted.channel}, event_id)
+    await world.slack.wait_for(
+        "chat.postMessage",
+        where=lambda c: c.ok and c.args.get("channel") == "U0ALICE" and posted.id in str(c.args),
+    )
+    return world.slack.dm_messages("U0ALICE")[-1].text
 
 
 async def test_a_deactivated_reviewer_loses_link_and_token_and_the_request_says_so(
@@ -63,12 +73,7 @@ async def test_a_deactivated_reviewer_loses_link_and_token_and_the_request_says_
 
 async def test_an_archived_channel_sends_the_requester_where_to_sign(world: Requests) -> None:
     posted = await world.request("cs-eng184 <@U0BOB|bob>")
-    await send_event(world, {"type": "channel_archive", "channel": posted.channel}, "Ev3")
-    await world.slack.wait_for(
-        "chat.postMessage",
-        where=lambda c: c.ok and c.args.get("channel") == "U0ALICE" and posted.id in str(c.args),
-    )
-    dm = world.slack.dm_messages("U0ALICE")[-1].text
+    dm = await channel_event_dm(world, posted, "channel_archive", "Ev3")
     assert posted.id in dm and "was archived" in dm and "/approvals pending" in dm
     # The request is untouched: still signable from the command.
     form = await world.by_command("U0BOB", f"approve {posted.id}")
@@ -77,12 +82,8 @@ async def test_an_archived_channel_sends_the_requester_where_to_sign(world: Requ
 
 async def test_the_bot_removed_from_a_channel_tells_the_requester(world: Requests) -> None:
     posted = await world.request("cs-eng184 <@U0BOB|bob>")
-    await send_event(world, {"type": "channel_left", "channel": posted.channel}, "Ev4")
-    await world.slack.wait_for(
-        "chat.postMessage",
-        where=lambda c: c.ok and c.args.get("channel") == "U0ALICE" and posted.id in str(c.args),
-    )
-    assert "I was removed from" in world.slack.dm_messages("U0ALICE")[-1].text
+    dm = await channel_event_dm(world, posted, "channel_left", "Ev4")
+    assert posted.id in dm and "I was removed from" in dm
 
 
 async def test_an_uninstall_stops_the_jobs_from_posting(world: Requests) -> None:
