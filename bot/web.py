@@ -121,4 +121,8 @@ def playground_routes(container: Container) -> list[BaseRoute]:
         base=PLAYGROUND_MOUNT,
         confluence_url=f"{SANDBOX_MOUNT}/_sandbox/confluence",
     )
-    return [Mount(PLAYGROUND_MOUNT, routes=pages.routes())]
+    # The printed URL has no trailing slash: answer it as it is rather than redirect.
+    return [
+        Route(PLAYGROUND_MOUNT, pages.page, methods=["GET"]),
+        Mount(PLAYGROUND_MOUNT, routes=pages.routes()),
+    ]
