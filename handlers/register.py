@@ -11,6 +11,7 @@ from handlers import (
     evidence,
     help,
     home,
+    lifecycle,
     linking,
     requests,
     signing,
@@ -21,7 +22,7 @@ from handlers.slash import SubcommandRouter
 
 COMMAND = "/approvals"
 # What manifest.yml must declare; tests/unit/test_manifest.py holds the two together.
-BOT_EVENTS = ["app_home_opened"]
+BOT_EVENTS = ["app_home_opened", *lifecycle.LIFECYCLE_EVENTS]
 BOT_SCOPES = [
     "commands",
     "chat:write",
@@ -30,6 +31,8 @@ BOT_SCOPES = [
     "users:read",
     "users:read.email",
     "usergroups:read",  # @group reviewers (usergroups.users.list)
+    "channels:read",  # channel_archive, channel_left, channel_deleted
+    "groups:read",  # the same for private channels
 ]
 
 
@@ -40,7 +43,7 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
     help.register(router)
     linking.register(app, router, deps.linking, deps.sandbox)
     approval_token.register(app, router, deps)
-    admin.register(app, router, deps.admin, deps.sandbox)
+    admin.register(app, router, deps.admin, deps.slack, deps.sandbox)
     requests.register(
         router,
         deps.requests,
@@ -49,8 +52,17 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
         approvals_channel=deps.approvals_channel,
         sandbox=deps.sandbox,
     )
-    signing.register(app, router, deps.requests, deps.linking, deps.tokens, sandbox=deps.sandbox)
-    evidence.register(app, router, deps.evidence, sandbox=deps.sandbox)
+    signing.register(
+        app,
+        router,
+        deps.requests,
+        deps.linking,
+        deps.tokens,
+        deps.slack,
+        deps.enrolment_dms,
+        sandbox=deps.sandbox,
+    )
+    evidence.register(app, router, deps.evidence, deps.slack, sandbox=deps.sandbox)
     # /approvals status: one section per feature; add yours to this list.
     status.register(
         router,
@@ -61,5 +73,6 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
         deps.sandbox,
     )
     home.register(app, deps)
-    errors.register(app)
+    lifecycle.register(app, deps.workspace)
+    errors.register(app, deps.slack)
     return router
