@@ -20,6 +20,7 @@ from bot.http_transport import AiohttpTransport
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
 from bot.playground import Playground, SlackAccess, make_playground, slack_access
+from bot.policies import load_policies
 from bot.slack.api import SlackApi
 from bot.slack.client import web_client
 from bot.slack.enrolment import SlackEnrolmentDms
@@ -37,6 +38,7 @@ from bot.stores.audit import RedisAuditLog
 from bot.stores.basic import RedisHealth, RedisLeases
 from bot.stores.client import RedisClient, RedisEndpoint, connect_redis
 from bot.stores.cluster_state import RedisClusterHealth
+from bot.stores.installation import RedisInstallation
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
 from bot.stores.requests import RedisRequestStore
@@ -76,9 +78,11 @@ from services.linking import (
 )
 from services.ports import Clock, StoreHealth
 from services.requests.identities import LinkIdentities
+from services.requests.policies import PolicyBook
 from services.requests.service import Requests
 from services.requests.settings import RequestSettings
 from services.secretbox import SecretBox
+from services.workspace import WorkspaceChanges
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +102,7 @@ EXPIRE_REQUESTS_JOB = "expire-requests"
 REQUEST_REMINDERS_JOB = "request-reminders"
 TRACK_REVIEWS_JOB = "track-reviews"
 WATCHED_SPACES_JOB = "watched-spaces"
+ESCALATIONS_JOB = "request-escalations"
 # ApprovalFlow in sandbox mode: the sandbox accepts any app and environment id.
 SANDBOX_APP_ID = SANDBOX_ENV_ID = "sandbox"
 
@@ -119,6 +124,7 @@ class Container:
     metrics: Metrics
     slack: AsyncWebClient
     slack_api: SlackApi
+    installation: RedisInstallation  # whether Slack still accepts the token (lifecycle events)
     slack_access: SlackAccess  # the token, signing secret and API URL in use (or the playground's)
     bolt: AsyncApp
     jobs: JobRunner
@@ -384,6 +390,8 @@ def make_confluence(settings: Settings, vault: TokenVault, clock: Clock) -> Conf
 def make_requests(
     settings: Settings,
     *,
+    policies: PolicyBook,
+    groups: SlackGroupMembers,
     redis: RedisClient,
     keys: Keys,
     clock: Clock,
@@ -401,7 +409,7 @@ def make_requests(
         confluence=confluence,
         tokens=tokens,
         identities=LinkIdentities(linking),
-        groups=SlackGroupMembers(slack),
+        groups=groups,
         publisher=SlackRequestPublisher(
             slack, site_url=confluence_site_url(settings), sandbox=not settings.live
         ),
@@ -414,6 +422,7 @@ def make_requests(
             poll_interval_seconds=settings.POLL_INTERVAL_SECONDS,
             confluence_site_url=confluence_site_url(settings),
         ),
+        policies=policies,
     )
 
 
@@ -456,11 +465,15 @@ def request_jobs(requests: Requests, clock: Clock, interval: float) -> list[Job]
     async def watched() -> None:
         await requests.poll_watched(clock.now())
 
+    async def escalate() -> None:
+        await requests.escalate_due(clock.now())
+
     return [
         Job(EXPIRE_REQUESTS_JOB, interval, expire),
         Job(REQUEST_REMINDERS_JOB, interval, remind),
         Job(TRACK_REVIEWS_JOB, interval, track),
         Job(WATCHED_SPACES_JOB, interval, watched),
+        Job(ESCALATIONS_JOB, interval, escalate),
     ]
 
 
@@ -517,10 +530,14 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         )
         approvalflow = make_approvalflow(settings, vault, clock)
         stack.push_async_callback(approvalflow.aclose)
+        groups = SlackGroupMembers(slack_api)
+        policies = await load_policies(settings.SIGNING_POLICIES, groups.handles)
         confluence = make_confluence(settings, vault, clock)
         stack.push_async_callback(confluence.aclose)
         requests = make_requests(
             settings,
+            policies=policies,
+            groups=groups,
             redis=redis,
             keys=keys,
             clock=clock,
@@ -541,6 +558,17 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             audit_keys=audit_keys,
             admin=admin,
         )
+        installation = RedisInstallation(redis, keys, access.bot_token)
+        workspace = WorkspaceChanges(
+            tokens=tokens,
+            linking=linking,
+            requests=RedisRequestStore(redis, keys),
+            publisher=SlackRequestPublisher(
+                slack_api, site_url=confluence_site_url(settings), sandbox=not settings.live
+            ),
+            auditor=audit,
+            installation=installation,
+        )
         deps = HandlerDeps(
             sandbox=not settings.live,
             linking=linking,
@@ -552,14 +580,23 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             evidence=evidence,
             slack=SlackSurfacesAdapter(slack_api),
             enrolment_dms=enrolment_dms,
+            workspace=workspace,
         )
         bolt = make_bolt_app(access.signing_secret, slack, deps)
-        jobs = JobRunner(leases, metrics)
+        jobs = JobRunner(leases, metrics, installation)
 
         async def refresh_idle_links() -> None:
             await vault.refresh_idle()
 
-        jobs.add(Job("refresh-idle-links", IDLE_LINK_REFRESH_SECONDS, refresh_idle_links))
+        # Keeping grants alive is Atlassian's business: it goes on while Slack is away.
+        jobs.add(
+            Job(
+                "refresh-idle-links",
+                IDLE_LINK_REFRESH_SECONDS,
+                refresh_idle_links,
+                posts_to_slack=False,
+            )
+        )
         token_jobs = ApprovalTokenJobs(tokens, enrolment_dms)
         for job in (
             Job(EXPIRE_ENROLMENTS_JOB, EXPIRE_ENROLMENTS_SECONDS, token_jobs.expire_enrolments),
@@ -596,6 +633,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             slack=slack,
             slack_api=slack_api,
             slack_access=access,
+            installation=installation,
             bolt=bolt,
             jobs=jobs,
             sandbox=sandbox,

@@ -10,6 +10,7 @@ import secrets
 import socket
 import string
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -237,7 +238,8 @@ class FakeUser:
 
 @dataclass
 class FakeUsergroup:
-    """A user group (`<!subteam^S…|@handle>`) and its members, for usergroups.users.list."""
+    """A user group (`<!subteam^S…|@handle>`) and its members, for usergroups.list and
+    usergroups.users.list."""
 
     id: str
     handle: str
@@ -373,6 +375,12 @@ class FakeSlack:
         self._latency: dict[str, float] = {}
         self._stubs: dict[str, JSONDict | StubHandler] = {}
         self._last_ts_us = 0
+        # Slack's "about one message per second per channel" for chat.postMessage, enforced
+        # when set (`enforce_post_rate`): a faster post answers 429 with Retry-After, and is
+        # counted in `post_rate_limited`. Real time, not `clock`: it is the sender's pace.
+        self.post_interval: float | None = None
+        self.post_rate_limited = 0
+        self._last_post: dict[str, float] = {}
         # Channel names and user groups the workspace knows (the playground seeds them).
         self.channel_names: dict[str, str] = {}
         # Of those, the ones the app was added to; posting elsewhere is not_in_channel. Channel
@@ -578,6 +586,13 @@ class FakeSlack:
         with self._lock:
             queue = self._faults.setdefault(method, deque())
             queue.extend(_Fault("ratelimited", 429, retry_after) for _ in range(times))
+
+    def enforce_post_rate(self, interval: float | None = 1.0) -> None:
+        """Answer 429 (Retry-After: 1) to a chat.postMessage that comes less than `interval`
+        seconds after the previous one in the same channel; None stops enforcing."""
+        with self._lock:
+            self.post_interval = interval
+            self._last_post.clear()
 
     def set_latency(self, method: str | None, seconds: float) -> None:
         """Delay answers to `method` (None: every method) by `seconds`."""
@@ -1129,6 +1144,13 @@ def _auth_test(slack: FakeSlack, args: JSONDict) -> _Reply:
 def _chat_post_message(slack: FakeSlack, args: JSONDict) -> _Reply:
     channel = slack._member_channel_arg(args)
     text, blocks = slack._check_message("chat.postMessage", args)
+    if slack.post_interval is not None:
+        now = time.monotonic()
+        last = slack._last_post.get(channel)
+        if last is not None and now - last < slack.post_interval:
+            slack.post_rate_limited += 1
+            return _Reply({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": "1"})
+        slack._last_post[channel] = now
     thread_ts = args.get("thread_ts") or None
     message = FakeMessage(
         channel,
@@ -1426,6 +1448,17 @@ def _usergroups_users_list(slack: FakeSlack, args: JSONDict) -> _Reply:
     return _Reply({"ok": True, "users": list(group.users)})
 
 
+def _usergroups_list(slack: FakeSlack, args: JSONDict) -> _Reply:
+    # Slack's usergroups.list: every enabled group of the workspace with its id, handle and name
+    # (members only with include_users, which this emulator leaves out as Slack does by default).
+    groups = [
+        {"id": g.id, "team_id": slack.team_id, "handle": g.handle, "name": g.name,
+         "user_count": len(g.users)}
+        for g in slack.usergroups.values()
+    ]  # fmt: skip
+    return _Reply({"ok": True, "usergroups": groups})
+
+
 _METHODS: dict[str, Handler] = {
     "auth.test": _auth_test,
     "chat.postMessage": _chat_post_message,
@@ -1443,6 +1476,7 @@ _METHODS: dict[str, Handler] = {
     "files.delete": _files_delete,
     "users.info": _users_info,
     "users.list": _users_list,
+    "usergroups.list": _usergroups_list,
     "usergroups.users.list": _usergroups_users_list,
 }
 
