@@ -42,6 +42,7 @@ DEFAULT_SCOPES = (
     "users:read.email",
 )
 DEFAULT_USER = "U0TESTUSER"
+SLACKBOT = "USLACKBOT"  # Slack's own id for Slackbot
 # Arguments that arrive as JSON strings when sent as form or query parameters.
 _JSON_ARGS = ("blocks", "attachments", "view", "files", "metadata")
 _ID_CHARS = string.ascii_uppercase + string.digits
@@ -732,6 +733,16 @@ class FakeSlack:
                 payload = {"text": "The app answered with a message Slack could not show."}
             issued = _ResponseUrl(channel, user, None, self.clock.now())
             self._apply_response(ResponsePost("", payload, issued.issued_at, channel, user), issued)
+        self.touch()
+
+    def slackbot_says(self, channel: str, user: str, text: str) -> None:
+        """Slack itself tells the person something (an unknown command, an app that failed),
+        as Slackbot, only to them."""
+        with self._lock:
+            message = FakeMessage(
+                channel, self._next_ts(), text, None, SLACKBOT, ephemeral_user=user
+            )
+            self._ephemerals.append(message)
         self.touch()
 
     def apply_submission(self, view_id: str, answer: JSONDict) -> None:

@@ -189,12 +189,14 @@ def test_connect_enrol_request_approve_review_and_admin(
     bob_secret = page.enrol("bob")
     page.open("docs-approvals")
     approve = page.button("request_approve", f"#{request_id}")
-    # A double click sends two clicks, as in Slack; one modal opens.
+    notices = len(page.find("#pane .msg"))
+    # A double click sends two clicks, as in Slack: one modal, filled in, and no complaint.
     ActionChains(browser).double_click(approve).perform()
     page.modal_input("code")
-    time.sleep(1.5)  # room for a second modal, were one coming
+    time.sleep(1.5)  # room for a second modal or an error notice, were one coming
     assert len(page.find("#modal-form")) == 1
     page.text_in("#modal-form", "PR-184")
+    assert len(page.find("#pane .msg")) == notices
     # A wrong code: the bot's error shows under the field, and what Bob typed stays, as in Slack.
     page.modal_input("code").send_keys("000000")
     page.submit_modal()

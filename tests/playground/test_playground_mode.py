@@ -72,7 +72,7 @@ async def test_a_command_reaches_the_bot_signed_and_only_its_author_sees_the_ans
         # Slack itself answers a command no app registered; the bot never hears of it.
         calls = len(playground.slack.calls)
         await alice.post("/say", data={"c": "C0DOCS", "text": "/nope hello"})
-        await wait_for_text(alice, "C0DOCS", "is not a valid command")
+        assert "Slackbot" in await wait_for_text(alice, "C0DOCS", "is not a valid command")
         assert len(playground.slack.calls) == calls
         # A plain message stays in the channel for everyone, mentions escaped as Slack does.
         await bob.post("/say", data={"c": "C0DOCS", "text": "hello @alice in #general"})

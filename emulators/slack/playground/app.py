@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from emulators.slack.delivery import AppDelivery, Delivered, escape_mentions
-from emulators.slack.emulator import FakeMessage, FakeSlack, FakeUser, FakeView, JSONDict
+from emulators.slack.emulator import SLACKBOT, FakeMessage, FakeSlack, FakeUser, FakeView, JSONDict
 from emulators.slack.playground import mrkdwn
 from emulators.slack.playground.seed import DOCS_CHANNEL
 
 HERE = Path(__file__).parent
+PersonHandler = Callable[[Request, FakeUser], Awaitable[Response]]
 COOKIE = "playground_as"
 REQUIRED = "Please complete this required field."
 APP_NAME = "Approvals"
@@ -66,14 +68,14 @@ class PlaygroundPages:
             Route("/", self.page, methods=["GET"]),
             Route("/who", self.who, methods=["GET"]),
             Route("/as/{user}", self.choose, methods=["GET"]),
-            Route("/pane", self.pane, methods=["GET"]),
-            Route("/modal", self.modal, methods=["GET"]),
-            Route("/home", self.home, methods=["GET"]),
-            Route("/say", self.say, methods=["POST"]),
-            Route("/act", self.act, methods=["POST"]),
-            Route("/view/submit", self.submit, methods=["POST"]),
-            Route("/view/close", self.close, methods=["POST"]),
-            Route("/files/{file_id}", self.file, methods=["GET"]),
+            Route("/pane", self._as_person(self.pane), methods=["GET"]),
+            Route("/modal", self._as_person(self.modal), methods=["GET"]),
+            Route("/home", self._as_person(self.home), methods=["GET"]),
+            Route("/say", self._as_person(self.say), methods=["POST"]),
+            Route("/act", self._as_person(self.act), methods=["POST"]),
+            Route("/view/submit", self._as_person(self.submit), methods=["POST"]),
+            Route("/view/close", self._as_person(self.close), methods=["POST"]),
+            Route("/files/{file_id}", self._as_person(self.file), methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=HERE / "static")),
             *self.slack.routes(),
         ]
@@ -114,37 +116,25 @@ class PlaygroundPages:
         response.set_cookie(COOKIE, user, path=self.base or "/", httponly=True, samesite="strict")
         return response
 
-    async def pane(self, request: Request) -> Response:
-        me = self._me(request)
-        if me is None:
-            return Response(status_code=401)
+    async def pane(self, request: Request, me: FakeUser) -> Response:
         if request.query_params.get("v") == str(self.slack.revision):
             return Response(status_code=204)
         return HTMLResponse(self._pane(me, self._conversation(request, me)))
 
-    async def modal(self, request: Request) -> Response:
-        me = self._me(request)
-        if me is None:
-            return Response(status_code=401)
+    async def modal(self, request: Request, me: FakeUser) -> Response:
         if request.query_params.get("v") == _view_key(self._top_view(me)):
             return Response(status_code=204)
         return HTMLResponse(self._modal(me))
 
-    async def home(self, request: Request) -> Response:
-        me = self._me(request)
-        if me is None:
-            return Response(status_code=401)
+    async def home(self, request: Request, me: FakeUser) -> Response:
         if request.query_params.get("v") == _view_key(self.slack.home_view(me.id)):
             return Response(status_code=204)
         return HTMLResponse(self._home(me))
 
     # ------------------------------------------------------------------ actions
 
-    async def say(self, request: Request) -> Response:
+    async def say(self, request: Request, me: FakeUser) -> Response:
         """The composer: `/command text` runs a command, anything else posts a message."""
-        me = self._me(request)
-        if me is None:
-            return Response(status_code=401)
         form = await _form(request)
         channel = self._conversation_id(form.get("c", ""), me)
         text = form.get("text", "").strip()
@@ -153,23 +143,20 @@ class PlaygroundPages:
         if text.startswith("/"):
             command, _, rest = text.partition(" ")
             if command != "/approvals":
-                self.slack.apply_ack(channel, me.id, {"text": _not_a_command(command)})
+                self.slack.slackbot_says(channel, me.id, _not_a_command(command))
                 return Response(status_code=204)
             answer = await self.delivery.command(
                 me.id, channel, command, escape_mentions(rest.strip(), self.slack)
             )
             if answer.status != 200:
-                self.slack.apply_ack(channel, me.id, {"text": _failed(command, answer)})
+                self.slack.slackbot_says(channel, me.id, _failed(command, answer))
             return Response(status_code=204)
         self.slack.add_user_message(channel, escape_mentions(text, self.slack), user=me.id)
         self.slack.touch()
         return Response(status_code=204)
 
-    async def act(self, request: Request) -> Response:
+    async def act(self, request: Request, me: FakeUser) -> Response:
         """A button, overflow or select in a message, a modal or the Home tab."""
-        me = self._me(request)
-        if me is None:
-            return Response(status_code=401)
         fields = await _form(request)
         where, target = fields.get("where"), fields.get("id", "")
         try:
@@ -202,10 +189,7 @@ class PlaygroundPages:
             return Response("bad target", status_code=400)
         return Response(status_code=204)
 
-    async def submit(self, request: Request) -> Response:
-        me = self._me(request)
-        if me is None:
-            return Response(status_code=401)
+    async def submit(self, request: Request, me: FakeUser) -> Response:
         fields: dict[str, Any] = {}
         for key, value in parse_qsl((await request.body()).decode(), keep_blank_values=True):
             previous = fields.get(key)
@@ -228,20 +212,16 @@ class PlaygroundPages:
         self.slack.touch()
         return HTMLResponse(self._modal(me))
 
-    async def close(self, request: Request) -> Response:
-        me = self._me(request)
-        if me is None:
-            return Response(status_code=401)
+    async def close(self, request: Request, me: FakeUser) -> Response:
         form = await _form(request)
         view = self.slack.views.get(form.get("view_id", ""))
         if view is not None and view.user_id == me.id and not view.closed:
             await self.delivery.close_view(me.id, view)
         return HTMLResponse(self._modal(me))
 
-    async def file(self, request: Request) -> Response:
-        me = self._me(request)
+    async def file(self, request: Request, me: FakeUser) -> Response:
         file = self.slack.files.get(request.path_params["file_id"])
-        if me is None or file is None or file.deleted or file.content is None:
+        if file is None or file.deleted or file.content is None:
             return Response("file not found", status_code=404)
         visible = set(self.slack.channel_names) | {self.slack.dm_for(me.id)}
         if not visible.intersection(file.channels):
@@ -276,6 +256,17 @@ class PlaygroundPages:
         return stack[-1] if stack else None
 
     # ------------------------------------------------------------------ helpers
+
+    def _as_person(self, handler: PersonHandler) -> Callable[[Request], Awaitable[Response]]:
+        """Everything but the picker acts as someone: the person chosen in this browser."""
+
+        async def endpoint(request: Request) -> Response:
+            me = self._me(request)
+            if me is None:
+                return Response("Pick who you are first.", status_code=401)
+            return await handler(request, me)
+
+        return endpoint
 
     def _common(self) -> dict[str, Any]:
         users = sorted(self.slack.users.values(), key=lambda u: u.real_name)
@@ -315,6 +306,8 @@ class PlaygroundPages:
         )
 
     def _author(self, message: FakeMessage) -> str:
+        if message.user == SLACKBOT:
+            return "Slackbot"
         if message.bot_id or message.user == self.slack.bot_user_id:
             return APP_NAME
         user = self.slack.users.get(message.user)
