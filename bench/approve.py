@@ -1,4 +1,4 @@
-"""Issue 6's approval benchmark: many people approving different requests at once, end to end.
+"""The approval benchmark: many people approving different requests at once, end to end.
 
 The bot runs as `approvals-bot serve` in its own process, against a throwaway redis-server, the
 fake Slack (in this process, answering at once) and its built-in sandbox. Every person is set up
@@ -15,7 +15,10 @@ scripts count too), and the commands the bot itself sent per approval, from MONI
 extra approvals (each pipeline or script call counted once per command: an upper bound on round
 trips); and the CPU each process spent per measured approval (the bot, the sandbox, Redis, and
 this process with the fake Slack), which shows where the machine's cores went.
-Not a test: `python -m bench.approve [--signers 50] [--approvals 200]`.
+`--processes N` runs N bot processes on the one store and sends each request to the next (as a
+load balancer would); `--cluster` puts the store on a throwaway Redis Cluster of 3 masters and
+3 replicas (commands counted over every master).
+Not a test: `python -m bench.approve [--signers 50] [--approvals 200] [--processes N] [--cluster]`.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from emulators.approvalflow.seed import ALICE, ENG_SPACE
 from emulators.slack import FakeSlack
 from emulators.slack.signing import command_body, interactive_body, signed_headers
 from services.secretbox import new_key
+from tests.redis_cluster import throwaway_cluster
 from tests.redis_server import free_port, throwaway_redis
 from tests.rfc6238 import code_for_step
 from tests.scenario.test_linking import consent_form
@@ -133,14 +137,24 @@ class Bot:
     """The running bot as Slack and a browser reach it."""
 
     def __init__(
-        self, url: str, slack: FakeSlack, http: httpx.AsyncClient, pools: list[httpx.AsyncClient]
+        self,
+        urls: list[str],
+        slack: FakeSlack,
+        http: httpx.AsyncClient,
+        pools: list[httpx.AsyncClient],
     ) -> None:
-        self.url = url
+        # Several bot processes: each request goes to the next, as a load balancer spreads them.
+        self._urls = itertools.cycle(urls)
         self.slack = slack
         self.http = http
         # httpcore scans its whole pool on every request: the measured posts share several
         # small pools, so this process's own overhead stays out of the figures.
         self.pools = itertools.cycle(pools)
+
+    @property
+    def url(self) -> str:
+        """The process the next request goes to."""
+        return next(self._urls)
 
     async def post(self, body: str) -> httpx.Response:
         headers = signed_headers(SIGNING_SECRET, body, content_type=FORM)
@@ -321,9 +335,25 @@ def sandbox_process(data: Path, port: int, log_dir: Path) -> Iterator[tuple[str,
 # ------------------------------------------------------------------------------- Redis
 
 
-def command_stats(redis: Redis) -> Counter[str]:
-    info: dict[str, Any] = redis.info("commandstats")
-    return Counter({name: int(stats["calls"]) for name, stats in info.items()})
+def command_stats(nodes: list[Redis]) -> Counter[str]:
+    """Commands run so far, summed over the store's masters (one, or each of a cluster's)."""
+    total: Counter[str] = Counter()
+    for node in nodes:
+        info: dict[str, Any] = node.info("commandstats")
+        total.update({name: int(stats["calls"]) for name, stats in info.items()})
+    return total
+
+
+@contextlib.contextmanager
+def throwaway_store(cluster: bool) -> Iterator[tuple[str, list[str]]]:
+    """A fresh store: one redis-server, or a 3-master/3-replica cluster. Yields the bot's
+    REDIS_URL and a plain URL for each master (for INFO and MONITOR)."""
+    if not cluster:
+        with throwaway_redis() as url:
+            yield url, [url]
+        return
+    with throwaway_cluster() as nodes:
+        yield nodes.url, [f"redis://{HOST}:{port}" for port in nodes.masters()]
 
 
 @contextlib.contextmanager
@@ -414,7 +444,7 @@ async def measure(bot: Bot, signers: list[Signer], concurrency: int, sandbox: st
 async def run(args: argparse.Namespace) -> int:
     total = args.approvals + MONITORED_APPROVALS
     with (
-        throwaway_redis() as redis_url,
+        throwaway_store(args.cluster) as (redis_url, master_urls),
         FakeSlack().run_in_thread() as slack,
         tempfile.TemporaryDirectory(prefix="approvals-bench-") as tmp,
     ):
@@ -449,7 +479,17 @@ async def run(args: argparse.Namespace) -> int:
         argv = [sys.executable, "-m", "bot.cli", "serve", "--no-jobs", "--host", HOST]
         if args.profile:
             argv[1:3] = ["-c", PROFILED, args.profile]
-        with stack, server_process("bot", argv, env, port, workdir) as target:
+        with stack:
+            targets = [stack.enter_context(server_process("bot", argv, env, port, workdir))]
+            for n in range(2, args.processes + 1):
+                # The same bot again: its own port and data directory, everything else shared.
+                more = {**env, "PORT": str(free_port()), "DATA_DIR": str(workdir / f"bot{n}")}
+                targets.append(
+                    stack.enter_context(
+                        server_process(f"bot {n}", argv, more, int(more["PORT"]), workdir)
+                    )
+                )
+            target = targets[0]
             limits = httpx.Limits(max_connections=args.signers + 20)
             pool_limits = httpx.Limits(max_connections=args.signers)  # never queue a post here
             async with (
@@ -463,7 +503,7 @@ async def run(args: argparse.Namespace) -> int:
                     )
                     for _ in range(DRIVER_POOLS)
                 ]
-                bot = Bot(target.url, slack, http, pools)
+                bot = Bot([t.url for t in targets], slack, http, pools)
                 print(f"setting up {total} signers (link, enrol, request, open the form)…")
                 await link(bot, browser, None, REQUESTER)
                 await gather_limited(
@@ -472,14 +512,14 @@ async def run(args: argparse.Namespace) -> int:
                 await gather_limited(SETUP_CONCURRENCY, [enrol(bot, s) for s in signers])
                 await gather_limited(SETUP_CONCURRENCY, [request_and_open(bot, s) for s in signers])
 
-                redis = Redis.from_url(redis_url)
+                masters = [Redis.from_url(url) for url in master_urls]
                 measured, extra = signers[: args.approvals], signers[args.approvals :]
-                before = command_stats(redis)
-                pids = {
-                    "bot": target.pid,
-                    "redis": int(redis.info("server")["process_id"]),
-                    "bench + fake Slack": os.getpid(),
-                }
+                before = command_stats(masters)
+                pids = {t.name: t.pid for t in targets}
+                for n, node in enumerate(masters, start=1):
+                    name = f"redis master {n}" if args.cluster else "redis"
+                    pids[name] = int(node.info("server")["process_id"])
+                pids["bench + fake Slack"] = os.getpid()
                 if sandbox_pid is not None:
                     pids["sandbox"] = sandbox_pid
                 cpu_before = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
@@ -494,15 +534,19 @@ async def run(args: argparse.Namespace) -> int:
                         cpu[name] = (end - start) * 1000 / len(measured)
                 if args.profile:
                     target.proc.send_signal(signal.SIGUSR2)
-                delta = command_stats(redis) - before
+                delta = command_stats(masters) - before
                 delta.pop("cmdstat_info", None)
-                with monitored(redis_url) as lines:
+                with contextlib.ExitStack() as watching:
+                    seen = [watching.enter_context(monitored(url)) for url in master_urls]
                     for signer in extra:
                         await approve(bot, signer)
+                lines = [line for node_lines in seen for line in node_lines]
                 sent = [ln for ln in lines if re.search(r"\[\d+ [\d.:]+\]", ln)]
                 inside = [ln for ln in lines if "lua]" in ln]
-                redis.close()
-                target.check_running()
+                for node in masters:
+                    node.close()
+                for running in targets:
+                    running.check_running()
     report(args, figures, delta, len(sent) / MONITORED_APPROVALS, len(inside) / MONITORED_APPROVALS)
     print("CPU per approval: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items()))
     ok = figures.errors == 0 and percentile(figures.to_submit_ms, 99) < BUDGET_P99_MS
@@ -518,8 +562,10 @@ def report(
 ) -> None:
     submit, ack = figures.to_submit_ms, figures.to_ack_ms
     p99 = percentile(submit, 99)
+    store = "a Redis Cluster (3 masters, 3 replicas)" if args.cluster else "one redis-server"
     print(
-        f"\n{figures.approvals} approvals by {figures.approvals} people, {args.signers} at once: "
+        f"\n{figures.approvals} approvals by {figures.approvals} people, {args.signers} at once, "
+        f"over {args.processes} bot process(es) on {store}: "
         f"{figures.rate:.1f} approvals/s, errors {figures.errors}"
     )
     if submit:
@@ -563,7 +609,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", metavar="FILE", help="profile the bot during the measured approvals"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="bot processes sharing the store; requests go to each in turn (default 1)",
+    )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="run on a throwaway Redis Cluster (3 masters, 3 replicas) instead of one redis-server",
+    )
+    args = parser.parse_args(argv)
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    if args.processes > 1 and args.in_process_sandbox:
+        parser.error("--processes above 1 needs the sandbox in its own process (the default)")
+    if args.processes > 1 and args.profile:
+        parser.error("--profile profiles one bot process: use it with --processes 1")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
