@@ -28,7 +28,7 @@ from types import FrameType
 from emulators.slack import FakeSlack
 from emulators.slack.signing import command_body, signed_headers
 from services.secretbox import new_key
-from tests.redis_server import free_port, throwaway_redis
+from testkit.redis_server import free_port, throwaway_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"

@@ -1,4 +1,8 @@
-"""Baseline for bench.ack: a bare Bolt app with one `/approvals` ack, on the bot's server stack."""
+"""Baseline for bench.ack and bench.approve: a bare Bolt app that only acks, on the bot's stack.
+
+It acks `/approvals` with a line of text (bench.ack) and any modal submission with nothing
+(bench.approve replays the bot's signing-form posts to it).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 
 import uvicorn
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -17,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 ACK_TEXT = "Usage: /approvals help"
+ANY_CALLBACK = re.compile(".*")
 
 
 def create_app(token: str, signing_secret: str, api_url: str) -> Starlette:
@@ -31,6 +37,10 @@ def create_app(token: str, signing_secret: str, api_url: str) -> Starlette:
     @bolt.command("/approvals")
     async def approvals(ack: AsyncAck) -> None:
         await ack(text=ACK_TEXT, response_type="ephemeral")
+
+    @bolt.view(ANY_CALLBACK)
+    async def submitted(ack: AsyncAck) -> None:
+        await ack()
 
     handler = AsyncSlackRequestHandler(bolt)
 

@@ -39,8 +39,8 @@ from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.clock import SystemClock
 from services.secretbox import SecretBox, new_key
+from testkit.redis_server import throwaway_redis
 from tests.admin_seed import seed_users
-from tests.redis_server import throwaway_redis
 
 BUDGET_SECONDS = 1.0
 

@@ -31,8 +31,8 @@ from services.approval_token import ApprovalTokens
 from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.secretbox import SecretBox, new_key
-from tests.redis_server import throwaway_redis
-from tests.rfc6238 import code_for_step
+from testkit.redis_server import throwaway_redis
+from testkit.rfc6238 import code_for_step
 
 
 class CountingConnection(Connection):
@@ -152,7 +152,7 @@ async def main(users: int, rounds: int, concurrency: int) -> None:
             secrets[user] = enrolment.setup_key
         # Warm up: scripts loaded, connections open, the audit head cached.
         await _phase("warm-up", tokens, clock, secrets, 1, concurrency, admin)
-        print(f"\n{users} users, {rounds} rounds; codes computed with tests/rfc6238.py")
+        print(f"\n{users} users, {rounds} rounds; codes computed with testkit/rfc6238.py")
         await _phase("sequential (1 at a time)", tokens, clock, secrets, rounds, 1, admin)
         await _phase(
             f"concurrent ({concurrency} in flight)",

@@ -53,12 +53,20 @@ class JsonFormatter(logging.Formatter):
         return scrub(json.dumps(entry, default=str))
 
 
+# Loggers whose library decides from the logger's own level (`logger.level <= DEBUG`, not
+# `isEnabledFor`) whether to build its debug lines: slack_sdk formats every Web API call's whole
+# request and answer when its logger is left at NOTSET, whatever the root's level.
+OWN_LEVEL_LOGGERS = ("slack_sdk.web.async_base_client", "slack_sdk.web.base_client")
+
+
 def configure_logging(level: str, stream: TextIO = sys.stdout) -> None:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in OWN_LEVEL_LOGGERS:
+        logging.getLogger(name).setLevel(level)
     # uvicorn installs its own handlers; route them through ours.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []

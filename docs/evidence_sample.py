@@ -16,8 +16,8 @@ from pathlib import Path
 
 from emulators.slack import FakeSlack
 from services.secretbox import new_key
+from testkit.redis_server import throwaway_redis
 from tests.fakes.clock import FakeClock
-from tests.redis_server import throwaway_redis
 from tests.scenario.evidence_kit import approved_and_reviewed, by_command
 from tests.scenario.requests_kit import requests_world
 

@@ -39,6 +39,15 @@
     │   │   ├── LicenceInactive     403: the ApprovalFlow licence is not active on the site
     │   │   └── AppApisDisabled     403 from the gateway: App REST APIs are not enabled
     │   └── ConfluenceRefused       Confluence refused a read for a reason a person can act on
+    ├── TransitionRefused           a request's lifecycle step does not apply to it as it is
+    │   │                           (services/requests/model.py); the service says it to the
+    │   │                           person as a RequestError, a job just skips the request
+    │   ├── NotPending              the request is not pending (.status)
+    │   ├── SignedBefore            this person signed the request already (.signature)
+    │   ├── NotEligible             not a signer of any of its stages
+    │   ├── StageNotOpen            a signer of a later stage (.open_stage, .wanted_stage)
+    │   ├── NotHolder               the submit claim belongs to another attempt
+    │   └── NotDue                  a job's step whose time has not come, or came already
     ├── ConfigError                 the configuration is missing or malformed (startup only)
     ├── StoreError                  the store failed or did not answer (mapped from redis)
     ├── SecretError                 a stored secret cannot be decrypted with any configured key
@@ -47,7 +56,12 @@
         ├── UpstreamTimeout         no answer in time
         ├── UpstreamUnavailable     connection refused, 5xx, or an unusable answer
         ├── RateLimited             429 after our retries (.retry_after seconds)
-        └── ClientRejected          Atlassian refused our client id/secret: an admin must fix them
+        ├── ClientRejected          Atlassian refused our client id/secret: an admin must fix them
+        └── SlackRefused            Slack answered ok: false (.error: Slack's code, .method)
+            ├── SlackGone           what the call named is gone: message, file, modal, user, group
+            ├── SlackChannelClosed  the channel cannot take the bot's messages (archived, left ...)
+            ├── SlackAppRevoked     the bot's token no longer works (uninstalled, revoked)
+            └── SlackConflict       a modal changed since the bot read it (hash_conflict)
 
 Boundaries that map foreign exceptions into this tree (one each):
     redis      -> StoreError        bot/stores/_boundary.py
@@ -57,7 +71,7 @@ Boundaries that map foreign exceptions into this tree (one each):
     httpx, pydantic (Confluence v2) -> ConfluenceRefused / LinkBroken / MissingScope /
                                       NotFound / Upstream*  services/confluence/boundary.py
     cryptography -> SecretError     services/secretbox.py
-    slack_sdk  -> handled by the one `@app.error` handler in handlers/errors.py
+    slack_sdk, aiohttp (Slack Web API) -> Slack* / RateLimited / Upstream*  bot/slack/failures.py
 
 Every message a `UserError` carries is written for the person who will read it in Slack: it
 says what happened and what to do next, and never holds a secret.
@@ -376,6 +390,41 @@ class SnapshotChanged(RequestError):
         super().__init__(message)
 
 
+class TransitionRefused(ApprovalsError):
+    """A lifecycle step of an approval request does not apply to the request as it is."""
+
+
+class NotPending(TransitionRefused):
+    def __init__(self, status: str) -> None:
+        self.status = status
+        super().__init__(f"the request is {status}")
+
+
+class SignedBefore(TransitionRefused):
+    def __init__(self, signature: object) -> None:
+        self.signature = signature
+        super().__init__("this person signed the request already")
+
+
+class NotEligible(TransitionRefused):
+    """Not a signer of any stage of the request (or its requester)."""
+
+
+class StageNotOpen(TransitionRefused):
+    def __init__(self, open_stage: int, wanted_stage: int) -> None:
+        self.open_stage = open_stage
+        self.wanted_stage = wanted_stage
+        super().__init__(f"stage {wanted_stage + 1} is not open; stage {open_stage + 1} is")
+
+
+class NotHolder(TransitionRefused):
+    """The submit claim belongs to another attempt (or none)."""
+
+
+class NotDue(TransitionRefused):
+    """A job's step whose time has not come (or that was done already)."""
+
+
 class ConfigError(ApprovalsError):
     """The configuration is missing or malformed; the message names every problem."""
 
@@ -417,3 +466,28 @@ class ClientRejected(UpstreamError):
     """Atlassian's token endpoint refused our own client credentials (401 access_denied).
 
     Not a user's problem: sending people through consent again would loop forever."""
+
+
+class SlackRefused(UpstreamError):
+    """Slack answered a Web API call with ok: false; `error` is Slack's code, `method` the call."""
+
+    def __init__(self, message: str, *, error: str, method: str) -> None:
+        self.error = error
+        self.method = method
+        super().__init__(message)
+
+
+class SlackGone(SlackRefused):
+    """What the call named no longer exists: a message, file, modal, user or user group."""
+
+
+class SlackChannelClosed(SlackRefused):
+    """The channel cannot take the bot's messages: archived, not found, or the bot is not in it."""
+
+
+class SlackAppRevoked(SlackRefused):
+    """The bot's token no longer works: the app was uninstalled or its token revoked."""
+
+
+class SlackConflict(SlackRefused):
+    """A modal changed since the bot last read it (a newer click redrew it)."""

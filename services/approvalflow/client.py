@@ -111,7 +111,8 @@ class ApprovalFlowClient(GatewayClient):
         # httpcore's pool looks at every connection it holds (and, for each idle one, at every
         # connection again) on each request and each response: with 50 signers at once that
         # scan cost a fifth of the bot's CPU (bench/approve.py). Several small pools, taken in
-        # turn, keep each scan short. A transport given by a test is one pool.
+        # turn, keep each scan short. A transport given (a test's, or the composition root's
+        # over aiohttp) is one pool.
         pools = 1 if transport is not None else POOLS
         self._pools = tuple(
             httpx.AsyncClient(

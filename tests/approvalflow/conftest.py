@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from bot.http_transport import AiohttpTransport
 from emulators.approvalflow import SandboxState, sandbox_server
 from emulators.approvalflow.seed import SITE_ID
 from services.approvalflow import ApprovalFlowClient, ApprovalFlowSettings
+from services.approvalflow.client import MAX_CONNECTIONS
 from services.errors import LinkBroken, NotLinked
 from services.ports import Credential
+from testkit.redis_server import free_port
 from tests.fakes.clock import FakeClock
-from tests.redis_server import free_port
 from tests.sandbox.conftest import ALL_SCOPES, Sandbox, serving
 
 APP_ID, ENV_ID = "af-app", "af-env"
@@ -95,8 +97,9 @@ class Harness:
         return self.sandbox.state
 
 
-@pytest.fixture
-async def af(clock: FakeClock) -> AsyncIterator[Harness]:
+@pytest.fixture(params=["httpx", "aiohttp"])
+async def af(clock: FakeClock, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    """Every client test runs over httpx's own transport and over the bot's (aiohttp)."""
     state = SandboxState(clock=clock)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -115,6 +118,8 @@ async def af(clock: FakeClock) -> AsyncIterator[Harness]:
         clients: list[ApprovalFlowClient] = []
 
         def make_client(**overrides: object) -> ApprovalFlowClient:
+            if request.param == "aiohttp" and "transport" not in overrides:
+                overrides["transport"] = AiohttpTransport(connections=MAX_CONNECTIONS)
             settings = ApprovalFlowSettings(
                 api_url=str(overrides.pop("api_url", url)),
                 app_id=APP_ID,

@@ -22,8 +22,8 @@ from services.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from testkit.redis_server import free_port
 from tests.approvalflow.conftest import ALICE_SLACK, APP_ID, BOB_SLACK, ENV_ID, Harness
-from tests.redis_server import free_port
 
 # --- every endpoint ------------------------------------------------------------------------
 

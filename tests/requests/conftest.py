@@ -27,17 +27,18 @@ from services.audit.trail import AuditTrail
 from services.confluence import ConfluenceClient, ConfluenceSettings
 from services.errors import NotLinked
 from services.requests.model import ApprovalRequest, Decision
+from services.requests.policies import DEFAULT_BOOK, PolicyBook
 from services.requests.ports import LinkedIdentity
 from services.requests.service import Requests
 from services.requests.settings import RequestSettings
 from services.requests.store import RequestStore
 from services.secretbox import SecretBox, new_key
+from testkit.rfc6238 import code_for_step
 from tests.approvalflow.conftest import ALICE_SLACK, Harness, SandboxVault, af
 from tests.fakes.approval_token_store import MemoryTokenStore
 from tests.fakes.audit_log import InMemoryAuditLog
 from tests.fakes.clock import FakeClock
 from tests.fakes.request_store import MemoryRequestStore
-from tests.rfc6238 import code_for_step
 from tests.sandbox.conftest import ALL_SCOPES
 
 __all__ = ["af"]  # the sandbox fixture, re-exported for this package's tests
@@ -141,8 +142,11 @@ class World:
     secrets: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        async def no_wait(seconds: float) -> None:
+            self.af.sleeps.append(seconds)  # a backoff is recorded, never waited out
+
         self.confluence = ConfluenceClient(
-            ConfluenceSettings(api_url=self.af.url), self.af.vault, clock=self.clock
+            ConfluenceSettings(api_url=self.af.url), self.af.vault, clock=self.clock, sleep=no_wait
         )
         self.tokens = self.make_tokens()
         self.service = self.make_service()
@@ -170,6 +174,7 @@ class World:
         store: RequestStore | None = None,
         tokens: ApprovalTokens | None = None,
         audit_log: AuditLog | None = None,
+        policies: PolicyBook = DEFAULT_BOOK,
         **settings: Any,
     ) -> Requests:
         return Requests(
@@ -185,6 +190,7 @@ class World:
                 confluence_site_url="https://sandbox.atlassian.net", **settings
             ),
             confluence=self.confluence,
+            policies=policies,
         )
 
     def redis_stores(self, redis: Redis) -> tuple[RequestStore, TokenStore, AuditLog]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,8 +16,9 @@ from starlette.types import ASGIApp
 
 from emulators.approvalflow import SandboxState, sandbox_server
 from emulators.approvalflow.seed import SITE_ID
+from testkit.browser import consent_form
+from testkit.redis_server import free_port
 from tests.fakes.clock import FakeClock
-from tests.redis_server import free_port
 
 CLIENT_ID = "approvals-bot-test"
 CLIENT_SECRET = "test-client-secret"
@@ -98,14 +97,6 @@ class Sandbox:
 
     async def bearer(self, who: str = "alice@example.com", scope: str = ALL_SCOPES) -> str:
         return str((await self.link(who, scope))["access_token"])
-
-
-def consent_form(page: str) -> tuple[str, dict[str, str]]:
-    """The consent form's action and hidden fields, read from the page like a browser would."""
-    action = re.search(r'<form method="post" action="([^"]*)"', page)
-    assert action is not None
-    hidden = re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)
-    return html.unescape(action.group(1)), {html.unescape(k): html.unescape(v) for k, v in hidden}
 
 
 @asynccontextmanager

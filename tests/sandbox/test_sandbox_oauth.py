@@ -13,8 +13,9 @@ from starlette.routing import Mount
 from emulators.approvalflow import SandboxState, create_sandbox_app
 from emulators.approvalflow.seed import ALICE, OTHER_SITE_ID, OTHER_SITE_URL, SITE_ID, SITE_URL
 from emulators.approvalflow.state import SAVE_DELAY_SECONDS
+from testkit.browser import consent_form
+from testkit.redis_server import free_port
 from tests.fakes.clock import FakeClock
-from tests.redis_server import free_port
 from tests.sandbox.conftest import (
     API,
     CLIENT_ID,
@@ -22,7 +23,6 @@ from tests.sandbox.conftest import (
     REDIRECT_URI,
     Sandbox,
     app_server,
-    consent_form,
     serving,
 )
 

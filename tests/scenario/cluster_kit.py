@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 
 from emulators.slack import FakeSlack
+from testkit.redis_server import free_port
 from tests.fakes.clock import FakeClock
-from tests.redis_server import free_port
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
 from tests.scenario.requests_kit import PEOPLE, TEAM, Requests
 from tests.scenario.test_linking import Linking

@@ -30,9 +30,9 @@ from services.audit.trail import entries_from_jsonl
 from services.errors import TokenLocked, TokenRevoked, WrongCode
 from services.linking import REQUESTED_SCOPES, SealedGrants
 from services.linking.models import Grant
+from testkit.rfc6238 import code_for_step
 from tests.admin_seed import SEALED_MARK, access_token, seed_users
 from tests.fakes.clock import FakeClock
-from tests.rfc6238 import code_for_step
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
 
 TEAM = "T0TEAM"

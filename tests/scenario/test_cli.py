@@ -21,8 +21,8 @@ from services.audit.events import Actor, AuditEvent
 from services.audit.keys import AuditKeyring
 from services.audit.trail import AuditTrail
 from services.secretbox import SecretBox, new_key
+from testkit.redis_server import free_port
 from tests.fakes.clock import FakeClock
-from tests.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +64,7 @@ async def test_check_says_ok_for_each_part(fake_slack: FakeSlack, redis_url: str
         ["slack", "ok"],
         ["store", "ok"],
         ["approvalflow", "sandbox"],
+        ["evidence", "ok"],
     ]
 
 

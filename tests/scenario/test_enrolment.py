@@ -2,7 +2,7 @@
 the modal's errors, /approvals lost, re-enrolment, the expiry and reminder jobs, and the places
 the secret must never be (logs at DEBUG, the audit trail, Slack after activation, Redis).
 
-The QR is read with OpenCV (tests/qr.py) and codes come from tests/rfc6238.py, never pyotp.
+The QR is read with OpenCV (tests/qr.py) and codes come from testkit/rfc6238.py, never pyotp.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from bot.wiring import EXPIRE_ENROLMENTS_JOB, TOKEN_REMINDERS_JOB
 from emulators.approvalflow.seed import ALICE
 from emulators.slack import FakeMessage, FakeSlack, FakeView, ResponsePost
 from emulators.slack.blockkit_limits import message_problems, view_problems
+from testkit.browser import consent_form
+from testkit.rfc6238 import code_for_step, key_from_base32, parse_otpauth
 from tests.fakes.clock import FakeClock
 from tests.qr import decode_qr_png
-from tests.rfc6238 import code_for_step, key_from_base32, parse_otpauth
-from tests.sandbox.conftest import consent_form
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
 
 USER = "U0ALICE"

@@ -4,7 +4,6 @@ each way it can fail, bad input at the callback, and what the store and the logs
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -32,8 +31,9 @@ from emulators.slack.blockkit_limits import message_problems
 from services.errors import LinkBroken
 from services.linking import SealedGrants
 from services.linking.models import REQUESTED_SCOPES, Grant
+from testkit.browser import consent_form
+from testkit.redis_server import free_port
 from tests.fakes.clock import FakeClock
-from tests.redis_server import free_port
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
 
 CLIENT_SECRET = "scenario-client-secret-5b1e"  # looked for where it must never be
@@ -103,13 +103,6 @@ class Linking:
 
     async def audit_actions(self) -> list[str]:
         return [entry.action async for entry in self.bot.container.audit_log.entries()]
-
-
-def consent_form(page: str) -> tuple[str, dict[str, str]]:
-    action = re.search(r'<form method="post" action="([^"]*)"', page)
-    assert action is not None, page
-    hidden = re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)
-    return html.unescape(action.group(1)), {html.unescape(k): html.unescape(v) for k, v in hidden}
 
 
 def assert_result(response: httpx.Response, linking: Linking, reason: str, status: int) -> None:

@@ -17,7 +17,7 @@ import redis as sync_redis
 
 from emulators.slack import FakeSlack
 from services.secretbox import new_key
-from tests.redis_server import free_port, throwaway_redis
+from testkit.redis_server import free_port, throwaway_redis
 from tests.scenario.harness import bot_environment, running_bot
 
 BOT = [sys.executable, "-m", "bot.cli"]

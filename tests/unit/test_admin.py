@@ -52,11 +52,11 @@ from services.errors import (
 from services.linking import REQUESTED_SCOPES, SealedGrants
 from services.linking.models import Grant
 from services.secretbox import SecretBox, new_key
+from testkit.rfc6238 import code_for_step
 from tests.fakes.approval_token_store import MemoryTokenStore
 from tests.fakes.audit_log import InMemoryAuditLog
 from tests.fakes.clock import FakeClock
 from tests.fakes.linking import MemoryGrantStore
-from tests.rfc6238 import code_for_step
 
 T0 = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
 

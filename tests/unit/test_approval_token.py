@@ -1,6 +1,6 @@
 """Approval Token service: enrolment, window, replay, lockout, expiry, input, audit, secrecy.
 
-Codes are computed with tests/rfc6238.py (RFC 6238 by hand), never with pyotp, so the production
+Codes are computed with testkit/rfc6238.py (RFC 6238 by hand), never with pyotp, so the production
 code is checked against an independent implementation. Each behaviour runs on the in-memory store
 and on the Redis adapter against a real redis-server.
 """
@@ -47,10 +47,10 @@ from services.errors import (
     WrongCode,
 )
 from services.secretbox import SecretBox, new_key
+from testkit.rfc6238 import code_for_step, key_from_base32, parse_otpauth
 from tests.fakes.approval_token_store import MemoryTokenStore
 from tests.fakes.clock import FakeClock
 from tests.qr import decode_qr_png
-from tests.rfc6238 import code_for_step, key_from_base32, parse_otpauth
 
 EMAIL = "ada.lovelace@example.com"
 ADMIN = Actor(slack_id="UADMIN", name="Admin")

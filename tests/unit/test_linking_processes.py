@@ -23,7 +23,7 @@ from services.clock import SystemClock
 from services.linking import SealedGrants
 from services.linking.models import REQUESTED_SCOPES, Grant
 from services.secretbox import SecretBox, new_key
-from tests.redis_server import free_port
+from testkit.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID, CLIENT_SECRET = "proc-client", "proc-client-secret"

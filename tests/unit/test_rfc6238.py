@@ -1,10 +1,10 @@
-"""The hand-written TOTP in tests/rfc6238.py against the RFCs' own test vectors."""
+"""The hand-written TOTP in testkit/rfc6238.py against the RFCs' own test vectors."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.rfc6238 import hotp, key_from_base32, parse_otpauth, totp
+from testkit.rfc6238 import hotp, key_from_base32, parse_otpauth, totp
 
 SEED = b"12345678901234567890"  # RFC 6238 Appendix B, SHA1 seed (20 bytes)
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.redis_server import free_port
+from testkit.redis_server import free_port
 
 NODE_TIMEOUT_MS = 1000
 

@@ -1,0 +1,1 @@
+"""Helpers the tests and the benchmarks share; the bot never imports them."""
