@@ -630,7 +630,8 @@ async def measure_level(
 
 
 async def run(args: argparse.Namespace) -> int:
-    cores = pin_cores(not args.no_pin)
+    # Several bot processes would share the one reserved core: reserve none then.
+    cores = pin_cores(not args.no_pin and args.processes == 1)
     levels: list[int] = args.signers
     total = WARMUP_APPROVALS + args.approvals * len(levels) + MONITORED_APPROVALS
     with (
