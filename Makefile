@@ -28,9 +28,11 @@ apt_install = { echo "$(1) is missing; installing it from Debian packages"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(1) >/dev/null; }
 
-# The embedded store and the tests need a redis-server binary; install it from Debian's packages.
+# The embedded store and the tests need a redis-server binary; the tests' throwaway Redis Cluster
+# is created with redis-cli (redis-tools). Install both from Debian's packages.
 redis-server:
 	@command -v redis-server >/dev/null 2>&1 || $(call apt_install,redis-server)
+	@command -v redis-cli >/dev/null 2>&1 || $(call apt_install,redis-tools)
 
 # Evidence reports embed DejaVu Sans (services/evidence/pdf.py); nothing is fetched at run time.
 fonts:

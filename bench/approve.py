@@ -21,7 +21,11 @@ read once, when it is requested, and kept with the request); Redis
 commands per approval from INFO commandstats (Lua-internal included), and the commands the bot
 itself sent per approval from MONITOR on a few extra approvals (an upper bound on round trips).
 Exits 1 when an approval failed or a budget is missed.
-Not a test: `python -m bench.approve [--signers 1 10 25 50] [--approvals 200]`.
+`--processes N` runs N bot processes on the one store and sends each request to the next (as a
+load balancer would; the bot's CPU is then summed over them); `--cluster` puts the store on a
+throwaway Redis Cluster of 3 masters and 3 replicas (commands counted over every master).
+Not a test: `python -m bench.approve [--signers 1 10 25 50] [--approvals 200] [--processes N]
+[--cluster]`.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from emulators.slack import FakeSlack
 from emulators.slack.signing import command_body, interactive_body, signed_headers
 from services.secretbox import new_key
 from testkit.browser import consent_form
+from testkit.redis_cluster import throwaway_cluster
 from testkit.redis_server import free_port, throwaway_redis
 from testkit.rfc6238 import code_for_step
 
@@ -148,14 +153,24 @@ class Bot:
     """The running bot as Slack and a browser reach it."""
 
     def __init__(
-        self, url: str, slack: FakeSlack, http: httpx.AsyncClient, pools: list[httpx.AsyncClient]
+        self,
+        urls: list[str],
+        slack: FakeSlack,
+        http: httpx.AsyncClient,
+        pools: list[httpx.AsyncClient],
     ) -> None:
-        self.url = url
+        # Several bot processes: each request goes to the next, as a load balancer spreads them.
+        self._urls = itertools.cycle(urls)
         self.slack = slack
         self.http = http
         # httpcore scans its whole pool on every request: the measured posts share several
         # small pools, so this process's own overhead stays out of the figures.
         self.pools = itertools.cycle(pools)
+
+    @property
+    def url(self) -> str:
+        """The process the next request goes to."""
+        return next(self._urls)
 
     async def post(self, body: str) -> httpx.Response:
         headers = signed_headers(SIGNING_SECRET, body, content_type=FORM)
@@ -338,9 +353,25 @@ def sandbox_process(data: Path, port: int, log_dir: Path) -> Iterator[tuple[str,
 # ------------------------------------------------------------------------------- Redis
 
 
-def command_stats(redis: Redis) -> Counter[str]:
-    info: dict[str, Any] = redis.info("commandstats")
-    return Counter({name: int(stats["calls"]) for name, stats in info.items()})
+def command_stats(nodes: list[Redis]) -> Counter[str]:
+    """Commands run so far, summed over the store's masters (one, or each of a cluster's)."""
+    total: Counter[str] = Counter()
+    for node in nodes:
+        info: dict[str, Any] = node.info("commandstats")
+        total.update({name: int(stats["calls"]) for name, stats in info.items()})
+    return total
+
+
+@contextlib.contextmanager
+def throwaway_store(cluster: bool) -> Iterator[tuple[str, list[str]]]:
+    """A fresh store: one redis-server, or a 3-master/3-replica cluster. Yields the bot's
+    REDIS_URL and a plain URL for each master (for INFO and MONITOR)."""
+    if not cluster:
+        with throwaway_redis() as url:
+            yield url, [url]
+        return
+    with throwaway_cluster() as nodes:
+        yield nodes.url, [f"redis://{HOST}:{port}" for port in nodes.masters()]
 
 
 @contextlib.contextmanager
@@ -477,9 +508,15 @@ class Figures:
         return self.approvals / self.seconds if self.seconds else 0.0
 
     @property
+    def bot_cpu_ms(self) -> float | None:
+        """The bot's CPU per approval, over every bot process ("bot", "bot 2", ...)."""
+        spent = [ms for name, ms in self.cpu_ms.items() if name.split(" ")[0] == "bot"]
+        return sum(spent) if spent else None
+
+    @property
     def ratio(self) -> float | None:
         """The bot's CPU per approval in bare Bolt acks."""
-        bot = self.cpu_ms.get("bot")
+        bot = self.bot_cpu_ms
         if bot is None or not self.bare_ack_cpu_ms:
             return None
         return bot / self.bare_ack_cpu_ms
@@ -593,11 +630,12 @@ async def measure_level(
 
 
 async def run(args: argparse.Namespace) -> int:
-    cores = pin_cores(not args.no_pin)
+    # Several bot processes would share the one reserved core: reserve none then.
+    cores = pin_cores(not args.no_pin and args.processes == 1)
     levels: list[int] = args.signers
     total = WARMUP_APPROVALS + args.approvals * len(levels) + MONITORED_APPROVALS
     with (
-        throwaway_redis() as redis_url,
+        throwaway_store(args.cluster) as (redis_url, master_urls),
         FakeSlack().run_in_thread() as slack,
         tempfile.TemporaryDirectory(prefix="approvals-bench-") as tmp,
     ):
@@ -645,6 +683,15 @@ async def run(args: argparse.Namespace) -> int:
             server_process("bot", argv, env, port, workdir) as target,
             server_process("bare Bolt", bare_argv, bare_env, bare_port, workdir) as bare,
         ):
+            targets = [target]
+            for n in range(2, args.processes + 1):
+                # The same bot again: its own port and data directory, everything else shared.
+                more = {**env, "PORT": str(free_port()), "DATA_DIR": str(workdir / f"bot{n}")}
+                targets.append(
+                    stack.enter_context(
+                        server_process(f"bot {n}", argv, more, int(more["PORT"]), workdir)
+                    )
+                )
             limits = httpx.Limits(max_connections=max(levels) + 20)
             pool_limits = httpx.Limits(max_connections=max(levels))  # never queue a post here
             async with (
@@ -658,7 +705,7 @@ async def run(args: argparse.Namespace) -> int:
                     )
                     for _ in range(DRIVER_POOLS)
                 ]
-                bot = Bot(target.url, slack, http, pools)
+                bot = Bot([t.url for t in targets], slack, http, pools)
                 print(f"{cores.describe()}")
                 print(f"setting up {total} signers (link, enrol, request, open the form)…")
                 await link(bot, browser, None, REQUESTER)
@@ -668,18 +715,18 @@ async def run(args: argparse.Namespace) -> int:
                 await gather_limited(SETUP_CONCURRENCY, [enrol(bot, s) for s in signers])
                 await gather_limited(SETUP_CONCURRENCY, [request_and_open(bot, s) for s in signers])
 
-                redis = Redis.from_url(redis_url)
+                masters = [Redis.from_url(url) for url in master_urls]
                 warmup, rest = signers[:WARMUP_APPROVALS], signers[WARMUP_APPROVALS:]
                 await gather_limited(max(levels), [approve(bot, s) for s in warmup])
                 await bare_acks(bot, bare.url, [(s.body, s.headers) for s in warmup], 200, 10)
-                pids = {
-                    "bot": target.pid,
-                    "redis": int(redis.info("server")["process_id"]),
-                    "bench + fake Slack": os.getpid(),
-                }
+                pids = {t.name: t.pid for t in targets}
+                for n, node in enumerate(masters, start=1):
+                    name = f"redis master {n}" if args.cluster else "redis"
+                    pids[name] = int(node.info("server")["process_id"])
+                pids["bench + fake Slack"] = os.getpid()
                 if sandbox_pid is not None:
                     pids["sandbox"] = sandbox_pid
-                before = command_stats(redis)
+                before = command_stats(masters)
                 if args.profile:
                     target.proc.send_signal(signal.SIGUSR1)
                     await asyncio.sleep(0.2)
@@ -694,15 +741,19 @@ async def run(args: argparse.Namespace) -> int:
                     target.proc.send_signal(signal.SIGUSR2)
                 if spy is not None:
                     stop_py_spy(spy, args.py_spy)
-                delta = command_stats(redis) - before
+                delta = command_stats(masters) - before
                 delta.pop("cmdstat_info", None)
-                with monitored(redis_url) as lines:
+                with contextlib.ExitStack() as watching:
+                    seen = [watching.enter_context(monitored(url)) for url in master_urls]
                     for signer in rest[len(levels) * args.approvals :]:
                         await approve(bot, signer)
+                lines = [line for node_lines in seen for line in node_lines]
                 sent = [ln for ln in lines if re.search(r"\[\d+ [\d.:]+\]", ln)]
                 inside = [ln for ln in lines if "lua]" in ln]
-                redis.close()
-                target.check_running()
+                for node in masters:
+                    node.close()
+                for running in targets:
+                    running.check_running()
                 bare.check_running()
     measured = args.approvals * len(levels)
     report(
@@ -737,7 +788,7 @@ def report(
     print(TABLE.format("at once", "per s", "", "ms", "ms", "ms/appr.", "ms CPU", ""))
     for f in results:
         submit, ack = f.to_submit_ms, f.to_ack_ms
-        bot_cpu = f.cpu_ms.get("bot")
+        bot_cpu = f.bot_cpu_ms
         print(
             TABLE.format(
                 f.signers,
@@ -813,7 +864,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="sample the bot with py-spy (pip install py-spy) during the measured approvals; "
         "FILE gets collapsed stacks (flamegraph.pl, speedscope)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="bot processes sharing the store; requests go to each in turn (1)",
+    )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="run on a throwaway Redis Cluster (3 masters, 3 replicas) instead of one redis-server",
+    )
     args = parser.parse_args(argv)
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    if args.processes > 1 and (args.in_process_sandbox or args.profile or args.py_spy):
+        parser.error(
+            "--processes above 1 needs the sandbox in its own process and profiles no one bot"
+        )
     if args.py_spy and shutil.which("py-spy") is None:
         parser.error("--py-spy needs py-spy on PATH: pip install py-spy")
     if min(args.signers) < 1 or args.approvals < 1:

@@ -8,9 +8,9 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.stores.client import RedisClient, connect_redis, redis_endpoint
+from testkit.redis_cluster import ThrowawayCluster, throwaway_cluster
 from testkit.redis_server import throwaway_redis
 from tests.fakes.clock import FakeClock
-from tests.redis_cluster import ThrowawayCluster, throwaway_cluster
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emulators.slack import FakeSlack
-from tests.redis_cluster import ThrowawayCluster
+from testkit.redis_cluster import ThrowawayCluster
 from tests.scenario.test_cli import env_for, run_cli
 
 

@@ -19,7 +19,7 @@ from emulators.approvalflow.seed import ALICE, ENG_SPACE
 from emulators.slack import FakeSlack, FakeView
 from services.audit.chain import verify
 from services.requests.model import Status
-from tests.redis_cluster import throwaway_cluster
+from testkit.redis_cluster import throwaway_cluster
 from tests.scenario.cluster_kit import TwoBots, two_bots
 from tests.scenario.requests_kit import Posted, Requests, view_text
 

@@ -9,7 +9,7 @@ from bot.stores.client import RedisClient
 from emulators.approvalflow.seed import BOB
 from emulators.slack import FakeSlack
 from services.audit.chain import verify
-from tests.redis_cluster import ThrowawayCluster
+from testkit.redis_cluster import ThrowawayCluster
 from tests.scenario.cluster_kit import enrol_over_slack, two_bots
 from tests.scenario.requests_kit import message_text, view_text
 from tests.scenario.test_cli import run_cli

@@ -33,9 +33,17 @@ def _bindable(port: int) -> bool:
     return True
 
 
+def _binary(name: str) -> str:
+    """The full path of redis-server or redis-cli."""
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} is not installed: apt-get install redis-server redis-tools")
+    return path
+
+
 def _cli(port: int, *args: str) -> str:
     done = subprocess.run(
-        ["redis-cli", "-p", str(port), *args],
+        [_binary("redis-cli"), "-p", str(port), *args],
         capture_output=True,
         text=True,
         timeout=10,
@@ -70,7 +78,7 @@ class ThrowawayCluster:
         node_dir.mkdir(exist_ok=True)
         self.procs[port] = subprocess.Popen(
             [
-                "redis-server",
+                _binary("redis-server"),
                 "--port", str(port),
                 "--bind", "127.0.0.1",
                 "--cluster-enabled", "yes",
@@ -153,8 +161,7 @@ class ThrowawayCluster:
 def throwaway_cluster() -> Iterator[ThrowawayCluster]:
     """Yield a fresh 3-master, 3-replica cluster; stop and remove it afterwards."""
     for binary in ("redis-server", "redis-cli"):
-        if shutil.which(binary) is None:
-            raise RuntimeError(f"{binary} is not installed: apt-get install redis-server")
+        _binary(binary)
     cluster = ThrowawayCluster(Path(tempfile.mkdtemp(prefix="approvals-test-cluster-")))
     try:
         ports: list[int] = []
@@ -167,7 +174,7 @@ def throwaway_cluster() -> Iterator[ThrowawayCluster]:
             cluster.start_node(port)
         created = subprocess.run(
             [
-                "redis-cli",
+                _binary("redis-cli"),
                 "--cluster",
                 "create",
                 *(f"127.0.0.1:{port}" for port in ports),
