@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.config import Settings
 from bot.stores.cluster_state import SLOTS, cluster_state
 from bot.wiring import Container
-from services.errors import StoreError
+from services.errors import ConfigError, StoreError
 
 
 async def check_lines(container: Container) -> tuple[bool, list[str]]:
@@ -43,6 +43,12 @@ async def check_lines(container: Container) -> tuple[bool, list[str]]:
         line(
             "approvalflow", "sandbox", "built-in ApprovalFlow sandbox (no Atlassian settings given)"
         )
+
+    try:
+        line("evidence", "ok", container.evidence.renderer_ready())
+    except ConfigError as exc:
+        healthy = False
+        line("evidence", "failed", str(exc))
     return healthy, lines
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from services.approvalflow.page_url import page_view_url
-from services.approvalflow.targets import ChangeSetTarget, PageSnapshot
+from services.approvalflow.targets import ChangeSetTarget, PageSnapshot, PageTarget
 from services.audit.chain import AuditEntry, VerifyResult
 from services.evidence.model import (
     AuditRow,
@@ -115,9 +115,15 @@ def _request_facts(request: ApprovalRequest, own: Sequence[AuditEntry]) -> Reque
         expires_at=request.expires_at,
         status=request.status.value,
         policy=_text_attr(request, "policy") or DEFAULT_POLICY,
-        source=request.source,
+        source=_source(request.source),
         channel=request.channel,
     )
+
+
+def _source(source: str) -> str:
+    if source.startswith("watch:"):
+        return f"posted for a new change set in watched space {source.removeprefix('watch:')}"
+    return "posted with /approvals request" if source == "command" else source
 
 
 def _text_attr(thing: object, name: str) -> str | None:
@@ -139,20 +145,26 @@ def _target_facts(request: ApprovalRequest, site_url: str) -> TargetFacts:
     reference = request.reference_url or ""
     if reference and not reference.startswith(("https://", "http://")):
         reference = ""  # only web links are shown as links; anything else is not ours to follow
+    snapshot = request.snapshot
+    space_key = snapshot.space_key or (target.space_key if isinstance(target, PageTarget) else None)
+    space = " · ".join(part for part in (space_key, snapshot.space_name) if part)
     return TargetFacts(
         kind=kind,
         id=target.id,
-        title=request.snapshot.title or request.title or "",
+        title=snapshot.title or request.title or "",
         summary=request.summary or "",
+        space=space,
         links=tuple(links),
         reference_url=reference,
     )
 
 
 def _page_title(request: ApprovalRequest, page: PageSnapshot) -> str | None:
-    title = _text_attr(page, "title")
-    if title:
-        return title
+    """The page's title as Confluence gave it with the requester's token; else the submit's."""
+    if page.title:
+        return page.title
+    if page.restricted:
+        return "(restricted: Confluence did not show it to the requester)"
     return next((o.title for o in request.outcomes if o.page_id == page.page_id and o.title), None)
 
 
@@ -164,6 +176,16 @@ def _preflight(page: PageSnapshot) -> str:
     return f"blocked: {page.reason}" if page.reason else "blocked"
 
 
+def _edited(page: PageSnapshot) -> str:
+    """When and by whom (Atlassian account id) the signed version was made, where known."""
+    parts = []
+    if page.edited_at is not None:
+        parts.append(page.edited_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    if page.edited_by:
+        parts.append(f"by Atlassian account {page.edited_by}")
+    return " ".join(parts)
+
+
 def _snapshot_facts(request: ApprovalRequest, site_url: str) -> SnapshotFacts:
     pages = tuple(
         SnapshotPage(
@@ -172,6 +194,7 @@ def _snapshot_facts(request: ApprovalRequest, site_url: str) -> SnapshotFacts:
             version=page.version,
             preflight=_preflight(page),
             url=page_view_url(site_url, page.page_id),
+            edited=_edited(page),
         )
         for page in request.snapshot.pages
     )

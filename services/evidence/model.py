@@ -45,6 +45,7 @@ class TargetFacts:
     id: str
     title: str
     summary: str
+    space: str  # "KEY · Space name" where Confluence said; "" otherwise
     links: tuple[Link, ...]
     reference_url: str
 
@@ -56,6 +57,7 @@ class SnapshotPage:
     version: int | None
     preflight: str  # "submittable", "blocked: <reason>" or "not checked"
     url: str
+    edited: str = ""  # when and by whom the signed version was made, where known
 
 
 @dataclass(frozen=True)

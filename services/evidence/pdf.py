@@ -100,6 +100,7 @@ def _styles() -> _Styles:
             leading=15,
             spaceBefore=10,
             spaceAfter=4,
+            keepWithNext=1,
             textColor=ACCENT,
         ),
         body=body,
@@ -132,11 +133,15 @@ class PdfEvidenceRenderer:
             subject=f"{record.report_id} {record.request.id}",
             keywords=[record.report_id, record.request.id, "evidence"],
             creator="approvals-bot",
-            invariant=True,  # no random document id: the content alone decides the bytes
+            invariant=False,  # CreationDate is the real time (invariant would print 2000-01-01)
         )
         pages: list[int] = []
         doc.build(_story(record, styles), canvasmaker=_numbered_canvas(record, pages))
         return RenderedReport(content=buffer.getvalue(), pages=pages[0])
+
+    def ready(self) -> str:
+        self._register_fonts()
+        return f"PDF with ReportLab, DejaVu fonts from {self._font_dir}"
 
     def _register_fonts(self) -> None:
         """Register the fonts once per process (ReportLab's registry is global); a font file
@@ -246,8 +251,8 @@ def _story(record: EvidenceRecord, s: _Styles) -> list[Flowable]:
 
 
 def _t(text: object) -> str:
-    """Text from the records as inert Paragraph markup."""
-    return escape(str(text))
+    """Text from the records as inert Paragraph markup; its line breaks kept."""
+    return escape(str(text)).replace("\n", "<br/>")
 
 
 def _who(party: Party) -> str:
@@ -287,12 +292,26 @@ def _grid(*, header: bool) -> TableStyle:
 
 
 def _columns(
-    header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float], s: _Styles
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    widths: Sequence[float],
+    s: _Styles,
+    *,
+    notes: Sequence[str] = (),
 ) -> Table:
-    data = [[Paragraph(_t(h), s.label) for h in header]]
-    data += [[Paragraph(_t(cell), s.cell) for cell in row] for row in rows]
+    """A table with a header row; a non-empty `notes[i]` is printed under row i across the
+    whole width, in the fixed-width font (seals, account ids: long words that must not wrap)."""
+    data: list[list[Any]] = [[Paragraph(_t(h), s.label) for h in header]]
+    style = _grid(header=True)
+    for index, row in enumerate(rows):
+        data.append([Paragraph(_t(cell), s.cell) for cell in row])
+        note = notes[index] if index < len(notes) else ""
+        if note:
+            data.append([Paragraph(_t(note), s.mono)] + [""] * (len(header) - 1))
+            line = len(data) - 1
+            style.add("SPAN", (0, line), (-1, line))
     table = Table(data, colWidths=list(widths), repeatRows=1, hAlign="LEFT")
-    table.setStyle(_grid(header=True))
+    table.setStyle(style)
     return table
 
 
@@ -313,7 +332,7 @@ def _request_section(record: EvidenceRecord, s: _Styles) -> list[Flowable]:
                 ("Expires", utc(r.expires_at)),
                 ("Status", r.status),
                 ("Signing policy", r.policy),
-                ("Posted in", f"Slack channel {r.channel} ({r.source})"),
+                ("Posted in", f"Slack channel {r.channel}, {r.source}"),
             ],
             s,
         ),
@@ -327,6 +346,8 @@ def _target_section(record: EvidenceRecord, s: _Styles) -> list[Flowable]:
         rows.append(("Title", t.title))
     if t.summary:
         rows.append(("Summary", t.summary))
+    if t.space:
+        rows.append(("Space", t.space))
     rows += [("Link", f"{link.label}: {link.url}") for link in t.links]
     rows.append(("Reference link", t.reference_url or "none"))
     return [_heading("2. Target", s), _facts(rows, s)]
@@ -345,23 +366,27 @@ def _snapshot_section(record: EvidenceRecord, s: _Styles) -> list[Flowable]:
         for page in snap.pages
     ]
     widths = [18 * mm, 45 * mm, 17 * mm, 38 * mm, BODY_WIDTH - 118 * mm]
+    notes = [f"v{p.version} made {p.edited}" if p.version else p.edited for p in snap.pages]
+    header = ["Page id", "Title", "Version", "Preflight", "Link"]
     return [
         _heading("3. Snapshot signed", s),
         Paragraph(f"{len(snap.pages)} page(s) as preflighted when the request was made.", s.small),
         Spacer(1, 1.5 * mm),
-        _columns(["Page id", "Title", "Version", "Preflight", "Link"], rows, widths, s),
+        _columns(header, rows, widths, s, notes=notes),
         Spacer(1, 1.5 * mm),
         _facts([("Snapshot hash (SHA-256)", snap.digest)], s, mono=["Snapshot hash (SHA-256)"]),
     ]
 
 
 def _signatures_section(record: EvidenceRecord, s: _Styles) -> list[Flowable]:
-    out: list[Flowable] = [_heading("4. Signatures", s)]
+    heading = _heading("4. Signatures", s)
     if not record.signatures:
-        out.append(Paragraph("No signature is recorded on this request.", s.body))
-        return out
+        return [heading, Paragraph("No signature is recorded on this request.", s.body)]
+    out: list[Flowable] = []
     for number, signature in enumerate(record.signatures, start=1):
-        out.append(KeepTogether(_signature(number, signature, record.snapshot.digest, s)))
+        block = _signature(number, signature, record.snapshot.digest, s)
+        # The heading travels with the first signature: never alone at the foot of a page.
+        out.append(KeepTogether([heading, *block] if number == 1 else block))
         out.append(Spacer(1, 2 * mm))
     return out
 
@@ -546,19 +571,11 @@ def _audit_section(record: EvidenceRecord, s: _Styles) -> list[Flowable]:
 
 def _audit_table(rows: Sequence[AuditRow], s: _Styles) -> Table:
     header = ["Seq", "UTC time", "Actor", "Action", "Meaning / reason"]
-    widths = [10 * mm, 46 * mm, 30 * mm, 42 * mm, BODY_WIDTH - 128 * mm]
-    data: list[list[Any]] = [[Paragraph(_t(h), s.label) for h in header]]
-    style = _grid(header=True)
-    for row in rows:
-        said = " · ".join(part for part in (row.meaning, row.reason) if part)
-        cells = [(str(row.seq), s.cell), (row.at, s.mono), (row.actor, s.cell)]
-        cells += [(row.action, s.cell), (said, s.cell)]
-        data.append([Paragraph(_t(text), style_) for text, style_ in cells])
-        seal = Paragraph(f"kid {_t(row.kid)} · seal {_t(row.hash)}", s.mono)
-        data.append([seal, "", "", "", ""])
-        line = len(data) - 1
-        style.add("SPAN", (0, line), (-1, line))
-        style.add("LINEABOVE", (0, line), (-1, line), 0.2, SHADE)
-    table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
-    table.setStyle(style)
-    return table
+    widths = [10 * mm, 50 * mm, 26 * mm, 44 * mm, BODY_WIDTH - 130 * mm]
+    said = [" · ".join(part for part in (row.meaning, row.reason) if part) for row in rows]
+    cells = [
+        [str(row.seq), row.at, row.actor, row.action, text]
+        for row, text in zip(rows, said, strict=True)
+    ]
+    seals = [f"kid {row.kid} · seal {row.hash}" for row in rows]
+    return _columns(header, cells, widths, s, notes=seals)

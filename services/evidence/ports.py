@@ -25,3 +25,7 @@ class ReportRenderer(Protocol):
     """Turns a record into a document; CPU-bound, so the service runs it in a worker thread."""
 
     def render(self, record: EvidenceRecord) -> RenderedReport: ...
+
+    def ready(self) -> str:
+        """What it renders with, for `approvals-bot check`; raises ConfigError if it cannot."""
+        ...

@@ -131,6 +131,10 @@ class EvidenceReports:
         text = wording.GENUINE.format(digest=digest, seq=match.seq, **_described(match))
         return Verdict(genuine=True, text=text)
 
+    def renderer_ready(self) -> str:
+        """What reports are rendered with; raises ConfigError when they cannot be."""
+        return self._renderer.ready()
+
     # -- helpers -----------------------------------------------------------------------------
 
     async def _request(self, text: str) -> ApprovalRequest:

@@ -64,6 +64,7 @@ async def test_check_says_ok_for_each_part(fake_slack: FakeSlack, redis_url: str
         ["slack", "ok"],
         ["store", "ok"],
         ["approvalflow", "sandbox"],
+        ["evidence", "ok"],
     ]
 
 

@@ -142,7 +142,8 @@ async def test_approved_request_report_has_every_field_and_verifies(
         "3. Snapshot signed",
     ]  # fmt: skip
     for page in request.snapshot.pages:
-        fields += [page.page_id, f"v{page.version}"]
+        assert page.title, "the sandbox's Confluence gives every page a title"
+        fields += [page.page_id, page.title, f"v{page.version}"]
     fields += [request.snapshot.digest, "4. Signatures"]
     [signature] = request.signatures
     fields += [

@@ -46,9 +46,13 @@ def record(**changes: object) -> EvidenceRecord:
             "command",
             "C0DOCS",
         ),
-        target=TargetFacts("page", "65611", "", "", (), ""),
+        target=TargetFacts("page", "65611", "", "", "ENG · Engineering", (), ""),
         snapshot=SnapshotFacts(
-            (SnapshotPage("65611", "Παράδειγμα", None, "not checked", "https://x/65611"),),
+            (
+                SnapshotPage(
+                    "65611", "Παράδειγμα", None, "not checked", "https://x/65611", "by acc-9"
+                ),
+            ),
             "d" * 64,
         ),
         signatures=(),
@@ -82,6 +86,8 @@ def test_edge_cases_render_and_say_what_is_missing(tmp_path: Path) -> None:
         "days after the submit",
         "BROKEN",
         "Reference link",
+        "ENG · Engineering",
+        "by acc-9",
         "page 1 of",
     ):
         assert words in text, words
