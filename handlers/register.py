@@ -45,6 +45,7 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
         router,
         deps.requests,
         deps.admin.access,
+        deps.linking,
         approvals_channel=deps.approvals_channel,
         sandbox=deps.sandbox,
     )

@@ -11,6 +11,7 @@ from handlers.blocks.common import Block
 from handlers.blocks.requests import (
     esc,
     home_pending_blocks,
+    missing_scope_message,
     nothing_to_submit_message,
     pending_message,
     posted_message,
@@ -37,7 +38,8 @@ from handlers.messages import (
 from handlers.slash import SlashCall, SubcommandRouter
 from services.admin import AdminAccess
 from services.confluence import ConfluenceSpace
-from services.errors import InputError, NotAllowed, NothingToSubmit
+from services.errors import InputError, MissingScope, NotAllowed, NothingToSubmit
+from services.linking import AccountLinking
 from services.requests.ports import RequestService
 
 # Given the Slack user id, a feature's blocks for the App Home.
@@ -135,6 +137,7 @@ def register(
     router: SubcommandRouter,
     requests: RequestService,
     access: AdminAccess,
+    linking: AccountLinking,
     *,
     approvals_channel: str | None,
     sandbox: bool,
@@ -146,6 +149,11 @@ def register(
         await call.respond(
             text=text, blocks=blocks, response_type="ephemeral", replace_original=False
         )
+
+    async def needs_permission(call: SlashCall, error: MissingScope) -> None:
+        # The fix is a click away: a connect bound to this person, as /approvals connect.
+        start = await linking.start(call.input.team_id, call.input.user_id)
+        await reply(call, *missing_scope_message(str(error), start.authorize_url, sandbox))
 
     async def request(call: SlashCall) -> None:
         # The router splits with shlex, which breaks Slack's link labels apart; read the raw text.
@@ -163,6 +171,9 @@ def register(
         except NothingToSubmit as exc:
             text, blocks = nothing_to_submit_message(str(exc), sandbox)
             await reply(call, text, blocks)
+            return
+        except MissingScope as exc:
+            await needs_permission(call, exc)
             return
         await reply(call, *posted_message(created, sandbox))
 
@@ -189,7 +200,11 @@ def register(
         await call.ack()
         await admin_only(call.input.user_id, "watch", f"space:{command.space}")
         channel = command.channel or approvals_channel or call.input.channel_id
-        space = await requests.watch(call.input.user_id, command.space, channel)
+        try:
+            space = await requests.watch(call.input.user_id, command.space, channel)
+        except MissingScope as exc:
+            await needs_permission(call, exc)
+            return
         text = WATCH_DONE.format(space=space_label(space), channel=channel)
         await reply(call, *notice_message(text, sandbox))
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from handlers.blocks.common import Block, context, plain, section, with_sandbox_note
+from handlers.blocks.linking import connect_button
 from handlers.messages import (
     APPROVE_BUTTON,
     DECISION_LABELS,
@@ -356,6 +357,17 @@ def posted_message(request: ApprovalRequest, sandbox: bool) -> tuple[str, list[B
         # Confluence was not asked (a link from before its scopes) or did not answer.
         text = f"{text}\n{REQUEST_NO_TITLES}"
     return text, with_sandbox_note([section(text)], sandbox)
+
+
+def missing_scope_message(
+    explanation: str, connect_url: str, sandbox: bool
+) -> tuple[str, list[Block]]:
+    """What a command needs that the link lacks, with the Connect Atlassian button."""
+    blocks = [
+        section(f":warning: {esc(explanation)}"),
+        {"type": "actions", "elements": [connect_button(connect_url)]},
+    ]
+    return explanation, with_sandbox_note(blocks, sandbox)
 
 
 def nothing_to_submit_message(explanation: str, sandbox: bool) -> tuple[str, list[Block]]:

@@ -249,13 +249,16 @@ class Requests:
         never approved, than the version the request was made at; with who made it."""
         at_request = {page.page_id: page.version for page in request.snapshot.pages}
         changes = []
+        editors: dict[str, str | None] = {}  # a few people edit many pages
         for page in snapshot.pages:
             since = page.approved_at_version or at_request.get(page.page_id)
             if page.version is None or since is None or since >= page.version:
                 continue
             editor = None
             if page.edited_by:
-                editor = await self._identities.slack_user_of(page.edited_by)
+                if page.edited_by not in editors:
+                    editors[page.edited_by] = await self._identities.slack_user_of(page.edited_by)
+                editor = editors[page.edited_by]
             changes.append(
                 PageChange(
                     page.page_id, since, page.version, page.edited_at, page.edited_by, editor

@@ -141,8 +141,11 @@ class World:
     secrets: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        async def no_wait(seconds: float) -> None:
+            self.af.sleeps.append(seconds)  # a backoff is recorded, never waited out
+
         self.confluence = ConfluenceClient(
-            ConfluenceSettings(api_url=self.af.url), self.af.vault, clock=self.clock
+            ConfluenceSettings(api_url=self.af.url), self.af.vault, clock=self.clock, sleep=no_wait
         )
         self.tokens = self.make_tokens()
         self.service = self.make_service()

@@ -3,8 +3,11 @@ batched at Confluence's 250-id limit, kept with the request (also across a store
 
 from __future__ import annotations
 
+import pytest
+
 from emulators.approvalflow.models import Page
 from emulators.approvalflow.seed import DOCS_SPACE
+from services.errors import UpstreamUnavailable
 from services.requests.model import Decision
 from tests.approvalflow.conftest import ALICE_SLACK
 from tests.requests.conftest import BOB_SLACK, World
@@ -73,3 +76,19 @@ async def test_an_approved_page_edited_since_shows_changes_since_the_approval(
         15,
         BOB_SLACK,
     )
+
+
+async def test_confluence_down_a_change_set_posts_without_titles_a_page_does_not(
+    world: World,
+) -> None:
+    world.sandbox.inject_fault("confluence_pages", status=503, count=None)
+    request = await world.request("cs-eng184")
+    assert [page.title for page in request.snapshot.pages] == [None, None, None]
+    assert not any(page.restricted for page in request.snapshot.pages)
+    with pytest.raises(UpstreamUnavailable):
+        # A single page's version is what would be signed: no Confluence, no request.
+        await world.request("65611")
+    world.sandbox.clear_faults()
+    form = await world.service.open_for_signing(request.id, BOB_SLACK, Decision.APPROVE)
+    # Read now with the signer's token, since the request holds none.
+    assert form.snapshot.pages[0].title == "Authentication overview"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
@@ -13,6 +14,7 @@ from bot.wiring import TRACK_REVIEWS_JOB
 from emulators.slack import FakeSlack
 from tests.fakes.clock import FakeClock
 from tests.sandbox.conftest import APPROVALFLOW_SCOPES
+from tests.scenario.evidence_kit import approved_and_reviewed, by_button
 from tests.scenario.requests_kit import (
     PEOPLE,
     Requests,
@@ -21,6 +23,7 @@ from tests.scenario.requests_kit import (
     requests_world,
     view_text,
 )
+from tests.scenario.test_evidence import read_pdf
 
 ADR = "https://sandbox.atlassian.net/wiki/spaces/ENG/pages/65611/ADR"
 ADR_TITLE = "Architecture decision records"
@@ -179,6 +182,11 @@ async def test_a_link_without_the_new_scopes(world: Requests) -> None:
     signed = await world.submit("U0CAROL", form, code=world.code("U0CAROL"))
     assert "Signed and submitted" in view_text(signed["view"])
 
+    # Carol asking for a single page is told what her link lacks, with the button.
+    asked = await world.command(f"request {ADR}", "U0CAROL")
+    assert asked is not None and "read:page:confluence" in (asked.text or "")
+    assert [b["action_id"] for b in buttons(asked.blocks)] == ["link_connect"]
+
     single = await world.request(f"{ADR} <@U0CAROL>")
     refused = await world.click("U0CAROL", single.id, posted=single)
     assert "read:page:confluence" in view_text(refused)
@@ -189,3 +197,12 @@ async def test_a_link_without_the_new_scopes(world: Requests) -> None:
     assert answer is not None and "read:page:confluence" in (answer.text or "")
     [mine] = [m for m in world.slack.messages("C0DOCS") if "cs-qms033" in m.text]
     assert "Page 65705" in message_text(mine)
+
+
+async def test_the_evidence_report_names_each_page(world: Requests, tmp_path: Path) -> None:
+    posted = await approved_and_reviewed(world)
+    file = await by_button(world, "U0BOB", posted)
+    assert file.content is not None
+    pdf = read_pdf(file.content, tmp_path)
+    assert all(pdf.has(title) for title in PR184_PAGES)
+    assert "(title not known)" not in pdf.text
