@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install redis-server fonts poppler-utils lint typecheck imports pytest bench format clean
+.PHONY: run test install redis-server fonts poppler-utils chromium lint typecheck imports pytest bench format clean
 
 run: install redis-server fonts
 	@test -f .env || { \
@@ -13,7 +13,7 @@ run: install redis-server fonts
 	  echo "Created .env with a new ENCRYPTION_KEYS; without Slack credentials in it, the bot serves the playground."; }
 	@set -a && . ./.env && set +a && exec $(BIN)/approvals-bot serve
 
-test: install redis-server fonts poppler-utils lint typecheck imports pytest
+test: install redis-server fonts poppler-utils chromium lint typecheck imports pytest
 
 install: $(STAMP)
 
@@ -39,6 +39,12 @@ fonts:
 # The tests read evidence reports with pdftotext and render every page with pdftoppm.
 poppler-utils:
 	@command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 || $(call apt_install,poppler-utils)
+
+# The browser test drives Debian's Chromium through Debian's chromedriver (nothing downloads a
+# browser or a driver at run time); the emoji font shows messages' emoji as Slack does.
+chromium:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || $(call apt_install,chromium chromium-driver)
+	@test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || $(call apt_install,fonts-noto-color-emoji)
 
 lint:
 	$(BIN)/ruff format --check .

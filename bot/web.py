@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
+from slack_bolt.async_app import AsyncBoltRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.link_routes import link_routes
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
 from bot.playground import PLAYGROUND_MOUNT
+from bot.slack_edge import SlackEdge
 from bot.wiring import SANDBOX_MOUNT, Container
 from emulators.slack.playground.app import PlaygroundPages
 from services.errors import StoreError
@@ -55,15 +57,15 @@ class MetricsMiddleware:
             self.metrics.http_served(route, status, time.perf_counter() - started)
 
 
-def slack_kind(content_type: str, body: bytes) -> str:
+def slack_kind(content_type: str, body: str) -> str:
     """What Slack sent, from the raw body: a slash command, an interaction, or an event."""
     if content_type.startswith("application/json"):
         return "event"
-    return "interactive" if body.startswith(b"payload=") else "command"
+    return "interactive" if body.startswith("payload=") else "command"
 
 
 def create_web_app(container: Container, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
-    slack_handler = AsyncSlackRequestHandler(container.bolt)
+    edge = SlackEdge(container.slack_access.signing_secret, container.leases)
 
     dispatched = {
         kind: container.metrics.slack_dispatched.labels(kind)
@@ -71,13 +73,17 @@ def create_web_app(container: Container, extra_routes: Sequence[BaseRoute] = ())
     }
 
     async def slack_events(request: Request) -> Response:
-        response = await slack_handler.handle(request)
-        # Bolt answers 401 before any listener runs when the signature or timestamp is bad;
-        # everything else reached the listeners.
-        if response.status_code != 401:
-            dispatched[
-                slack_kind(request.headers.get("content-type", ""), await request.body())
-            ].inc()
+        verdict = await edge.admit(request)
+        if verdict.status is not None:
+            return Response(status_code=verdict.status)
+        # The edge verified the signature; Bolt gets the body it can read (bot/slack_edge.py).
+        bolt_request = AsyncBoltRequest(
+            body=verdict.body,
+            query=request.query_params,  # type: ignore[arg-type]
+            headers=request.headers,  # type: ignore[arg-type]
+        )
+        response = to_starlette_response(await container.bolt.async_dispatch(bolt_request))
+        dispatched[slack_kind(request.headers.get("content-type", ""), verdict.body)].inc()
         return response
 
     async def healthz(request: Request) -> Response:
@@ -115,4 +121,8 @@ def playground_routes(container: Container) -> list[BaseRoute]:
         base=PLAYGROUND_MOUNT,
         confluence_url=f"{SANDBOX_MOUNT}/_sandbox/confluence",
     )
-    return [Mount(PLAYGROUND_MOUNT, routes=pages.routes())]
+    # The printed URL has no trailing slash: answer it as it is rather than redirect.
+    return [
+        Route(PLAYGROUND_MOUNT, pages.page, methods=["GET"]),
+        Mount(PLAYGROUND_MOUNT, routes=pages.routes()),
+    ]

@@ -20,6 +20,18 @@ from bot.http_transport import AiohttpTransport
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
 from bot.playground import Playground, SlackAccess, make_playground, slack_access
+from bot.slack.api import SlackApi
+from bot.slack.client import web_client
+from bot.slack.enrolment import SlackEnrolmentDms
+from bot.slack.notices import (
+    SlackLinkNotices,
+    SlackNotifier,
+    SlackSecurityAlerts,
+    SlackTokenAdminNotices,
+)
+from bot.slack.people import SlackDirectory, SlackGroupMembers, SlackMemberNames
+from bot.slack.requests import SlackRequestPublisher
+from bot.slack.surfaces import SlackSurfacesAdapter
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.basic import RedisHealth, RedisLeases
@@ -28,15 +40,11 @@ from bot.stores.cluster_state import RedisClusterHealth
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
 from bot.stores.requests import RedisRequestStore
+from bot.token_jobs import ApprovalTokenJobs
 from emulators.approvalflow import SandboxState
 from emulators.approvalflow.seed import SITE_URL as SANDBOX_SITE_URL
-from handlers.admin_slack import SlackMemberNames, SlackTokenAdminNotices
-from handlers.approval_token import ApprovalTokenJobs, EnrolmentDms
 from handlers.deps import HandlerDeps
-from handlers.linking import SlackLinkNotices
 from handlers.register import register_all
-from handlers.request_slack import SlackGroupMembers, SlackRequestPublisher
-from handlers.slack_adapters import SlackDirectory, SlackNotifier, SlackSecurityAlerts
 from services.admin import (
     AdminAccess,
     AdminServices,
@@ -74,7 +82,6 @@ from services.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
 
-SLACK_TIMEOUT_SECONDS = 10
 SLACK_CONNECTIONS = 100  # open at once to the Web API; further calls wait for a free one
 # Sandbox mode: the sandbox is mounted here in the bot's own web app (bot/web.py).
 SANDBOX_MOUNT = "/sandbox"
@@ -111,6 +118,8 @@ class Container:
     audit: AuditTrail
     metrics: Metrics
     slack: AsyncWebClient
+    slack_api: SlackApi
+    slack_access: SlackAccess  # the token, signing secret and API URL in use (or the playground's)
     bolt: AsyncApp
     jobs: JobRunner
     sandbox: SandboxState | None  # sandbox mode only; tests arrange and inspect it
@@ -124,20 +133,27 @@ class Container:
     store_description: str
 
 
-async def make_slack_client(access: SlackAccess, stack: AsyncExitStack) -> AsyncWebClient:
-    """The Web API client, over one aiohttp session closed with the stack. Without a session of
-    its own, slack_sdk opens a session and a new connection for every call (measured: about a
-    third of the CPU an approval's three Slack calls cost; bench/approve.py)."""
+# slack_sdk logs every request and response body at DEBUG unless its logger's own level is
+# above DEBUG. The enrolment DM carries the setup key, so it is sent through a client whose
+# logger is pinned at INFO: the key never reaches a log line, whatever LOG_LEVEL says.
+_SECRET_CALLS = logging.getLogger("bot.slack.secret_calls")
+_SECRET_CALLS.setLevel(logging.INFO)
+
+
+async def make_slack_clients(
+    access: SlackAccess, stack: AsyncExitStack
+) -> tuple[AsyncWebClient, SlackApi]:
+    """The Web API client (Bolt's too) and the adapter over it and its quiet twin, sharing one
+    aiohttp session closed with the stack. Without a session of its own, slack_sdk opens a
+    session and a new connection for every call (measured: about a third of the CPU an
+    approval's three Slack calls cost; bench/approve.py)."""
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS, keepalive_timeout=30)
     )
     stack.push_async_callback(session.close)
-    return AsyncWebClient(
-        token=access.bot_token,
-        base_url=access.api_url,
-        timeout=SLACK_TIMEOUT_SECONDS,
-        session=session,
-    )
+    client = web_client(access.bot_token, access.api_url, session)
+    quiet = web_client(access.bot_token, access.api_url, session, logger=_SECRET_CALLS)
+    return client, SlackApi(client, quiet=quiet)
 
 
 def make_bolt_app(signing_secret: str, client: AsyncWebClient, deps: HandlerDeps) -> AsyncApp:
@@ -155,6 +171,9 @@ def make_bolt_app(signing_secret: str, client: AsyncWebClient, deps: HandlerDeps
             signing_secret=signing_secret,
             process_before_response=False,
             raise_error_for_unhandled_request=False,
+            # bot/slack_edge.py verifies every HTTP request's signature on the bytes Slack
+            # signed, before it re-encodes bodies Bolt would misread; Socket Mode needs none.
+            request_verification_enabled=False,
         )
     finally:
         os.environ.update(hidden)
@@ -315,7 +334,7 @@ def make_admin(
     audit_log: RedisAuditLog,
     audit_keys: AuditKeyring,
     tokens: ApprovalTokens,
-    slack: AsyncWebClient,
+    slack: SlackApi,
     notifier: SlackNotifier,
     directory: SlackDirectory,
 ) -> AdminServices:
@@ -369,7 +388,7 @@ def make_requests(
     keys: Keys,
     clock: Clock,
     audit: AuditTrail,
-    slack: AsyncWebClient,
+    slack: SlackApi,
     api: ApprovalFlowClient,
     confluence: ConfluenceClient,
     tokens: ApprovalTokens,
@@ -460,10 +479,11 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         audit = AuditTrail(audit_log, clock)
         playground = await make_playground(settings, stack, sandbox_mount=SANDBOX_MOUNT)
         access = slack_access(settings, playground)
-        slack = await make_slack_client(access, stack)
+        slack, slack_api = await make_slack_clients(access, stack)
         # One of each for every feature: DMs and security alerts, and users.info look-ups.
-        notifier = SlackNotifier(slack, settings.SECURITY_CHANNEL, sandbox=not settings.live)
-        directory = SlackDirectory(slack)
+        notifier = SlackNotifier(slack_api, settings.SECURITY_CHANNEL, sandbox=not settings.live)
+        directory = SlackDirectory(slack_api)
+        enrolment_dms = SlackEnrolmentDms(slack_api, notifier, sandbox=not settings.live)
         sandbox = make_sandbox(settings, clock)
         if sandbox is not None:
             stack.callback(sandbox.flush)
@@ -491,7 +511,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             audit_log=audit_log,
             audit_keys=audit_keys,
             tokens=tokens,
-            slack=slack,
+            slack=slack_api,
             notifier=notifier,
             directory=directory,
         )
@@ -505,7 +525,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             keys=keys,
             clock=clock,
             audit=audit,
-            slack=slack,
+            slack=slack_api,
             api=approvalflow,
             confluence=confluence,
             tokens=tokens,
@@ -530,6 +550,8 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             requests=requests,
             approvals_channel=settings.APPROVALS_CHANNEL,
             evidence=evidence,
+            slack=SlackSurfacesAdapter(slack_api),
+            enrolment_dms=enrolment_dms,
         )
         bolt = make_bolt_app(access.signing_secret, slack, deps)
         jobs = JobRunner(leases, metrics)
@@ -538,7 +560,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             await vault.refresh_idle()
 
         jobs.add(Job("refresh-idle-links", IDLE_LINK_REFRESH_SECONDS, refresh_idle_links))
-        token_jobs = ApprovalTokenJobs(tokens, EnrolmentDms(slack, sandbox=not settings.live))
+        token_jobs = ApprovalTokenJobs(tokens, enrolment_dms)
         for job in (
             Job(EXPIRE_ENROLMENTS_JOB, EXPIRE_ENROLMENTS_SECONDS, token_jobs.expire_enrolments),
             Job(TOKEN_REMINDERS_JOB, TOKEN_REMINDERS_SECONDS, token_jobs.remind_expiring),
@@ -572,6 +594,8 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             audit=audit,
             metrics=metrics,
             slack=slack,
+            slack_api=slack_api,
+            slack_access=access,
             bolt=bolt,
             jobs=jobs,
             sandbox=sandbox,

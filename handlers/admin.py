@@ -15,8 +15,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks.admin import (
     CONFIRM_CALLBACK,
@@ -30,7 +28,6 @@ from handlers.blocks.admin import (
     ROW_ACTION,
     ConfirmState,
     ListingState,
-    View,
     audit_message,
     confirm_view,
     listing_view,
@@ -62,6 +59,7 @@ from handlers.messages import (
     TOKENS_PLAIN_AT,
     TOKENS_TOO_MANY,
 )
+from handlers.ports import SlackSurfaces
 from handlers.slash import SlashCall, SubcommandRouter
 from services.admin import (
     FILTER_MEANINGS,
@@ -232,40 +230,16 @@ def _target(user: str) -> str:
     return f"approval-token:{user}"
 
 
-# --- Slack calls shared by the listeners --------------------------------------------------
-
-
-async def update_view(
-    client: AsyncWebClient, view_id: str, seen_hash: str | None, view: View
-) -> bool:
-    """views.update with the hash we last saw; False when the modal moved on or closed."""
-    try:
-        await client.views_update(view_id=view_id, hash=seen_hash or None, view=view)
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        if error in ("hash_conflict", "not_found"):
-            # A newer click already redrew it, or the admin closed it: nothing to show.
-            log.info("admin view not updated", extra={"view": view_id, "error": error})
-            return False
-        raise
-    return True
-
-
-async def send_file(
-    client: AsyncWebClient, user_id: str, filename: str, content: str | bytes, comment: str
-) -> None:
-    """Upload to the bot's DM with the person (files_upload_v2 needs a channel id)."""
-    opened = await client.conversations_open(users=user_id)
-    channel = str(opened["channel"]["id"])
-    await client.files_upload_v2(
-        channel=channel, filename=filename, content=content, title=filename, initial_comment=comment
-    )
-
-
 # --- listeners ----------------------------------------------------------------------------
 
 
-def register(app: AsyncApp, router: SubcommandRouter, admin: AdminServices, sandbox: bool) -> None:
+def register(
+    app: AsyncApp,
+    router: SubcommandRouter,
+    admin: AdminServices,
+    slack: SlackSurfaces,
+    sandbox: bool,
+) -> None:
     access, inventory, actions, review = admin.access, admin.inventory, admin.actions, admin.audit
 
     def comment(text: str) -> str:
@@ -293,17 +267,15 @@ def register(app: AsyncApp, router: SubcommandRouter, admin: AdminServices, sand
             export = await inventory.export(who)
             when = utc(export.taken_at)
             note = TOKENS_EXPORT_COMMENT.format(when=when, summary=summary_line(export.summary))
-            await send_file(call.client, user, export.filename, export.content, comment(note))
+            await slack.send_file(user, export.filename, export.content, comment(note))
             await reply(call, TOKENS_EXPORT_SENT.format(rows=export.rows, filename=export.filename))
             return
         who = await access.require(user, "tokens.list")
         # Open at once: the trigger_id dies 3 s after the click, whatever we still have to read.
-        opened = await call.client.views_open(
-            trigger_id=call.input.trigger_id, view=loading_view(sandbox)
-        )
+        opened = await slack.open_view(call.input.trigger_id, loading_view(sandbox))
         roster = await inventory.roster(who)
         view = listing_view(roster, ListingState(command.selection), sandbox)
-        await update_view(call.client, opened["view"]["id"], opened["view"]["hash"], view)
+        await slack.update_view(opened.view_id, view, opened.view_hash)
 
     async def audit(call: SlashCall) -> None:
         try:
@@ -319,7 +291,7 @@ def register(app: AsyncApp, router: SubcommandRouter, admin: AdminServices, sand
             since = f" since {command.since.isoformat()}" if command.since else ""
             check = verification_line(export.verification.ok, export.verification.describe())
             note = AUDIT_EXPORT_COMMENT.format(since=since, entries=export.entries, check=check)
-            await send_file(call.client, user, export.filename, export.content, comment(note))
+            await slack.send_file(user, export.filename, export.content, comment(note))
             sent = AUDIT_EXPORT_SENT.format(
                 entries=export.entries, since=since, filename=export.filename
             )
@@ -334,27 +306,23 @@ def register(app: AsyncApp, router: SubcommandRouter, admin: AdminServices, sand
     router.add("tokens", tokens)
     router.add("audit", audit)
 
-    async def redraw(client: AsyncWebClient, click: ModalAction, state: ListingState) -> None:
+    async def redraw(click: ModalAction, state: ListingState) -> None:
         who = await access.require(click.user_id, "tokens.list")
         roster = await inventory.roster(who)
         view = listing_view(roster, state, sandbox)
-        await update_view(client, click.view_id, click.view_hash, view)
+        await slack.update_view(click.view_id, view, click.view_hash)
 
     @app.action(PREVIOUS_ACTION)
     @app.action(NEXT_ACTION)
-    async def page_clicked(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def page_clicked(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         click = ModalAction.from_body(body, action)
         current = ListingState.decode(click.metadata)
         page = int(click.value) if click.value.isdigit() else 0
-        await redraw(client, click, ListingState(current.selection, page))
+        await redraw(click, ListingState(current.selection, page))
 
     @app.action(FILTER_ACTION)
-    async def filter_chosen(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def filter_chosen(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         click = ModalAction.from_body(body, action)
         try:
@@ -363,11 +331,11 @@ def register(app: AsyncApp, router: SubcommandRouter, admin: AdminServices, sand
             kind = Filter.ALL
         if kind is Filter.USER:  # the menu never offers it; a forged value gets everyone
             kind = Filter.ALL
-        await redraw(client, click, ListingState(Selection(kind)))
+        await redraw(click, ListingState(Selection(kind)))
 
     @app.action(ROW_ACTION)
     async def row_action_chosen(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
     ) -> None:
         await ack()
         click = ModalAction.from_body(body, action)
@@ -381,12 +349,10 @@ def register(app: AsyncApp, router: SubcommandRouter, admin: AdminServices, sand
             act, target, click.view_id, click.view_hash, ListingState.decode(click.metadata)
         )
         view = confirm_view(one.rows[0], state, one.taken_at, sandbox)
-        await client.views_push(trigger_id=click.trigger_id, view=view)
+        await slack.push_view(click.trigger_id, view)
 
     @app.view(CONFIRM_CALLBACK)
-    async def confirmed(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def confirmed(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         form = ConfirmSubmission.from_body(body, view)
         state = form.state
         if state is None or not _USER_ID.fullmatch(state.user):
@@ -406,13 +372,13 @@ def register(app: AsyncApp, router: SubcommandRouter, admin: AdminServices, sand
         except UserError as exc:
             # A form can answer only inside its own modal; refusals were audited already.
             failed = outcome_view(state.action, f":warning: {exc}", sandbox)
-            await update_view(client, form.view_id, None, failed)
+            await slack.update_view(form.view_id, failed, None)
             return
-        await update_view(client, form.view_id, None, outcome_view(state.action, notice, sandbox))
+        await slack.update_view(form.view_id, outcome_view(state.action, notice, sandbox), None)
         if state.listing_view_id:
             roster = await inventory.roster(who)
             listing = listing_view(roster, state.listing, sandbox, notice=notice)
-            await update_view(client, state.listing_view_id, state.listing_hash, listing)
+            await slack.update_view(state.listing_view_id, listing, state.listing_hash)
 
     async def _apply(who: Admin, state: ConfirmState, form: ConfirmSubmission) -> str:
         user = f"<@{state.user}>"

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks.approval_token import (
     CODE_BLOCK,
@@ -23,8 +20,6 @@ from handlers.blocks.approval_token import (
     code_modal,
     connect_first_message,
     enrol_sent_message,
-    enrolment_dm,
-    expiry_reminder_text,
     lost_message,
     notice_message,
     token_status_blocks,
@@ -35,47 +30,19 @@ from handlers.deps import HandlerDeps
 from handlers.messages import (
     ACTIVATED_DM,
     ENROL_GONE,
-    ENROLMENT_EXPIRED_DM,
     OWN_ONLY_NO_ARGUMENTS,
-    QR_ALT_TEXT,
-    QR_FILE_TITLE,
 )
-from handlers.slack_adapters import SLACK_FAILURES, SlackNotifier, slack_failure
+from handlers.ports import EnrolmentSender
 from handlers.slash import SlashCall, SubcommandRouter
 from handlers.status import StatusSection
-from services.approval_token import ApprovalTokens, Enrolment, QrMessage
+from services.approval_token import ApprovalTokens, Enrolment
 from services.audit.events import Actor
-from services.errors import UpstreamUnavailable, UserError
+from services.errors import UserError
 
 log = logging.getLogger(__name__)
 
-QR_FILENAME = "approval-token-qr.png"
 LOST_REASON = "reported lost by its owner (/approvals lost)"
-# Slack's answers for a file or message that is already gone: deleting it again is done.
-_ALREADY_GONE = frozenset({"file_not_found", "file_deleted", "message_not_found"})
 _MAX_ENROLMENT_ID = 64  # ours are 16 hex digits; anything longer was not sent by us
-
-# slack_sdk logs every request and response body at DEBUG unless its logger's own level is
-# above DEBUG. The enrolment DM carries the setup key, so it is sent through a client whose
-# logger is pinned at INFO: the key never reaches a log line, whatever LOG_LEVEL says.
-_SECRET_CALLS = logging.getLogger("handlers.approval_token.secret_calls")
-_SECRET_CALLS.setLevel(logging.INFO)
-
-
-def without_body_logging(client: AsyncWebClient) -> AsyncWebClient:
-    """The same client (token, URL, session, retries) with a logger that never logs bodies."""
-    return AsyncWebClient(
-        token=client.token,
-        base_url=client.base_url,
-        timeout=client.timeout,
-        ssl=client.ssl,
-        proxy=client.proxy,
-        session=client.session,
-        headers=client.headers,
-        logger=_SECRET_CALLS,
-        retry_handlers=client.retry_handlers,
-    )
-
 
 # --- payloads as our own types ------------------------------------------------------------
 
@@ -138,81 +105,8 @@ class ButtonClick:
         return cls(user_id=_user_id(body), team_id=str(team or ""))
 
 
-# --- Slack side effects -------------------------------------------------------------------
-
-
-async def _unless_gone(call: Awaitable[Any]) -> None:
-    try:
-        await call
-    except SlackApiError as exc:
-        if exc.response.get("error") not in _ALREADY_GONE:
-            raise
-
-
-class EnrolmentDms:
-    """The enrolment DM (QR image, setup key, Enter code button), its deletion, and token DMs."""
-
-    def __init__(self, client: AsyncWebClient, sandbox: bool) -> None:
-        self._client = client
-        self._sandbox = sandbox
-        self._notifier = SlackNotifier(client, None, sandbox)
-
-    async def send(self, enrolment: Enrolment, label: str) -> QrMessage:
-        """The QR image, then the setup key and the button below it; where they went."""
-        client = without_body_logging(self._client)
-        opened = await client.conversations_open(users=enrolment.user)
-        channel = str(opened["channel"]["id"])
-        uploaded = await client.files_upload_v2(
-            channel=channel,
-            content=enrolment.qr_png,
-            filename=QR_FILENAME,
-            title=QR_FILE_TITLE,
-            alt_txt=QR_ALT_TEXT,
-        )
-        file_id = str(uploaded["file"]["id"])
-        text, blocks = enrolment_dm(enrolment, label, self._sandbox)
-        try:
-            posted = await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
-        except Exception:
-            # The QR is in the DM with nothing to remember it by: take it down, then fail.
-            await _unless_gone(self._client.files_delete(file=file_id))
-            raise
-        return QrMessage(channel=channel, ts=str(posted["ts"]), file_id=file_id)
-
-    async def delete(self, qr: QrMessage) -> None:
-        """Delete the QR file and the message with the setup key (both tried, gone is fine)."""
-        try:
-            if qr.file_id:
-                await _unless_gone(self._client.files_delete(file=qr.file_id))
-        finally:
-            await _unless_gone(self._client.chat_delete(channel=qr.channel, ts=qr.ts))
-
-    async def discard(self, qr: QrMessage, why: str) -> bool:
-        """`delete`, logging a Slack failure at ERROR with where the DM is instead of raising;
-        True when both are gone. For after a change that has happened (activation, expiry,
-        revocation, re-enrolment) and must still be confirmed; an admin can remove the DM."""
-        try:
-            await self.delete(qr)
-        except SLACK_FAILURES as exc:
-            log.error(
-                "enrolment DM not deleted",
-                extra={
-                    "why": why,
-                    "channel": qr.channel,
-                    "ts": qr.ts,
-                    "file": qr.file_id,
-                    "slack_error": slack_failure(exc),
-                },
-            )
-            return False
-        return True
-
-    async def tell(self, user_id: str, text: str) -> None:
-        await self._notifier.dm(user_id, text)
-
-
 async def enrol_by_dm(
-    tokens: ApprovalTokens, dms: EnrolmentDms, user: str, label: str
+    tokens: ApprovalTokens, dms: EnrolmentSender, user: str, label: str
 ) -> Enrolment | None:
     """Start an enrolment and send its DM (the replaced one's DM goes at once); the enrolment,
     or None if it was replaced or expired before its DM could be recorded (its DM is gone too).
@@ -234,6 +128,7 @@ async def enrol_by_dm(
 
 def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None:
     tokens, linking, sandbox = deps.tokens, deps.linking, deps.sandbox
+    dms, slack = deps.enrolment_dms, deps.slack
 
     async def enroll(call: SlashCall) -> None:
         if call.args:
@@ -250,7 +145,6 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
             # The label in the authenticator app is the Atlassian email (issue 5); a link made
             # without REQUIRE_EMAIL_MATCH may have it hidden, and then the name must do.
             label = link.email or link.name
-            dms = EnrolmentDms(call.client, sandbox)
             enrolment = await enrol_by_dm(tokens, dms, user, label)
             if enrolment is not None:
                 text, blocks = enrol_sent_message(enrolment.pending_until, sandbox)
@@ -273,7 +167,7 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
         revocation = await tokens.revoke(user, actor, LOST_REASON)
         await deps.token_alerts.token_lost(user, revocation.previous_state.value)
         if revocation.qr is not None:
-            await EnrolmentDms(call.client, sandbox).discard(revocation.qr, "revoked")
+            await dms.discard(revocation.qr, "revoked")
         text, blocks = lost_message(sandbox)
         await call.respond(
             text=text, blocks=blocks, response_type="ephemeral", replace_original=False
@@ -283,16 +177,14 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
     router.add("lost", lost)
 
     @app.action(ENTER_CODE_ACTION)
-    async def enter_code(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def enter_code(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         click = EnterCodeClick.from_body(body)
         # The trigger dies 3 s after the click: open the modal before anything else.
-        await client.views_open(
-            trigger_id=click.trigger_id, view=code_modal(click.enrolment_id, sandbox)
-        )
+        await slack.open_view(click.trigger_id, code_modal(click.enrolment_id, sandbox))
 
     @app.view(CODE_MODAL)
-    async def submit_code(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def submit_code(ack: AsyncAck, body: dict[str, Any]) -> None:
         submission = CodeSubmission.from_body(body)
         # The code is checked before the ack: an inline error can only ride on the ack itself.
         # It is one store read and one atomic script, well inside Slack's 3 s.
@@ -304,7 +196,6 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
             await ack(response_action="errors", errors={CODE_BLOCK: str(exc)})
             return
         await ack(response_action="update", view=activated_view(activation.expires_at, sandbox))
-        dms = EnrolmentDms(client, sandbox)
         if activation.qr is not None:
             await dms.discard(activation.qr, "activated")
         await dms.tell(submission.user_id, ACTIVATED_DM.format(until=utc(activation.expires_at)))
@@ -326,51 +217,3 @@ def token_status_section(tokens: ApprovalTokens) -> StatusSection:
         return token_status_blocks(await tokens.status(user_id))
 
     return section
-
-
-# --- jobs (registered on the runner by bot/wiring.py) -------------------------------------
-
-
-class ApprovalTokenJobs:
-    """Expired enrolments and expiry reminders; each item is handed to one run of one process."""
-
-    def __init__(self, tokens: ApprovalTokens, dms: EnrolmentDms) -> None:
-        self._tokens = tokens
-        self._dms = dms
-
-    async def expire_enrolments(self) -> None:
-        """Unconfirmed enrolments past 10 minutes: delete their QR DM and tell the person."""
-        failed = 0
-        # This run alone holds each item: a Slack failure is logged, and the rest still get done.
-        for expired in await self._tokens.expire_pending():
-            if expired.qr is not None and not await self._dms.discard(expired.qr, "expired"):
-                failed += 1
-            try:
-                await self._dms.tell(expired.user, ENROLMENT_EXPIRED_DM)
-            except SLACK_FAILURES as exc:
-                failed += 1
-                log.error(
-                    "enrolment expiry DM not sent",
-                    extra={"user": expired.user, "slack_error": slack_failure(exc)},
-                )
-        if failed:
-            raise UpstreamUnavailable(f"Slack refused {failed} expired-enrolment clean-ups")
-
-    async def remind_expiring(self) -> None:
-        """DM each person whose token expires within 7 days, then within 1 day (once each)."""
-        failed = 0
-        for reminder in await self._tokens.due_expiry_reminders():
-            try:
-                await self._dms.tell(reminder.user, expiry_reminder_text(reminder))
-            except SLACK_FAILURES as exc:
-                failed += 1
-                log.error(
-                    "expiry reminder not sent",
-                    extra={
-                        "user": reminder.user,
-                        "days_before": reminder.days_before,
-                        "slack_error": slack_failure(exc),
-                    },
-                )
-        if failed:
-            raise UpstreamUnavailable(f"Slack refused {failed} Approval Token expiry reminders")

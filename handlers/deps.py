@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers.slack_adapters import SlackSecurityAlerts
+from handlers.ports import EnrolmentSender, SlackSurfaces, TokenLostAlerts
 from services.admin import AdminServices
 from services.approval_token import ApprovalTokens
 from services.evidence import EvidenceReports
@@ -19,8 +19,10 @@ class HandlerDeps:
     sandbox: bool
     linking: AccountLinking
     tokens: ApprovalTokens
-    token_alerts: SlackSecurityAlerts  # the same alerts the service raises, for /approvals lost
+    token_alerts: TokenLostAlerts  # the same alerts the service raises, for /approvals lost
     admin: AdminServices  # /approvals tokens and audit (issue 7)
     requests: RequestService  # approval requests and signing (issue 6)
     approvals_channel: str | None  # APPROVALS_CHANNEL: where requests go unless one is named
     evidence: EvidenceReports  # signature evidence reports (PDF)
+    slack: SlackSurfaces  # modals, Home, ephemeral replies, files (bot/slack)
+    enrolment_dms: EnrolmentSender  # the enrolment DM and token DMs (bot/slack)

@@ -9,11 +9,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from handlers.messages import STORE_DOWN, UNEXPECTED_ERROR, UPSTREAM_DOWN, UPSTREAM_UNKNOWN
+from handlers.ports import ReplyTo, SlackSurfaces
 from services.errors import StoreError, UpstreamError, UserError
 
 log = logging.getLogger(__name__)
@@ -41,35 +39,25 @@ def user_message(error: Exception) -> str:
     return UNEXPECTED_ERROR.format(ref=ref)
 
 
-async def tell_user(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
-    """Reply ephemerally where the user is: response_url, else the channel, else a DM."""
+def reply_to(body: dict[str, Any]) -> ReplyTo:
+    """Where the person whose request failed can be answered."""
     user = (body.get("user") or {}).get("id") or body.get("user_id")
     response_url = body.get("response_url") or next(
         (u.get("response_url") for u in body.get("response_urls") or []), None
     )
-    try:
-        if response_url:
-            await AsyncWebhookClient(response_url, timeout=10).send(
-                text=text, response_type="ephemeral", replace_original=False
-            )
-            return
-        channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
-        if channel and user:
-            await client.chat_postEphemeral(channel=channel, user=user, text=text)
-        elif user:
-            await client.chat_postMessage(channel=user, text=text)
-    except SlackApiError as exc:
-        log.warning(
-            "could not tell the user about an error",
-            extra={"slack_error": exc.response.get("error")},
-        )
+    channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
+    return ReplyTo(user=user, channel=channel, response_url=response_url)
 
 
-def register(app: AsyncApp) -> None:
+def register(app: AsyncApp, slack: SlackSurfaces) -> None:
     @app.error
-    async def on_error(
-        error: Exception, body: dict[str, Any], client: AsyncWebClient, ack: AsyncAck
-    ) -> None:
+    async def on_error(error: Exception, body: dict[str, Any], ack: AsyncAck) -> None:
         if ack.response is not None:
             await asyncio.sleep(_ACK_POLL_WAIT_SECONDS)
-        await tell_user(client, body, user_message(error))
+        try:
+            await slack.reply(reply_to(body), user_message(error))
+        except UpstreamError as exc:
+            log.warning(
+                "could not tell the user about an error",
+                extra={"slack_error": getattr(exc, "error", type(exc).__name__)},
+            )

@@ -8,9 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.admin import send_file
 from handlers.blocks.common import section, with_sandbox_note
 from handlers.blocks.requests import EVIDENCE_ACTION
 from handlers.messages import (
@@ -23,6 +21,7 @@ from handlers.messages import (
     SANDBOX_NOTE,
     missing_argument,
 )
+from handlers.ports import SlackSurfaces
 from handlers.slash import SlashCall, SubcommandRouter
 from services.evidence import EvidenceReports, ReportFile
 from services.requests.model import normalise_request_id
@@ -47,18 +46,23 @@ class EvidenceClick:
 
 
 def register(
-    app: AsyncApp, router: SubcommandRouter, evidence: EvidenceReports, *, sandbox: bool
+    app: AsyncApp,
+    router: SubcommandRouter,
+    evidence: EvidenceReports,
+    slack: SlackSurfaces,
+    *,
+    sandbox: bool,
 ) -> None:
     def blocks(text: str) -> list[dict[str, Any]]:
         return with_sandbox_note([section(text)], sandbox)
 
-    async def deliver(client: AsyncWebClient, user: str, report: ReportFile) -> str:
+    async def deliver(user: str, report: ReportFile) -> str:
         comment = EVIDENCE_COMMENT.format(
             report=report.report_id, id=report.request_id, pages=report.pages, sha256=report.sha256
         )
         if sandbox:
             comment += f"\n:test_tube: {SANDBOX_NOTE}"
-        await send_file(client, user, report.filename, report.content, comment)
+        await slack.send_file(user, report.filename, report.content, comment)
         return EVIDENCE_SENT.format(
             id=report.request_id,
             filename=report.filename,
@@ -82,18 +86,16 @@ def register(
         await call.ack(text=working, blocks=blocks(working), response_type="ephemeral")
         user = call.input.user_id
         report = await evidence.for_slack_user(request_id, user)
-        sent = await deliver(call.client, user, report)
+        sent = await deliver(user, report)
         await call.respond(
             text=sent, blocks=blocks(sent), response_type="ephemeral", replace_original=False
         )
 
-    async def clicked(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
+    async def clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         click = EvidenceClick.from_body(body)
         report = await evidence.for_slack_user(click.request_text, click.user_id)
-        sent = await deliver(client, click.user_id, report)
+        sent = await deliver(click.user_id, report)
         await respond(
             text=sent, blocks=blocks(sent), response_type="ephemeral", replace_original=False
         )

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.approval_token import token_status_section
 from handlers.blocks.home import home_view
@@ -24,13 +23,11 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
     ]
 
     @app.event("app_home_opened")
-    async def publish_home(
-        event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def publish_home(event: dict[str, Any], body: dict[str, Any]) -> None:
         # The same event fires for the Messages tab; only the Home tab is ours to draw.
         if event.get("tab") != "home":
             return
         user, team = str(event["user"]), str(body.get("team_id", ""))
         parts = await asyncio.gather(*(section(user, team) for section in sections))
         blocks = [block for part in parts for block in [{"type": "divider"}, *part]]
-        await client.views_publish(user_id=user, view=home_view(blocks, deps.sandbox))
+        await deps.slack.publish_home(user, home_view(blocks, deps.sandbox))

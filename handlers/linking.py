@@ -9,24 +9,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.errors import SlackApiError
 
 from handlers.blocks.common import Block
 from handlers.blocks.linking import (
     CONNECT_ACTION,
-    account_label,
     connect_message,
     disconnect_message,
     link_status_blocks,
 )
 from handlers.messages import (
-    BROKEN_DM,
     LINK_PAGES,
-    LINKED_DM,
-    LINKED_DM_MISSING,
     NO_ARGUMENTS,
 )
 from handlers.pages import result_page
@@ -39,11 +33,9 @@ from services.errors import (
     LinkRefused,
     LinkStateInvalid,
     MissingScope,
-    UpstreamUnavailable,
 )
-from services.linking import AccountLinking, LinkStatus
+from services.linking import AccountLinking
 from services.linking.models import AuthorizationReply
-from services.ports import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -96,33 +88,6 @@ def link_status_section(linking: AccountLinking) -> Callable[[str, str], Awaitab
         return link_status_blocks(link, connect)
 
     return section
-
-
-class SlackLinkNotices:
-    """`LinkNotices` as DMs; a DM that fails is an UpstreamError (the link stays as it is)."""
-
-    def __init__(self, notifier: Notifier) -> None:
-        self._notifier = notifier
-
-    async def linked(self, user_id: str, link: LinkStatus) -> None:
-        text = LINKED_DM.format(account=account_label(link), site=link.site_url)
-        if link.missing_scopes:
-            missing = ", ".join(f"`{scope}`" for scope in link.missing_scopes)
-            text += " " + LINKED_DM_MISSING.format(missing=missing)
-        await self._dm(user_id, text)
-
-    async def broken(self, user_id: str, link: LinkStatus) -> None:
-        await self._dm(user_id, BROKEN_DM.format(site=link.site_url))
-
-    async def _dm(self, user_id: str, text: str) -> None:
-        try:
-            await self._notifier.dm(user_id, text)
-        except SlackApiError as exc:
-            raise UpstreamUnavailable(
-                f"Slack refused the DM ({exc.response.get('error')})"
-            ) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise UpstreamUnavailable(f"Slack did not take the DM ({type(exc).__name__})") from None
 
 
 # --- GET /atlassian/callback -------------------------------------------------------------

@@ -40,7 +40,7 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
     help.register(router)
     linking.register(app, router, deps.linking, deps.sandbox)
     approval_token.register(app, router, deps)
-    admin.register(app, router, deps.admin, deps.sandbox)
+    admin.register(app, router, deps.admin, deps.slack, deps.sandbox)
     requests.register(
         router,
         deps.requests,
@@ -49,8 +49,17 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
         approvals_channel=deps.approvals_channel,
         sandbox=deps.sandbox,
     )
-    signing.register(app, router, deps.requests, deps.linking, deps.tokens, sandbox=deps.sandbox)
-    evidence.register(app, router, deps.evidence, sandbox=deps.sandbox)
+    signing.register(
+        app,
+        router,
+        deps.requests,
+        deps.linking,
+        deps.tokens,
+        deps.slack,
+        deps.enrolment_dms,
+        sandbox=deps.sandbox,
+    )
+    evidence.register(app, router, deps.evidence, deps.slack, sandbox=deps.sandbox)
     # /approvals status: one section per feature; add yours to this list.
     status.register(
         router,
@@ -61,5 +70,5 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
         deps.sandbox,
     )
     home.register(app, deps)
-    errors.register(app)
+    errors.register(app, deps.slack)
     return router

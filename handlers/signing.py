@@ -23,10 +23,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.approval_token import EnrolmentDms
 from handlers.blocks.linking import utc
 from handlers.blocks.requests import APPROVE_ACTION, REJECT_ACTION
 from handlers.blocks.signing import (
@@ -62,6 +59,7 @@ from handlers.messages import (
     SIGN_SUBMIT_FAILED,
     SIGN_SUBMIT_UNKNOWN,
 )
+from handlers.ports import EnrolmentSender, SlackSurfaces
 from handlers.slash import SlashCall, SubcommandRouter
 from services.approval_token import ApprovalTokens
 from services.approval_token.service import Condition, TokenStatus
@@ -84,8 +82,6 @@ log = logging.getLogger(__name__)
 ACK_BUDGET_SECONDS = 2.0  # of Slack's 3 s, leaving room for the network both ways
 _MAX_VALUE = 64  # request ids are 7 characters; anything longer was not sent by us
 _MAX_INPUT = 4000  # Slack caps inputs at 3000; a longer value is forged
-# views.update answers these when the person closed the modal or it moved on: nothing to do.
-_VIEW_GONE = frozenset({"not_found", "hash_conflict", "view_not_found"})
 _DECISIONS = {APPROVE_ACTION: Decision.APPROVE, REJECT_ACTION: Decision.REJECT}
 
 
@@ -219,11 +215,15 @@ class SigningHandlers:
         requests: RequestService,
         linking: AccountLinking,
         tokens: ApprovalTokens,
+        slack: SlackSurfaces,
+        dms: EnrolmentSender,
         *,
         sandbox: bool,
         ack_budget_seconds: float = ACK_BUDGET_SECONDS,
     ) -> None:
         self._requests = requests
+        self._slack = slack
+        self._dms = dms
         self._linking = linking
         self._tokens = tokens
         self._sandbox = sandbox
@@ -236,7 +236,6 @@ class SigningHandlers:
 
     async def open_form(
         self,
-        client: AsyncWebClient,
         *,
         trigger_id: str,
         user_id: str,
@@ -247,14 +246,13 @@ class SigningHandlers:
         """views.open first, anything slow after (the trigger_id lives 3 s)."""
         if request_id is None:
             view = problem_view(None, decision, FORGED_BUTTON, self._sandbox)
-            await client.views_open(trigger_id=trigger_id, view=view)
+            await self._slack.open_view(trigger_id, view)
             return
-        opened = await client.views_open(
-            trigger_id=trigger_id, view=loading_view(request_id, decision, self._sandbox)
+        opened = await self._slack.open_view(
+            trigger_id, loading_view(request_id, decision, self._sandbox)
         )
-        view_id, view_hash = str(opened["view"]["id"]), str(opened["view"]["hash"])
         view = await self.form_or_problem(user_id, team_id, request_id, decision)
-        await self._update(client, view_id, view, view_hash)
+        await self._slack.update_view(opened.view_id, view, opened.view_hash)
 
     async def form_or_problem(
         self, user_id: str, team_id: str, request_id: str, decision: Decision
@@ -315,7 +313,7 @@ class SigningHandlers:
 
     # -- submitting --------------------------------------------------------------------------
 
-    async def submit(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def submit(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         submission = SignSubmission.from_body(body)
         meta = submission.metadata
         if meta is None:
@@ -348,9 +346,9 @@ class SigningHandlers:
                     problem_view(meta.request_id, meta.decision, answer.text, self._sandbox)
                 )
             if isinstance(answer, Show):
-                await self._update(client, submission.view_id, answer.view, None)
+                await self._slack.update_view(submission.view_id, answer.view)
             else:
-                await self._reload(client, submission, meta)
+                await self._reload(submission, meta)
             return
         answer = await self._answer(task, submission, meta)
         if isinstance(answer, Inline):
@@ -360,7 +358,7 @@ class SigningHandlers:
         else:
             notice = notice_view(meta.request_id, meta.decision, SIGN_RELOADING, self._sandbox)
             await ack(response_action="update", view=notice)
-            await self._reload(client, submission, meta)
+            await self._reload(submission, meta)
 
     async def _answer(
         self, task: Awaitable[ApprovalRequest], submission: SignSubmission, meta: FormMetadata
@@ -403,9 +401,7 @@ class SigningHandlers:
         # Slack refuses errors for a block the view does not have (a forged form).
         return Show(problem_view(meta.request_id, meta.decision, text, self._sandbox))
 
-    async def _reload(
-        self, client: AsyncWebClient, submission: SignSubmission, meta: FormMetadata
-    ) -> None:
+    async def _reload(self, submission: SignSubmission, meta: FormMetadata) -> None:
         try:
             form = await self._requests.open_for_signing(
                 meta.request_id, submission.user_id, meta.decision
@@ -418,11 +414,11 @@ class SigningHandlers:
             view = signing_view(
                 form, site_url=self._site_url, sandbox=self._sandbox, reconfirm=True
             )
-        await self._update(client, submission.view_id, view, None)
+        await self._slack.update_view(submission.view_id, view)
 
     # -- the Enroll button in a problem modal ------------------------------------------------
 
-    async def enroll(self, client: AsyncWebClient, click: ModalClick) -> None:
+    async def enroll(self, click: ModalClick) -> None:
         """The same enrolment as `/approvals enroll`: a QR code by DM; the modal says so."""
         link = await self._linking.status(click.user_id)
         if link is None or link.broken:
@@ -430,31 +426,14 @@ class SigningHandlers:
         else:
             label = link.email or link.name
             enrolment = await self._tokens.start_enrolment(click.user_id, label)
-            dms = EnrolmentDms(client, self._sandbox)
             if enrolment.replaced_qr is not None:
-                await dms.delete(enrolment.replaced_qr)
-            qr = await dms.send(enrolment, label)
+                await self._dms.delete(enrolment.replaced_qr)
+            qr = await self._dms.send(enrolment, label)
             if not await self._tokens.record_qr_message(click.user_id, enrolment.enrolment_id, qr):
-                await dms.delete(qr)  # replaced meanwhile: nobody would delete it later
+                await self._dms.delete(qr)  # replaced meanwhile: nobody would delete it later
             text = SIGN_ENROL_SENT.format(until=utc(enrolment.pending_until))
         view = notice_view(None, Decision.APPROVE, text, self._sandbox)
-        await self._update(client, click.view_id, view, click.view_hash)
-
-    # -- Slack plumbing ----------------------------------------------------------------------
-
-    async def _update(
-        self, client: AsyncWebClient, view_id: str, view: dict[str, Any], view_hash: str | None
-    ) -> None:
-        try:
-            if view_hash:
-                await client.views_update(view_id=view_id, view=view, hash=view_hash)
-            else:
-                await client.views_update(view_id=view_id, view=view)
-        except SlackApiError as exc:
-            if exc.response.get("error") not in _VIEW_GONE:
-                raise
-            # Closed by the person, or changed since: what we had to say no longer matters.
-            log.info("signing modal gone", extra={"slack_error": exc.response.get("error")})
+        await self._slack.update_view(click.view_id, view, click.view_hash)
 
 
 def register(
@@ -463,10 +442,12 @@ def register(
     requests: RequestService,
     linking: AccountLinking,
     tokens: ApprovalTokens,
+    slack: SlackSurfaces,
+    dms: EnrolmentSender,
     *,
     sandbox: bool,
 ) -> SigningHandlers:
-    signing = SigningHandlers(requests, linking, tokens, sandbox=sandbox)
+    signing = SigningHandlers(requests, linking, tokens, slack, dms, sandbox=sandbox)
 
     async def by_command(call: SlashCall, decision: Decision) -> None:
         verb = decision.value
@@ -483,7 +464,6 @@ def register(
             return
         await call.ack()
         await signing.open_form(
-            call.client,
             trigger_id=call.input.trigger_id,
             user_id=call.input.user_id,
             team_id=call.input.team_id,
@@ -500,11 +480,10 @@ def register(
     router.add("approve", approve)
     router.add("reject", reject)
 
-    async def clicked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         click = DecisionClick.from_body(body)
         await signing.open_form(
-            client,
             trigger_id=click.trigger_id,
             user_id=click.user_id,
             team_id=click.team_id,
@@ -522,8 +501,8 @@ def register(
         await ack()
 
     @app.action(ENROLL_ACTION)
-    async def enroll_clicked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def enroll_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await signing.enroll(client, ModalClick.from_body(body))
+        await signing.enroll(ModalClick.from_body(body))
 
     return signing

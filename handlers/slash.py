@@ -9,7 +9,6 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks.help import help_blocks
 from handlers.messages import unknown_subcommand
@@ -50,7 +49,6 @@ class SlashCall:
     args: list[str]
     ack: AsyncAck
     respond: AsyncRespond
-    client: AsyncWebClient
 
 
 Subcommand = Callable[[SlashCall], Awaitable[None]]
@@ -81,9 +79,7 @@ class SubcommandRouter:
     def names(self) -> list[str]:
         return sorted(self._routes)
 
-    async def dispatch(
-        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
+    async def dispatch(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         slash = SlashInput.from_payload(command)
         words = split_text(slash.text)
         name = words[0].lower() if words else "help"
@@ -91,7 +87,7 @@ class SubcommandRouter:
         if listener is None:
             await self.reply_help(ack, unknown_subcommand(words[0]))
             return
-        await listener(SlashCall(slash, words[1:], ack, respond, client))
+        await listener(SlashCall(slash, words[1:], ack, respond))
 
     async def reply_help(self, ack: AsyncAck, problem: str | None) -> None:
         # The ack itself is the answer: an ephemeral reply costs no Web API call.

@@ -47,7 +47,12 @@
         ├── UpstreamTimeout         no answer in time
         ├── UpstreamUnavailable     connection refused, 5xx, or an unusable answer
         ├── RateLimited             429 after our retries (.retry_after seconds)
-        └── ClientRejected          Atlassian refused our client id/secret: an admin must fix them
+        ├── ClientRejected          Atlassian refused our client id/secret: an admin must fix them
+        └── SlackRefused            Slack answered ok: false (.error: Slack's code, .method)
+            ├── SlackGone           what the call named is gone: message, file, modal, user, group
+            ├── SlackChannelClosed  the channel cannot take the bot's messages (archived, left ...)
+            ├── SlackAppRevoked     the bot's token no longer works (uninstalled, revoked)
+            └── SlackConflict       a modal changed since the bot read it (hash_conflict)
 
 Boundaries that map foreign exceptions into this tree (one each):
     redis      -> StoreError        bot/stores/_boundary.py
@@ -57,7 +62,7 @@ Boundaries that map foreign exceptions into this tree (one each):
     httpx, pydantic (Confluence v2) -> ConfluenceRefused / LinkBroken / MissingScope /
                                       NotFound / Upstream*  services/confluence/boundary.py
     cryptography -> SecretError     services/secretbox.py
-    slack_sdk  -> handled by the one `@app.error` handler in handlers/errors.py
+    slack_sdk, aiohttp (Slack Web API) -> Slack* / RateLimited / Upstream*  bot/slack/failures.py
 
 Every message a `UserError` carries is written for the person who will read it in Slack: it
 says what happened and what to do next, and never holds a secret.
@@ -417,3 +422,28 @@ class ClientRejected(UpstreamError):
     """Atlassian's token endpoint refused our own client credentials (401 access_denied).
 
     Not a user's problem: sending people through consent again would loop forever."""
+
+
+class SlackRefused(UpstreamError):
+    """Slack answered a Web API call with ok: false; `error` is Slack's code, `method` the call."""
+
+    def __init__(self, message: str, *, error: str, method: str) -> None:
+        self.error = error
+        self.method = method
+        super().__init__(message)
+
+
+class SlackGone(SlackRefused):
+    """What the call named no longer exists: a message, file, modal, user or user group."""
+
+
+class SlackChannelClosed(SlackRefused):
+    """The channel cannot take the bot's messages: archived, not found, or the bot is not in it."""
+
+
+class SlackAppRevoked(SlackRefused):
+    """The bot's token no longer works: the app was uninstalled or its token revoked."""
+
+
+class SlackConflict(SlackRefused):
+    """A modal changed since the bot last read it (a newer click redrew it)."""

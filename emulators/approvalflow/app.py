@@ -6,7 +6,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from emulators.approvalflow import admin, api, confluence, oauth
+from emulators.approvalflow import admin, api, confluence, oauth, reviewer_page
 from emulators.approvalflow.state import SandboxState
 
 
@@ -21,7 +21,7 @@ def create_sandbox_app(state: SandboxState | None = None) -> Starlette:
             *oauth.routes(state),
             *api.routes(state),
             *confluence.routes(state),
-            Mount("/_sandbox", routes=admin.routes(state)),
+            Mount("/_sandbox", routes=[*admin.routes(state), *reviewer_page.routes(state)]),
         ]
     )
     app.state.sandbox = state

@@ -374,6 +374,9 @@ class FakeSlack:
         self._last_ts_us = 0
         # Channel names and user groups the workspace knows (the playground seeds them).
         self.channel_names: dict[str, str] = {}
+        # Of those, the ones the app was added to; posting elsewhere is not_in_channel. Channel
+        # ids the workspace does not name are taken as channels the app is in.
+        self.bot_channels: set[str] = set()
         self.usergroups: dict[str, FakeUsergroup] = {}
         # Bumped on every answered call: pages poll it to redraw only what changed.
         self.revision = 0
@@ -513,6 +516,15 @@ class FakeSlack:
         with self._lock:
             self.users[user_id] = user
         return user
+
+    def add_channel(self, channel_id: str, name: str, *, bot_member: bool = True) -> None:
+        """A public channel; without `bot_member` the app may not post in it."""
+        with self._lock:
+            self.channel_names[channel_id] = name
+            if bot_member:
+                self.bot_channels.add(channel_id)
+            else:
+                self.bot_channels.discard(channel_id)
 
     def add_user_message(
         self, channel: str, text: str, *, user: str = DEFAULT_USER, thread_ts: str | None = None
@@ -865,6 +877,14 @@ class FakeSlack:
             raise SlackFailure("channel_not_found")
         return self._resolve_channel(channel)
 
+    def _member_channel_arg(self, args: JSONDict, key: str = "channel") -> str:
+        """A channel the app may post in: Slack answers not_in_channel for a public channel
+        the app was not added to (this app has no chat:write.public)."""
+        channel = self._channel_arg(args, key)
+        if channel in self.channel_names and channel not in self.bot_channels:
+            raise SlackFailure("not_in_channel")
+        return channel
+
     def _check_message(self, method: str, args: JSONDict) -> tuple[str, list[JSONDict] | None]:
         text = args.get("text")
         blocks = _json_arg(args, "blocks")
@@ -1096,7 +1116,7 @@ def _auth_test(slack: FakeSlack, args: JSONDict) -> _Reply:
 
 
 def _chat_post_message(slack: FakeSlack, args: JSONDict) -> _Reply:
-    channel = slack._channel_arg(args)
+    channel = slack._member_channel_arg(args)
     text, blocks = slack._check_message("chat.postMessage", args)
     thread_ts = args.get("thread_ts") or None
     message = FakeMessage(
@@ -1301,7 +1321,7 @@ def _files_complete_upload(slack: FakeSlack, args: JSONDict) -> _Reply:
         files.append(file)
     channels: list[str] = []
     if args.get("channel_id"):
-        channels.append(slack._channel_arg(args, "channel_id"))
+        channels.append(slack._member_channel_arg(args, "channel_id"))
     elif args.get("channels"):
         raw = args["channels"]
         names = raw if isinstance(raw, list) else str(raw).split(",")

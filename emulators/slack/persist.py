@@ -37,6 +37,7 @@ def snapshot(slack: FakeSlack) -> dict[str, Any]:
             "users": [asdict(u) for u in slack.users.values()],
             "usergroups": [asdict(g) for g in slack.usergroups.values()],
             "channel_names": dict(slack.channel_names),
+            "bot_channels": sorted(slack.bot_channels),
             "messages": [
                 asdict(m) for channel in slack._channels.values() for m in channel.values()
             ],
@@ -58,6 +59,7 @@ def restore(slack: FakeSlack, data: dict[str, Any]) -> None:
         slack.users = {u["id"]: FakeUser(**u) for u in data["users"]}
         slack.usergroups = {g["id"]: FakeUsergroup(**g) for g in data["usergroups"]}
         slack.channel_names = dict(data["channel_names"])
+        slack.bot_channels = set(data.get("bot_channels", data["channel_names"]))
         slack._channels = {}
         for raw in data["messages"]:
             message = FakeMessage(**raw)

@@ -100,8 +100,10 @@ def test_serve_without_slack_credentials_serves_the_playground_and_keeps_it(
     url = f"http://localhost:{port}/playground"
     with bot_process(env, tmp_path) as proc:
         assert _printed(proc, f"Playground: {url}")
+        # The printed URL itself answers 200 (no redirect).
+        with httpx.Client(timeout=10) as plain:
+            assert _get_when_up(plain, url).status_code == 200
         with httpx.Client(base_url=f"http://127.0.0.1:{port}/playground", timeout=10) as web:
-            assert _get_when_up(web, "/").status_code == 200
             assert web.get("/as/U0CAROL").status_code == 303
             said = web.post("/say", data={"c": "C0GENERAL", "text": "kept across restarts"})
             assert said.status_code == 204

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,3 +102,36 @@ async def _serving(settings: Settings, port: int, clock: Any) -> AsyncIterator[R
             finally:
                 server.should_exit = True
                 await task
+
+
+@contextmanager
+def bot_in_thread(environ: dict[str, str]) -> Iterator[RunningBot]:
+    """`running_bot` served from a background thread with its own event loop, for synchronous
+    tests (hypothesis drives examples from plain functions)."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    stop = asyncio.Event()
+    holder: list[RunningBot] = []
+    failure: list[BaseException] = []
+
+    async def serve() -> None:
+        try:
+            async with running_bot(environ) as running:
+                holder.append(running)
+                ready.set()
+                await stop.wait()
+        except BaseException as exc:  # surfaced in the calling thread below
+            failure.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    ready.wait(30)
+    try:
+        if failure:
+            raise failure[0]
+        yield holder[0]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()

@@ -129,7 +129,7 @@ class Requests:
         [call] = [
             c
             for c in self.slack.calls_to("chat.postMessage")[before:]
-            if found.group(0) in str(c.args.get("text"))
+            if c.ok and found.group(0) in str(c.args.get("text"))
         ]
         return Posted(found.group(0), str(call.response["channel"]), str(call.response["ts"]))
 
@@ -145,7 +145,7 @@ class Requests:
         self, user: str, request_id: str, decision: str = "approve", posted: Posted | None = None
     ) -> FakeView:
         """Press Approve or Reject; the modal once the bot has filled it in."""
-        updates = len(self.slack.calls_to("views.update"))
+        updates = self._views_updated()
         payload = {
             "type": "block_actions",
             "team": {"id": TEAM, "domain": "acme"},
@@ -174,13 +174,19 @@ class Requests:
         return await self._filled_in(user, updates)
 
     async def by_command(self, user: str, text: str) -> FakeView:
-        updates = len(self.slack.calls_to("views.update"))
+        updates = self._views_updated()
         answer = await self.command(text, user, wait=False)
         assert answer is None, answer.text if answer else None
         return await self._filled_in(user, updates)
 
+    def _views_updated(self) -> int:
+        return len([c for c in self.slack.calls_to("views.update") if c.ok])
+
     async def _filled_in(self, user: str, updates: int) -> FakeView:
-        await self.slack.wait_for("views.update", count=updates + 1, timeout=10)
+        # Answered calls only: a rate-limited update is sent again.
+        await self.slack.wait_for(
+            "views.update", count=updates + 1, timeout=10, where=lambda c: c.ok
+        )
         [view] = self.slack.view_stack(user)
         return view
 

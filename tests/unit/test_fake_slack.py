@@ -581,3 +581,14 @@ async def test_explicit_start_stop_uses_an_ephemeral_loopback_port(started: Fake
     host, _, port = started.base_url.removeprefix("http://").partition(":")
     assert (host, started.api_url) == ("127.0.0.1", f"{started.base_url}/api/")
     assert int(port) > 0
+
+
+async def test_posting_in_a_channel_the_app_is_not_in_is_not_in_channel(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake_slack.add_channel("C0IN", "in")
+    fake_slack.add_channel("C0OUT", "out", bot_member=False)
+    assert (await client.chat_postMessage(channel="C0IN", text="hi"))["ok"]
+    error = await api_error(client.chat_postMessage(channel="C0OUT", text="hi"))
+    assert error.response["error"] == "not_in_channel"
+    assert fake_slack.messages("C0OUT") == []

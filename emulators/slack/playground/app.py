@@ -32,7 +32,7 @@ REQUIRED = "Please complete this required field."
 APP_NAME = "Approvals"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: https:; "
-    "style-src 'self'; script-src 'self' 'unsafe-eval' 'unsafe-inline'; frame-ancestors 'none'",
+    "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -59,7 +59,7 @@ class PlaygroundPages:
             clock=_clock,
             rich_text=_rich_text,
         )
-        self.env.globals.update(base=self.base, author=self._author)
+        self.env.globals.update(base=self.base, author=self._author, file_gone=self._file_gone)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -319,6 +319,10 @@ class PlaygroundPages:
             return APP_NAME
         user = self.slack.users.get(message.user)
         return user.real_name if user else message.user
+
+    def _file_gone(self, file_id: str) -> bool:
+        file = self.slack.files.get(file_id)
+        return file is None or file.deleted
 
     def _mrkdwn(self, value: Any) -> Markup:
         return mrkdwn.to_html(

@@ -16,6 +16,7 @@ _STRIKE = re.compile(r"(?<![\w~])~(?=\S)([^~\n]+?)(?<=\S)~(?![\w~])")
 _SAFE_SCHEMES = ("http://", "https://", "mailto:", "slack://")
 
 Namer = Callable[[str], str]
+_PLACEHOLDER = re.compile("\x00(\\d+)\x00")
 _EMOJI_CODE = re.compile(r":([a-z0-9_+-]+):")
 # Slack's standard emoji that messages commonly carry; others show as their :code:, as a
 # custom emoji missing from a workspace does in Slack.
@@ -65,19 +66,24 @@ EMOJI = {
 
 def to_html(text: str, *, user_name: Namer, channel_name: Namer, group_name: Namer) -> Markup:
     """Render mrkdwn; `*_name` turn ids into names for mentions that carry no label."""
-    out: list[str] = []
+    # Tokens become placeholders while bold/italic/strike are applied to the whole text, so
+    # `*<@U1>*` is a bold mention; then each placeholder is swapped for its rendering.
+    pieces: list[str] = []
+    literal: list[str] = []
     for index, part in enumerate(_TOKENS.split(text)):
-        if not part:
-            continue
         if index % 2 == 0:
-            out.append(_plain(part))
-        elif part.startswith("```"):
-            out.append(f"<pre>{_escape(part[3:-3])}</pre>")
+            pieces.append(part.replace("\x00", ""))  # keep placeholders unforgeable
+            continue
+        if part.startswith("```"):
+            literal.append(f"<pre>{_escape(part[3:-3])}</pre>")
         elif part.startswith("`"):
-            out.append(f"<code>{_escape(part[1:-1])}</code>")
+            literal.append(f"<code>{_escape(part[1:-1])}</code>")
         else:
-            out.append(_token(part[1:-1], user_name, channel_name, group_name))
-    return Markup(_quotes("".join(out)).replace("\n", "<br>"))  # noqa: S704 - every part escaped
+            literal.append(_token(part[1:-1], user_name, channel_name, group_name))
+        pieces.append(f"\x00{len(literal) - 1}\x00")
+    rendered = _plain("".join(pieces))
+    rendered = _PLACEHOLDER.sub(lambda m: literal[int(m.group(1))], rendered)
+    return Markup(_quotes(rendered).replace("\n", "<br>"))  # noqa: S704 - every part escaped
 
 
 def plain_html(text: str) -> Markup:

@@ -8,6 +8,7 @@ TEAM_ID = "T0PLAYGRND"
 TEAM_NAME = "Playground"
 DOCS_CHANNEL = "C0DOCS"
 GENERAL_CHANNEL = "C0GENERAL"
+RANDOM_CHANNEL = "C0RANDOM"
 
 # (Slack id, handle, real name, is workspace admin). Every email is handle@example.com, as in
 # the ApprovalFlow sandbox, so linking matches people by email; Ada has no Atlassian account.
@@ -20,7 +21,12 @@ PEOPLE = (
     ("U0FRANK", "frank", "Frank Fischer", False),
     ("U0ADA", "ada", "Ada Admin", True),
 )
-CHANNELS = {DOCS_CHANNEL: "docs-approvals", GENERAL_CHANNEL: "general"}
+# (id, name, the app was added to it): in #random it was not, so posting there fails as in Slack.
+CHANNELS = (
+    (DOCS_CHANNEL, "docs-approvals", True),
+    (GENERAL_CHANNEL, "general", True),
+    (RANDOM_CHANNEL, "random", False),
+)
 GROUPS = (
     ("S0DOCREV", "doc-reviewers", "Documentation reviewers", ["U0BOB", "U0CAROL"]),
     ("S0QUALITY", "quality", "Quality team", ["U0DAVE", "U0ERIN", "U0FRANK"]),
@@ -33,6 +39,7 @@ def seed_workspace(slack: FakeSlack) -> None:
         slack.add_user(
             user_id, name=handle, real_name=real_name, email=f"{handle}@example.com", is_admin=admin
         )
-    slack.channel_names.update(CHANNELS)
+    for channel_id, name, bot_member in CHANNELS:
+        slack.add_channel(channel_id, name, bot_member=bot_member)
     for group_id, handle, name, members in GROUPS:
         slack.usergroups[group_id] = FakeUsergroup(group_id, handle, name, list(members))

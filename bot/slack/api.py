@@ -1,0 +1,235 @@
+"""`SlackApi`: every Web API call the bot makes, each mapped into our errors in one place.
+
+Callers above this module never see slack_sdk or aiohttp: a call either returns what it is for
+or raises from services/errors.py (bot/slack/failures.py has the table). Posts to one channel
+are paced (`ChannelPacer`) so a burst reaches Slack in order at the rate it accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.slack.client import SAFE_TO_REPEAT, TIMEOUT_SECONDS
+from bot.slack.failures import slack_errors
+from handlers.ports import OpenedView
+from services.errors import SlackRefused
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Block = dict[str, Any]
+
+# Slack accepts about one message per second in a channel (chat.postMessage, "special" tier).
+POST_INTERVAL_SECONDS = 1.0
+
+
+class ChannelPacer:
+    """At most one post per channel per interval, in the order they were asked for.
+
+    The lock is held over the call itself (and Slack's 429 waits inside it), and the interval
+    counts from the end of the previous post, so two posts never reach Slack closer than the
+    interval. Per process: several processes posting to one channel can still meet a 429, which
+    the client then waits out."""
+
+    def __init__(self, interval: float = POST_INTERVAL_SECONDS) -> None:
+        self._interval = interval
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last: dict[str, float] = {}
+
+    async def run(self, channel: str, call: Callable[[], Awaitable[T]]) -> T:
+        lock = self._locks.setdefault(channel, asyncio.Lock())
+        async with lock:
+            wait = self._last.get(channel, -self._interval) + self._interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                return await call()
+            finally:
+                self._last[channel] = time.monotonic()
+                self._forget_idle()
+
+    def _forget_idle(self) -> None:
+        if len(self._last) < 1024:
+            return
+        now = time.monotonic()
+        for channel, at in list(self._last.items()):
+            lock = self._locks.get(channel)
+            if now - at > self._interval and (lock is None or not lock.locked()):
+                self._last.pop(channel, None)
+                self._locks.pop(channel, None)
+
+
+class SlackApi:
+    """The Web API as the bot uses it. `quiet` calls go through a client whose logger never logs
+    bodies (the enrolment DM carries a setup key)."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        quiet: AsyncWebClient | None = None,
+        pacer: ChannelPacer | None = None,
+    ) -> None:
+        self._client = client
+        self._quiet = quiet or client
+        self._pacer = pacer or ChannelPacer()
+
+    async def _call(self, method: str, call: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
+        with slack_errors(method, repeatable=method in SAFE_TO_REPEAT):
+            response = await call()
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    # -- messages -----------------------------------------------------------------------------
+
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        *,
+        thread_ts: str | None = None,
+        quiet: bool = False,
+    ) -> str:
+        """chat.postMessage (a user id as the channel posts in the bot's DM); the new ts."""
+        client = self._quiet if quiet else self._client
+
+        async def post() -> dict[str, Any]:
+            return await self._call(
+                "chat.postMessage",
+                lambda: client.chat_postMessage(
+                    channel=channel,
+                    text=text,
+                    blocks=blocks,
+                    thread_ts=thread_ts,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                ),
+            )
+
+        answer = await self._pacer.run(channel, post)
+        return str(answer.get("ts", ""))
+
+    async def update_message(
+        self, channel: str, ts: str, text: str, blocks: list[Block] | None = None
+    ) -> None:
+        await self._call(
+            "chat.update",
+            lambda: self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
+        )
+
+    async def delete_message(self, channel: str, ts: str) -> None:
+        await self._call("chat.delete", lambda: self._client.chat_delete(channel=channel, ts=ts))
+
+    async def post_ephemeral(
+        self, channel: str, user: str, text: str, blocks: list[Block] | None = None
+    ) -> None:
+        await self._call(
+            "chat.postEphemeral",
+            lambda: self._client.chat_postEphemeral(
+                channel=channel, user=user, text=text, blocks=blocks
+            ),
+        )
+
+    async def respond(self, response_url: str, text: str) -> None:
+        """An ephemeral reply through a command's or an action's response_url."""
+        hook = AsyncWebhookClient(response_url, timeout=TIMEOUT_SECONDS)
+        with slack_errors("response_url", repeatable=False):
+            answer = await hook.send(text=text, response_type="ephemeral", replace_original=False)
+        if answer.status_code != 200:
+            raise SlackRefused(
+                f"Slack response_url answered HTTP {answer.status_code}",
+                error=str(answer.body or answer.status_code)[:64],
+                method="response_url",
+            )
+
+    # -- DMs and files ------------------------------------------------------------------------
+
+    async def open_dm(self, user: str) -> str:
+        """The id of the bot's DM channel with the person."""
+        answer = await self._call(
+            "conversations.open", lambda: self._client.conversations_open(users=user)
+        )
+        return str((answer.get("channel") or {}).get("id", ""))
+
+    async def upload_file(
+        self,
+        channel: str,
+        content: bytes | str,
+        *,
+        filename: str,
+        title: str,
+        alt_txt: str | None = None,
+        initial_comment: str | None = None,
+        quiet: bool = False,
+    ) -> str:
+        """files_upload_v2 (its three steps) into a channel; the new file's id."""
+        client = self._quiet if quiet else self._client
+        extra: dict[str, Any] = {}
+        if alt_txt is not None:
+            extra["alt_txt"] = alt_txt
+        if initial_comment is not None:
+            extra["initial_comment"] = initial_comment
+        answer = await self._call(
+            "files.uploadV2",
+            lambda: client.files_upload_v2(
+                channel=channel, content=content, filename=filename, title=title, **extra
+            ),
+        )
+        return str((answer.get("file") or {}).get("id", ""))
+
+    async def delete_file(self, file_id: str) -> None:
+        await self._call("files.delete", lambda: self._client.files_delete(file=file_id))
+
+    # -- modals and the Home tab --------------------------------------------------------------
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> OpenedView:
+        answer = await self._call(
+            "views.open", lambda: self._client.views_open(trigger_id=trigger_id, view=view)
+        )
+        opened = answer.get("view") or {}
+        return OpenedView(str(opened.get("id", "")), str(opened.get("hash", "")))
+
+    async def push_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        await self._call(
+            "views.push", lambda: self._client.views_push(trigger_id=trigger_id, view=view)
+        )
+
+    async def update_view(
+        self, view_id: str, view: dict[str, Any], view_hash: str | None = None
+    ) -> None:
+        """views.update; raises SlackGone when the modal was closed, SlackConflict when a newer
+        update redrew it since `view_hash`."""
+        await self._call(
+            "views.update",
+            lambda: self._client.views_update(view_id=view_id, view=view, hash=view_hash or None),
+        )
+
+    async def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        await self._call(
+            "views.publish", lambda: self._client.views_publish(user_id=user, view=view)
+        )
+
+    # -- people -------------------------------------------------------------------------------
+
+    async def user_info(self, user: str) -> dict[str, Any]:
+        answer = await self._call("users.info", lambda: self._client.users_info(user=user))
+        return dict(answer.get("user") or {})
+
+    async def users_page(self, limit: int, cursor: str | None) -> dict[str, Any]:
+        return await self._call(
+            "users.list", lambda: self._client.users_list(limit=limit, cursor=cursor)
+        )
+
+    async def group_members(self, group_id: str) -> list[Any]:
+        answer = await self._call(
+            "usergroups.users.list",
+            lambda: self._client.usergroups_users_list(usergroup=group_id),
+        )
+        return list(answer.get("users") or [])

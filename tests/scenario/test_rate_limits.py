@@ -1,0 +1,141 @@
+"""Slack answers 429: every method the bot uses waits for Retry-After and goes through once;
+nothing lost, nothing doubled, nobody told to retry. The bot's own Slack adapter against the
+Slack emulator, then whole flows over HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from bot.slack.api import SlackApi
+from emulators.slack import FakeSlack
+from tests.scenario.harness import RunningBot, bot_environment, running_bot
+from tests.scenario.requests_kit import Requests, message_text, view_text
+from tests.scenario.test_requests import world as world  # the same world fixture
+
+CHANNEL = "C0DOCS"
+MODAL = {
+    "type": "modal",
+    "callback_id": "x",
+    "title": {"type": "plain_text", "text": "Hello"},
+    "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}],
+}
+HOME = {"type": "home", "blocks": MODAL["blocks"]}
+
+
+@pytest.fixture
+async def bot(fake_slack: FakeSlack, redis: object, redis_url: str) -> AsyncIterator[RunningBot]:
+    fake_slack.add_user("U0ALICE", real_name="Alice Anders", email="alice@example.com")
+    fake_slack.stub("usergroups.users.list", {"users": ["U0ALICE"]})
+    async with running_bot(bot_environment(fake_slack.api_url, redis_url)) as running:
+        yield running
+
+
+Call = Callable[[SlackApi, FakeSlack], Awaitable[object]]
+
+
+async def _update(api: SlackApi, slack: FakeSlack) -> None:
+    ts = slack.calls_to("chat.postMessage")[-1].response["ts"]
+    await api.update_message(CHANNEL, str(ts), "edited")
+
+
+async def _delete(api: SlackApi, slack: FakeSlack) -> None:
+    ts = slack.calls_to("chat.postMessage")[-1].response["ts"]
+    await api.delete_message(CHANNEL, str(ts))
+
+
+async def _view_update(api: SlackApi, slack: FakeSlack) -> None:
+    opened = await api.open_view(slack.new_trigger_id("U0ALICE"), MODAL)
+    await api.update_view(opened.view_id, MODAL, opened.view_hash)
+
+
+async def _upload(api: SlackApi, slack: FakeSlack) -> None:
+    channel = await api.open_dm("U0ALICE")
+    await api.upload_file(channel, b"report", filename="r.csv", title="r.csv")
+
+
+async def _file_delete(api: SlackApi, slack: FakeSlack) -> None:
+    await _upload(api, slack)
+    file_id = slack.calls_to("files.completeUploadExternal")[-1].response["files"][0]["id"]
+    await api.delete_file(str(file_id))
+
+
+# method rate-limited -> what makes the bot call it
+CALLS: dict[str, Call] = {
+    "chat.postMessage": lambda api, slack: api.post_message(CHANNEL, "hello"),
+    "chat.update": _update,
+    "chat.delete": _delete,
+    "chat.postEphemeral": lambda api, slack: api.post_ephemeral(CHANNEL, "U0ALICE", "psst"),
+    "conversations.open": lambda api, slack: api.open_dm("U0ALICE"),
+    "views.open": lambda api, slack: api.open_view(slack.new_trigger_id("U0ALICE"), MODAL),
+    "views.update": _view_update,
+    "views.publish": lambda api, slack: api.publish_home("U0ALICE", HOME),
+    "files.getUploadURLExternal": _upload,
+    "file_upload": _upload,
+    "files.completeUploadExternal": _upload,
+    "files.delete": _file_delete,
+    "users.info": lambda api, slack: api.user_info("U0ALICE"),
+    "users.list": lambda api, slack: api.users_page(200, None),
+    "usergroups.users.list": lambda api, slack: api.group_members("S0GROUP"),
+}
+
+
+@pytest.mark.parametrize("method", sorted(CALLS))
+async def test_each_method_waits_out_a_429_and_is_sent_once_more(
+    bot: RunningBot, fake_slack: FakeSlack, method: str
+) -> None:
+    api = bot.container.slack_api
+    if method in ("chat.update", "chat.delete"):
+        await api.post_message(CHANNEL, "original")
+    fake_slack.rate_limit_next(method, retry_after=0)
+    await CALLS[method](api, fake_slack)
+    statuses = [call.status for call in fake_slack.calls_to(method)]
+    assert statuses[-2:] == [429, 200]
+    assert statuses.count(200) == len(statuses) - 1  # the 429 was repeated once, not more
+    assert fake_slack.violations == []
+
+
+async def test_the_wait_is_slacks_retry_after(bot: RunningBot, fake_slack: FakeSlack) -> None:
+    fake_slack.rate_limit_next("chat.postMessage", retry_after=1)
+    started = time.monotonic()
+    ts = await bot.container.slack_api.post_message(CHANNEL, "after the wait")
+    assert time.monotonic() - started >= 1.0
+    assert [m.ts for m in fake_slack.messages(CHANNEL)] == [ts]
+
+
+# -- whole flows: a request posted, approved and submitted while Slack rate-limits ---------
+
+
+FLOW_METHODS = ("chat.postMessage", "chat.update", "views.open", "views.update")
+
+
+async def test_a_request_is_posted_signed_and_submitted_through_429s(
+    world: Requests,
+) -> None:
+    slack = world.slack
+    for method in FLOW_METHODS:
+        slack.rate_limit_next(method, retry_after=0, times=2)
+    posted = await world.request("cs-eng184 <@U0BOB|bob>")
+    form = await world.click("U0BOB", posted.id, posted=posted)
+    answer = await world.submit("U0BOB", form, code=world.code("U0BOB"), comment="LGTM")
+    assert "Signed and submitted" in view_text(answer["view"])
+    await slack.wait_for(
+        "chat.postMessage", where=lambda c: c.ok and c.args.get("channel") == "U0ALICE"
+    )
+
+    assert len(world.sandbox.calls_to("submit_change_set")) == 1
+    assert "Submitted* (3)" in message_text(world.message(posted))
+    # One request message, one thread reply, one DM: nothing doubled by the retries.
+    top_level = [m for m in slack.messages(posted.channel) if m.thread_ts is None]
+    assert len(top_level) == 1
+    assert len(slack.replies(posted.channel, posted.ts)) == 1
+    for method in FLOW_METHODS:
+        assert 429 in [c.status for c in slack.calls_to(method)], method
+    # Nobody was told to retry: not in a reply, not in a DM, not in the modal.
+    said = [p.text or "" for p in slack.response_posts]
+    said += [m.text for m in slack.dm_messages("U0ALICE") + slack.dm_messages("U0BOB")]
+    said += [view_text(answer["view"])]
+    assert not any("try again" in text.lower() or "ratelimited" in text for text in said)
+    assert slack.violations == []
