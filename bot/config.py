@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     TOTP_MAX_FAILURES: int = Field(5, ge=1, le=100)
     TOTP_LOCKOUT_MINUTES: int = Field(15, ge=1, le=24 * 60)
     ALLOW_SELF_APPROVAL: bool = False
+    SIGNING_POLICIES: Path | None = None
     REQUIRE_EMAIL_MATCH: bool = True
     POLL_INTERVAL_SECONDS: int = Field(60, ge=1, le=24 * 3600)
     REQUEST_TTL_HOURS: int = Field(72, ge=1, le=24 * 365)

@@ -20,6 +20,7 @@ from bot.http_transport import AiohttpTransport
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
 from bot.playground import Playground, SlackAccess, make_playground, slack_access
+from bot.policies import load_policies
 from bot.slack.api import SlackApi
 from bot.slack.client import web_client
 from bot.slack.enrolment import SlackEnrolmentDms
@@ -76,6 +77,7 @@ from services.linking import (
 )
 from services.ports import Clock, StoreHealth
 from services.requests.identities import LinkIdentities
+from services.requests.policies import PolicyBook
 from services.requests.service import Requests
 from services.requests.settings import RequestSettings
 from services.secretbox import SecretBox
@@ -98,6 +100,7 @@ EXPIRE_REQUESTS_JOB = "expire-requests"
 REQUEST_REMINDERS_JOB = "request-reminders"
 TRACK_REVIEWS_JOB = "track-reviews"
 WATCHED_SPACES_JOB = "watched-spaces"
+ESCALATIONS_JOB = "request-escalations"
 # ApprovalFlow in sandbox mode: the sandbox accepts any app and environment id.
 SANDBOX_APP_ID = SANDBOX_ENV_ID = "sandbox"
 
@@ -384,6 +387,8 @@ def make_confluence(settings: Settings, vault: TokenVault, clock: Clock) -> Conf
 def make_requests(
     settings: Settings,
     *,
+    policies: PolicyBook,
+    groups: SlackGroupMembers,
     redis: RedisClient,
     keys: Keys,
     clock: Clock,
@@ -401,7 +406,7 @@ def make_requests(
         confluence=confluence,
         tokens=tokens,
         identities=LinkIdentities(linking),
-        groups=SlackGroupMembers(slack),
+        groups=groups,
         publisher=SlackRequestPublisher(
             slack, site_url=confluence_site_url(settings), sandbox=not settings.live
         ),
@@ -414,6 +419,7 @@ def make_requests(
             poll_interval_seconds=settings.POLL_INTERVAL_SECONDS,
             confluence_site_url=confluence_site_url(settings),
         ),
+        policies=policies,
     )
 
 
@@ -456,11 +462,15 @@ def request_jobs(requests: Requests, clock: Clock, interval: float) -> list[Job]
     async def watched() -> None:
         await requests.poll_watched(clock.now())
 
+    async def escalate() -> None:
+        await requests.escalate_due(clock.now())
+
     return [
         Job(EXPIRE_REQUESTS_JOB, interval, expire),
         Job(REQUEST_REMINDERS_JOB, interval, remind),
         Job(TRACK_REVIEWS_JOB, interval, track),
         Job(WATCHED_SPACES_JOB, interval, watched),
+        Job(ESCALATIONS_JOB, interval, escalate),
     ]
 
 
@@ -517,10 +527,14 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         )
         approvalflow = make_approvalflow(settings, vault, clock)
         stack.push_async_callback(approvalflow.aclose)
+        groups = SlackGroupMembers(slack_api)
+        policies = await load_policies(settings.SIGNING_POLICIES, groups.handles)
         confluence = make_confluence(settings, vault, clock)
         stack.push_async_callback(confluence.aclose)
         requests = make_requests(
             settings,
+            policies=policies,
+            groups=groups,
             redis=redis,
             keys=keys,
             clock=clock,

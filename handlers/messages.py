@@ -10,14 +10,19 @@ HELP_USAGE: list[tuple[str, str]] = [
     ("status", "your link and Approval Token status"),
     ("lost", "revoke your Approval Token now (lost or compromised phone)"),
     (
-        "request <change-set-id|page-id|page-url> [@reviewers|@group] [#channel]",
+        "request <change-set-id|page-id|page-url> [--policy NAME] [@reviewers|@group] [#channel]",
         "ask for sign-off to submit a change set or page for review",
+    ),
+    ("policies", "the signing policies: stages, who signs, what each signature means"),
+    (
+        "reassign <request-id> @from @to [reason]",
+        "requester or admins: a named signer who cannot sign is replaced",
     ),
     ("pending", "requests you may sign"),
     ("approve <request-id>", "sign off a request with your Approval Token"),
     ("reject <request-id>", "reject a request, with a reason"),
     (
-        "watch <space-key|space-id> [#channel]",
+        "watch <space-key|space-id> [--policy NAME] [#channel]",
         "admins: post a request for each new change set in a space",
     ),
     ("unwatch <space-key|space-id>", "admins: stop watching a space"),
@@ -407,7 +412,9 @@ AUDIT_EXPORT_COMMENT = "Audit trail export{since}: {entries} entries. {check}"
 
 # --- Approval requests, signing and tracking (issue 6) ------------------------------------
 
-REQUEST_USAGE = "request <change-set-id|page-id|page-url> [@reviewers|@group] [#channel]"
+REQUEST_USAGE = (
+    "request <change-set-id|page-id|page-url> [--policy NAME] [@reviewers|@group] [#channel]"
+)
 REQUEST_ONE_TARGET = (
     "One target per request: I read `{first}` and `{second}`. Give one change set id, page id "
     "or page link."
@@ -566,6 +573,10 @@ SIGNED_APPROVED = (
 SIGNED_SKIPPED = ", {count} skipped"
 SIGNED_REJECTED = ":x: *Rejected and signed.* Nothing was submitted; <@{requester}> has been told."
 SIGNED_OTHER = ":black_nib: *Signed.* The request is now {state}."
+SIGNED_STAGE = (
+    ":black_nib: *Signed.* Nothing is submitted until every stage is signed; waiting for "
+    "*{stage}* now."
+)
 SIGNED_SEE_MESSAGE = "The request message in <#{channel}> shows every signature and the outcome."
 
 SIGN_PROBLEM_TITLE = "Cannot sign"
@@ -628,7 +639,7 @@ PENDING_LINE = "*{id}* · {title}\n{what} · requested by <@{requester}> · open
 HOME_PENDING_TITLE = "*Waiting for your signature*"
 
 # Watched spaces (admins).
-WATCH_USAGE = "watch <space-key|space-id> [#channel]"
+WATCH_USAGE = "watch <space-key|space-id> [--policy NAME] [#channel]"
 UNWATCH_USAGE = "unwatch <space-key|space-id>"
 WATCH_BAD_SPACE = (
     "`{value}` is not a space key or id. Give the space key (like `DOCS`, from the space's "
@@ -665,3 +676,29 @@ EVIDENCE_COMMENT = (
     "the audit trail; `approvals-bot evidence verify FILE` checks a copy."
 )
 EVIDENCE_BUTTON = "Evidence (PDF)"
+
+# Signing policies.
+POLICIES_NO_ARGUMENTS = "`policies` takes no arguments: it lists the signing policies."
+POLICY_MISSING_NAME = "`--policy` needs a policy name after it. Use `/approvals {usage}`."
+POLICY_ONE = "Name one policy at most; I read two."
+POLICIES_TITLE = "*Signing policies*"
+POLICIES_SOURCE = "Read from {source} at start; the default is *{default}*."
+POLICIES_BUILT_IN = (
+    "No SIGNING_POLICIES file is set, so every request needs one signature: by the reviewers "
+    "named in `/approvals request`, or by anyone but the requester."
+)
+POLICY_LINE = "*{name}*{default} · {description}"
+STAGE_LINE = "{number}. *{name}*: {who} · “{meaning}”{escalation}"
+STAGE_ESCALATION = " · escalates to {to} after {after}"
+STAGES_TITLE = "*Signing stages* ({policy})"
+STAGE_DONE = ":white_check_mark: {number}. *{name}*: signed ({progress})"
+STAGE_OPEN = ":hourglass_flowing_sand: {number}. *{name}*: waiting for {progress} of {who}"
+STAGE_LATER = ":white_circle: {number}. *{name}*: opens later, signed by {who}"
+STAGE_STOPPED = ":black_circle: {number}. *{name}*: not signed ({who})"
+STAGE_SIGNED_BY = "signed by {names}"
+REASSIGN_USAGE = "reassign <request-id> @from @to [reason]"
+REASSIGN_PEOPLE = (
+    "Name the signer to replace and the new one by choosing them as you type `@`. "
+    "Use `/approvals {usage}`."
+)
+REASSIGN_DONE = ":arrows_counterclockwise: *{id}*: <@{old}>'s signature is now <@{new}>'s to give."

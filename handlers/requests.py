@@ -14,10 +14,17 @@ from handlers.blocks.requests import (
     missing_scope_message,
     nothing_to_submit_message,
     pending_message,
+    policies_message,
     posted_message,
 )
 from handlers.messages import (
     PENDING_NO_ARGUMENTS,
+    POLICIES_NO_ARGUMENTS,
+    POLICY_MISSING_NAME,
+    POLICY_ONE,
+    REASSIGN_DONE,
+    REASSIGN_PEOPLE,
+    REASSIGN_USAGE,
     REQUEST_ONE_CHANNEL,
     REQUEST_ONE_TARGET,
     REQUEST_PLAIN_CHANNEL,
@@ -63,10 +70,12 @@ class RequestCommand:
     reviewers: tuple[str, ...]
     groups: tuple[str, ...]
     channel: str | None
+    policy: str | None = None
 
     @classmethod
     def parse(cls, words: list[str]) -> RequestCommand:
         """Raises InputError naming the exact problem."""
+        words, policy = _policy_option(words, REQUEST_USAGE)
         target: str | None = None
         reviewers: dict[str, None] = {}  # ordered, without repeats
         groups: dict[str, None] = {}
@@ -94,16 +103,20 @@ class RequestCommand:
             raise InputError(missing_argument(REQUEST_USAGE))
         if len(reviewers) + len(groups) > MAX_REVIEWERS:
             raise InputError(REQUEST_TOO_MANY_REVIEWERS.format(limit=MAX_REVIEWERS))
-        return cls(target, tuple(reviewers), tuple(groups), channel)
+        return cls(target, tuple(reviewers), tuple(groups), channel, policy)
 
 
 @dataclass(frozen=True)
 class WatchCommand:
     space: str
     channel: str | None
+    policy: str | None = None
 
     @classmethod
     def parse(cls, words: list[str], usage: str, *, channel_allowed: bool) -> WatchCommand:
+        policy = None
+        if channel_allowed:
+            words, policy = _policy_option(words, usage)
         if not words:
             raise InputError(missing_argument(usage))
         space, *rest = words
@@ -117,7 +130,47 @@ class WatchCommand:
             if channel not in (None, named.group(1)):
                 raise InputError(REQUEST_ONE_CHANNEL)
             channel = named.group(1)
-        return cls(space, channel)
+        return cls(space, channel, policy)
+
+
+@dataclass(frozen=True)
+class ReassignCommand:
+    """`/approvals reassign <request-id> @from @to [reason]`."""
+
+    request_id: str
+    old: str
+    new: str
+    reason: str
+
+    @classmethod
+    def parse(cls, words: list[str]) -> ReassignCommand:
+        if len(words) < 3:
+            raise InputError(missing_argument(REASSIGN_USAGE))
+        request_id, old, new, *reason = words
+        people = [_USER.fullmatch(old), _USER.fullmatch(new)]
+        if people[0] is None or people[1] is None:
+            raise InputError(REASSIGN_PEOPLE.format(usage=REASSIGN_USAGE))
+        return cls(request_id, people[0].group(1), people[1].group(1), " ".join(reason))
+
+
+def _policy_option(words: list[str], usage: str) -> tuple[list[str], str | None]:
+    """`--policy NAME` (or `--policy=NAME`) taken out of the words."""
+    rest: list[str] = []
+    policy: str | None = None
+    iterator = iter(words)
+    for word in iterator:
+        if word == "--policy" or word.startswith("--policy="):
+            name = word.partition("=")[2] if "=" in word else next(iterator, "")
+            if not name or name.startswith("-"):
+                raise InputError(POLICY_MISSING_NAME.format(usage=usage))
+            if policy not in (None, name):
+                raise InputError(POLICY_ONE)
+            policy = name
+        elif word.startswith("--"):
+            raise InputError(unknown_subcommand(_shown(word)) + f" Use `/approvals {usage}`.")
+        else:
+            rest.append(word)
+    return rest, policy
 
 
 def space_label(space: ConfluenceSpace) -> str:
@@ -166,7 +219,12 @@ def register(
         channel = command.channel or approvals_channel or call.input.channel_id
         try:
             created = await requests.create(
-                call.input.user_id, command.target, command.reviewers, command.groups, channel
+                call.input.user_id,
+                command.target,
+                command.reviewers,
+                command.groups,
+                channel,
+                command.policy,
             )
         except NothingToSubmit as exc:
             text, blocks = nothing_to_submit_message(str(exc), sandbox)
@@ -201,7 +259,7 @@ def register(
         await admin_only(call.input.user_id, "watch", f"space:{command.space}")
         channel = command.channel or approvals_channel or call.input.channel_id
         try:
-            space = await requests.watch(call.input.user_id, command.space, channel)
+            space = await requests.watch(call.input.user_id, command.space, channel, command.policy)
         except MissingScope as exc:
             await needs_permission(call, exc)
             return
@@ -220,7 +278,35 @@ def register(
         text = UNWATCH_DONE.format(space=space_label(space))
         await reply(call, *notice_message(text, sandbox))
 
+    async def policies(call: SlashCall) -> None:
+        if call.args:
+            await refuse(call, POLICIES_NO_ARGUMENTS)
+            return
+        await call.ack()
+        await reply(call, *policies_message(requests.policies(), sandbox))
+
+    async def reassign(call: SlashCall) -> None:
+        try:
+            command = ReassignCommand.parse(call.args)
+        except InputError as exc:
+            await refuse(call, str(exc))
+            return
+        await call.ack()
+        user = call.input.user_id
+        request = await requests.get(command.request_id)
+        admin = False
+        if user != request.requester:
+            await access.require(user, "requests.reassign", f"request:{request.id}")
+            admin = True
+        done = await requests.reassign(
+            request.id, user, command.old, command.new, command.reason, admin=admin
+        )
+        text = REASSIGN_DONE.format(id=done.id, old=command.old, new=command.new)
+        await reply(call, *notice_message(text, sandbox))
+
     router.add("request", request)
+    router.add("reassign", reassign)
+    router.add("policies", policies)
     router.add("pending", pending)
     router.add("watch", watch)
     router.add("unwatch", unwatch)

@@ -328,6 +328,7 @@ class SigningHandlers:
                 submission.code,
                 submission.comment,
                 meta.digest,
+                confirmed_stage=meta.stage,
             )
         )
         self._in_flight.add(task)

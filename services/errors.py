@@ -39,6 +39,15 @@
     │   │   ├── LicenceInactive     403: the ApprovalFlow licence is not active on the site
     │   │   └── AppApisDisabled     403 from the gateway: App REST APIs are not enabled
     │   └── ConfluenceRefused       Confluence refused a read for a reason a person can act on
+    ├── TransitionRefused           a request's lifecycle step does not apply to it as it is
+    │   │                           (services/requests/model.py); the service says it to the
+    │   │                           person as a RequestError, a job just skips the request
+    │   ├── NotPending              the request is not pending (.status)
+    │   ├── SignedBefore            this person signed the request already (.signature)
+    │   ├── NotEligible             not a signer of any of its stages
+    │   ├── StageNotOpen            a signer of a later stage (.open_stage, .wanted_stage)
+    │   ├── NotHolder               the submit claim belongs to another attempt
+    │   └── NotDue                  a job's step whose time has not come, or came already
     ├── ConfigError                 the configuration is missing or malformed (startup only)
     ├── StoreError                  the store failed or did not answer (mapped from redis)
     ├── SecretError                 a stored secret cannot be decrypted with any configured key
@@ -379,6 +388,41 @@ class SnapshotChanged(RequestError):
     def __init__(self, message: str, snapshot: TargetSnapshot | None = None) -> None:
         self.snapshot = snapshot
         super().__init__(message)
+
+
+class TransitionRefused(ApprovalsError):
+    """A lifecycle step of an approval request does not apply to the request as it is."""
+
+
+class NotPending(TransitionRefused):
+    def __init__(self, status: str) -> None:
+        self.status = status
+        super().__init__(f"the request is {status}")
+
+
+class SignedBefore(TransitionRefused):
+    def __init__(self, signature: object) -> None:
+        self.signature = signature
+        super().__init__("this person signed the request already")
+
+
+class NotEligible(TransitionRefused):
+    """Not a signer of any stage of the request (or its requester)."""
+
+
+class StageNotOpen(TransitionRefused):
+    def __init__(self, open_stage: int, wanted_stage: int) -> None:
+        self.open_stage = open_stage
+        self.wanted_stage = wanted_stage
+        super().__init__(f"stage {wanted_stage + 1} is not open; stage {open_stage + 1} is")
+
+
+class NotHolder(TransitionRefused):
+    """The submit claim belongs to another attempt (or none)."""
+
+
+class NotDue(TransitionRefused):
+    """A job's step whose time has not come (or that was done already)."""
 
 
 class ConfigError(ApprovalsError):

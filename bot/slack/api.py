@@ -227,6 +227,12 @@ class SlackApi:
             "users.list", lambda: self._client.users_list(limit=limit, cursor=cursor)
         )
 
+    async def groups(self) -> list[Any]:
+        answer = await self._call(
+            "usergroups.list", lambda: self._client.usergroups_list(include_disabled=False)
+        )
+        return list(answer.get("usergroups") or [])
+
     async def group_members(self, group_id: str) -> list[Any]:
         answer = await self._call(
             "usergroups.users.list",

@@ -79,3 +79,12 @@ class SlackGroupMembers:
         except SlackGone:
             raise NotFound(GROUP_UNKNOWN.format(group=group_id)) from None
         return frozenset(str(user) for user in users if isinstance(user, str))
+
+    async def handles(self) -> dict[str, str]:
+        """Every user group of the workspace by handle (usergroups.list), for a policy file's
+        `@handle` signers."""
+        found = {}
+        for group in await self._api.groups():
+            if isinstance(group, dict) and group.get("handle") and group.get("id"):
+                found[str(group["handle"])] = str(group["id"])
+        return found

@@ -150,8 +150,10 @@ class Keys:
     def oauth_state(self, digest: str) -> str:
         return f"{self.prefix}oauth:state:{digest}"
 
-    # Approval requests: one hash per request; in the request's shard, four zsets the jobs read
-    # (pending by expiry, reminders due, submits in flight by lease end, tracking by next poll).
+    # Approval requests: one hash per request (its versioned state); in the request's shard, five
+    # zsets the jobs read (pending by expiry, reminders due, submits in flight by lease end,
+    # tracking by next poll, open stages by escalation time). One compare-and-set script writes
+    # a request and its index entries together, so an index never disagrees with its request.
     @slot(Slot.REQUEST)
     def request(self, request_id: str) -> str:
         return self._tagged(Slot.REQUEST, shard_of(request_id), f"r:{request_id}")
@@ -171,6 +173,10 @@ class Keys:
     @slot(Slot.REQUEST)
     def request_tracking(self, shard: int) -> str:
         return self._tagged(Slot.REQUEST, shard, "tracking")
+
+    @slot(Slot.REQUEST)
+    def request_escalations(self, shard: int) -> str:
+        return self._tagged(Slot.REQUEST, shard, "escalate")
 
     # Watched spaces (a hash space id -> JSON) and, per watched space, the change sets already
     # seen (a set): each written by single-key commands only.

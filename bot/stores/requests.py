@@ -1,25 +1,26 @@
-"""Redis adapter for the `RequestStore` port: one hash per request, job indexes, every move in Lua.
+"""Redis adapter for the `RequestStore` port: a versioned hash per request, compare-and-set in Lua.
 
 Layout (names and hash tags in bot/stores/keys.py; n = shard_of(id), one of SHARDS):
-    {prefix}{req:n}:r:<id>       hash; doc (JSON of what never changes: target, title, people,
-                                 channel, times, snapshot ...), status, expires (ms), ts,
-                                 outcomes (JSON), err (last_error), rollup, reminded, attempt
-                                 (JSON of the submit claim), attempt_id (its fence), poller,
-                                 interval, sig:<slack id> (JSON; one per person, written once),
-                                 slot:<slack id> (ms until which that person's signing slot is
-                                 held)
+    {prefix}{req:n}:r:<id>       hash; doc (JSON of what never changes: target, title,
+                                 requester, channel, times, snapshot ...), state (JSON of the
+                                 lifecycle: status, policy, signatures, submit claim, tracking
+                                 ...), v (the version the compare-and-set checks), ts (the
+                                 message's ts), slot:<slack id> (ms until which that person's
+                                 signing slot is held)
     {prefix}{req:n}:expiry       zset; id by expires (ms): PENDING (and SUBMITTING) requests
     {prefix}{req:n}:remind       zset; id by reminder time (ms), until reminded or closed
     {prefix}{req:n}:submitting   zset; id by the end of its submit lease (ms)
     {prefix}{req:n}:tracking     zset; id by next poll (ms), SUBMITTED requests
-    {prefix}watches              hash; space id -> JSON {admin, channel, since}
+    {prefix}{req:n}:escalate     zset; id by when its open stage escalates (ms)
+    {prefix}watches              hash; space id -> JSON {admin, channel, since, policy}
     {prefix}seen:<space>         set; change set ids of the space already posted (or tried)
 
-A request and its shard of the four indexes share one slot, so each script below stays within
+A request and its shard of the five indexes share one slot, so the save script stays within
 one slot on Redis Cluster; the jobs read the SHARDS pieces of an index in one pipeline.
 
-Every state change is one EVALSHA that checks the state it starts from (see the port's table),
-so an approval costs three round trips here: open_signing, begin_approval, finish_submit.
+`save` is one EVALSHA: it checks the version, writes the state and sets every index entry from
+`ApprovalRequest.schedule()`. An approval costs three round trips here: open_signing, the save
+of the signature (which claims the submit when it signs the last stage), the save of the submit.
 Requests are kept after they close (the audit trail is the permanent record; these are what the
 messages show); nothing here carries a TTL except through the signing slot's own deadline.
 """
@@ -44,207 +45,67 @@ from services.approvalflow.targets import (
 from services.requests.model import (
     ApprovalRequest,
     Decision,
+    Index,
     PageOutcome,
+    Policy,
     Signature,
     Signer,
+    Stage,
     Status,
+    SubmitAttempt,
 )
-from services.requests.store import Claim, Opening, SubmitAttempt, Tracked, Watch
+from services.requests.store import Claim, Opening, Watch
 
 # Lua turns numbers into strings with "%.14g"; times go in and out as decimal strings of epoch
-# milliseconds and are compared with tonumber, never written back computed.
+# milliseconds, never computed in Lua.
 
-# KEYS: hash, expiry zset, remind zset. ARGV: id, doc, expires ms, remind ms ('' none).
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
+_FIELDS = ("doc", "state", "v", "ts")
+
+# KEYS: hash, then the index zsets in _INDEXES order. ARGV: id, expected version ('0': create),
+# doc ('' unless creating), state JSON, one score per index ('' = not listed), the user whose
+# signing slot to release ('' none). Replies the new version, or 0 when the version differed.
+_SAVE = """
+local v = redis.call('HGET', KEYS[1], 'v')
+if ARGV[2] == '0' then
+  if v then
+    return 0
+  end
+  redis.call('HSET', KEYS[1], 'doc', ARGV[3])
+elseif v ~= ARGV[2] then
   return 0
 end
-redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'status', 'pending', 'expires', ARGV[3],
-  'reminded', '0')
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-if ARGV[4] ~= '' then
-  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+local next_v = tonumber(ARGV[2]) + 1
+redis.call('HSET', KEYS[1], 'state', ARGV[4], 'v', tostring(next_v))
+for i = 2, #KEYS do
+  local score = ARGV[i + 3]
+  if score == '' then
+    redis.call('ZREM', KEYS[i], ARGV[1])
+  else
+    redis.call('ZADD', KEYS[i], score, ARGV[1])
+  end
 end
-return 1
+local release = ARGV[#KEYS + 4]
+if release ~= '' then
+  redis.call('HDEL', KEYS[1], 'slot:' .. release)
+end
+return next_v
 """
 
-# KEYS: hash. ARGV: user, now ms, hold-until ms. Replies {claim, flat HGETALL}.
+# KEYS: hash. ARGV: user, now ms, hold-until ms. Replies {claim, doc, state, v, ts}.
 _OPEN = """
-local all = redis.call('HGETALL', KEYS[1])
-if #all == 0 then
-  return {'missing', all}
-end
-if redis.call('HEXISTS', KEYS[1], 'sig:' .. ARGV[1]) == 1 then
-  return {'signed', all}
-end
-if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then
-  return {'closed', all}
+local f = redis.call('HMGET', KEYS[1], 'doc', 'state', 'v', 'ts')
+if not f[1] then
+  return {'missing'}
 end
 local held = tonumber(redis.call('HGET', KEYS[1], 'slot:' .. ARGV[1]) or '0')
 if held > tonumber(ARGV[2]) then
-  return {'busy', all}
+  return {'busy', f[1], f[2], f[3], f[4]}
 end
 redis.call('HSET', KEYS[1], 'slot:' .. ARGV[1], ARGV[3])
-return {'ok', all}
+return {'ok', f[1], f[2], f[3], f[4]}
 """
 
-# KEYS: hash, expiry, remind, submitting. ARGV: id, user, signature JSON, decision,
-# attempt JSON, attempt id, lease-until ms. Replies a Claim value.
-_SIGN = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return 'missing'
-end
-redis.call('HDEL', KEYS[1], 'slot:' .. ARGV[2])
-local field = 'sig:' .. ARGV[2]
-if redis.call('HEXISTS', KEYS[1], field) == 1 then
-  return 'signed'
-end
-if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then
-  return 'closed'
-end
-redis.call('HSET', KEYS[1], field, ARGV[3])
-redis.call('HDEL', KEYS[1], 'err')
-if ARGV[4] == 'approve' then
-  redis.call('HSET', KEYS[1], 'status', 'submitting', 'attempt', ARGV[5], 'attempt_id', ARGV[6])
-  redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
-else
-  redis.call('HSET', KEYS[1], 'status', 'rejected')
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('ZREM', KEYS[3], ARGV[1])
-end
-return 'ok'
-"""
-
-# KEYS: hash, submitting, tracking, expiry, remind. ARGV: id, attempt id, outcomes JSON,
-# poller, poll-at ms, interval, note ('' none). Replies 1 when finished, 0 when not the holder.
-_FINISH = """
-if redis.call('HGET', KEYS[1], 'status') ~= 'submitting'
-    or redis.call('HGET', KEYS[1], 'attempt_id') ~= ARGV[2] then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'status', 'submitted', 'outcomes', ARGV[3], 'poller', ARGV[4],
-  'interval', ARGV[6])
-redis.call('HDEL', KEYS[1], 'attempt', 'attempt_id')
-if ARGV[7] == '' then
-  redis.call('HDEL', KEYS[1], 'err')
-else
-  redis.call('HSET', KEYS[1], 'err', ARGV[7])
-end
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('ZREM', KEYS[5], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
-return 1
-"""
-
-# KEYS: hash, submitting. ARGV: id, attempt id, error. Replies 1 / 0 as _FINISH.
-_FAIL = """
-if redis.call('HGET', KEYS[1], 'status') ~= 'submitting'
-    or redis.call('HGET', KEYS[1], 'attempt_id') ~= ARGV[2] then
-  return 0
-end
-local signer = cjson.decode(redis.call('HGET', KEYS[1], 'attempt'))['signer']['slack_id']
-redis.call('HSET', KEYS[1], 'status', 'pending', 'err', ARGV[3])
-redis.call('HDEL', KEYS[1], 'sig:' .. signer, 'attempt', 'attempt_id')
-redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
-"""
-
-# KEYS: hash. ARGV: attempt id, error.
-_NOTE = """
-if redis.call('HGET', KEYS[1], 'status') ~= 'submitting'
-    or redis.call('HGET', KEYS[1], 'attempt_id') ~= ARGV[1] then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'err', ARGV[2])
-return 1
-"""
-
-# KEYS: hash, submitting. ARGV: id, now ms, new attempt id, lease-until ms.
-# Replies the attempt JSON, or nil when it is not stuck.
-_RECLAIM = """
-local until_ms = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not until_ms or tonumber(until_ms) > tonumber(ARGV[2]) then
-  return false
-end
-local f = redis.call('HMGET', KEYS[1], 'status', 'attempt')
-if f[1] ~= 'submitting' or not f[2] then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  return false
-end
-redis.call('HSET', KEYS[1], 'attempt_id', ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-return f[2]
-"""
-
-# KEYS: hash, expiry, remind. ARGV: id, now ms. Replies 1 for the caller that expired it.
-_EXPIRE = """
-local f = redis.call('HMGET', KEYS[1], 'status', 'expires')
-if f[1] == 'submitting' then
-  return 0
-end
-if f[1] ~= 'pending' then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  return 0
-end
-if tonumber(f[2]) > tonumber(ARGV[2]) then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'status', 'expired')
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-return 1
-"""
-
-# KEYS: hash, remind. ARGV: id. Replies 1 once per request.
-_REMIND = """
-local f = redis.call('HMGET', KEYS[1], 'status', 'reminded')
-if f[1] == 'submitting' then
-  return 0
-end
-redis.call('ZREM', KEYS[2], ARGV[1])
-if f[1] ~= 'pending' or f[2] == '1' then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'reminded', '1')
-return 1
-"""
-
-# KEYS: tracking, hash. ARGV: id, now ms, until ms. Replies the flat HGETALL, or nil.
-_TRACK_CLAIM = """
-local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not at or tonumber(at) > tonumber(ARGV[2]) then
-  return false
-end
-if redis.call('HGET', KEYS[2], 'status') ~= 'submitted' then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  return false
-end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-return redis.call('HGETALL', KEYS[2])
-"""
-
-# KEYS: hash, tracking. ARGV: id, rollup ('' none), interval, next poll ms ('' stop).
-_TRACK_UPDATE = """
-if redis.call('HGET', KEYS[1], 'status') ~= 'submitted' then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  return 0
-end
-if ARGV[2] == '' then
-  redis.call('HDEL', KEYS[1], 'rollup')
-else
-  redis.call('HSET', KEYS[1], 'rollup', ARGV[2])
-end
-redis.call('HSET', KEYS[1], 'interval', ARGV[3])
-if ARGV[4] == '' then
-  redis.call('HSET', KEYS[1], 'status', 'closed')
-  redis.call('ZREM', KEYS[2], ARGV[1])
-else
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-end
-return 1
-"""
+_INDEXES = (Index.EXPIRY, Index.REMIND, Index.SUBMITTING, Index.TRACKING, Index.ESCALATE)
 
 # How many due ids a job takes per run (bounds one reply; the rest come next run).
 _BATCH = 200
@@ -256,37 +117,54 @@ class RedisRequestStore:
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._create = redis.register_script(_CREATE)
+        self._save = redis.register_script(_SAVE)
         self._open = redis.register_script(_OPEN)
-        self._sign = redis.register_script(_SIGN)
-        self._finish = redis.register_script(_FINISH)
-        self._fail = redis.register_script(_FAIL)
-        self._note = redis.register_script(_NOTE)
-        self._reclaim = redis.register_script(_RECLAIM)
-        self._expire = redis.register_script(_EXPIRE)
-        self._remind = redis.register_script(_REMIND)
-        self._track_claim = redis.register_script(_TRACK_CLAIM)
-        self._track_update = redis.register_script(_TRACK_UPDATE)
+        self._index_keys: dict[Index, Callable[[int], str]] = {
+            Index.EXPIRY: keys.request_expiry,
+            Index.REMIND: keys.request_reminders,
+            Index.SUBMITTING: keys.request_submitting,
+            Index.TRACKING: keys.request_tracking,
+            Index.ESCALATE: keys.request_escalations,
+        }
 
-    async def create(self, request: ApprovalRequest, remind_at: datetime | None) -> bool:
-        k = self._keys
+    async def _write(
+        self, request: ApprovalRequest, doc: str, release: str | None, what: str
+    ) -> ApprovalRequest | None:
+        schedule = request.schedule()
+        scores = [_score(schedule[index]) for index in _INDEXES]
         n = shard_of(request.id)
-        with store_errors("creating an approval request"):
-            created = await self._create(
-                keys=[k.request(request.id), k.request_expiry(n), k.request_reminders(n)],
+        with store_errors(what):
+            version = await self._save(
+                keys=[self._keys.request(request.id)]
+                + [self._index_keys[index](n) for index in _INDEXES],
                 args=[
                     request.id,
-                    json.dumps(_doc(request), separators=(",", ":")),
-                    _ms(request.expires_at),
-                    "" if remind_at is None else _ms(remind_at),
+                    str(request.version),
+                    doc,
+                    _dumps(_state_doc(request)),
+                    *scores,
+                    release or "",
                 ],
             )
-        return bool(created)
+        if not version:
+            return None
+        return request.with_changes(version=int(version))
+
+    async def create(self, request: ApprovalRequest) -> ApprovalRequest | None:
+        fresh = request.with_changes(version=0)
+        return await self._write(fresh, _dumps(_doc(fresh)), None, "creating an approval request")
+
+    async def save(
+        self, request: ApprovalRequest, *, release: str | None = None
+    ) -> ApprovalRequest | None:
+        if request.version < 1:
+            raise ValueError("save() writes a stored request; a new one is create()")
+        return await self._write(request, "", release, "saving an approval request")
 
     async def get(self, request_id: str) -> ApprovalRequest | None:
         with store_errors("reading an approval request"):
-            fields = await self._redis.hgetall(self._keys.request(request_id))
-        return _request(_decoded(fields))
+            fields = await self._redis.hmget(self._keys.request(request_id), _FIELDS)
+        return _request(fields)
 
     async def get_many(self, request_ids: Sequence[str]) -> list[ApprovalRequest]:
         if not request_ids:
@@ -294,9 +172,9 @@ class RedisRequestStore:
         with store_errors("reading approval requests"):
             pipe = self._redis.pipeline(transaction=False)
             for request_id in request_ids:
-                pipe.hgetall(self._keys.request(request_id))
+                pipe.hmget(self._keys.request(request_id), _FIELDS)
             replies = await pipe.execute()
-        found = (_request(_decoded(fields)) for fields in replies)
+        found = (_request(fields) for fields in replies)
         return [request for request in found if request is not None]
 
     async def set_message(self, request_id: str, ts: str) -> None:
@@ -311,119 +189,24 @@ class RedisRequestStore:
                 keys=[self._keys.request(request_id)],
                 args=[user, _ms(now), _ms(hold_until)],
             )
-        flat = reply[1]
-        fields = {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
-        return Opening(Claim(_text(reply[0])), _request(fields))
+        claim = Claim(_text(reply[0]))
+        request = _request(reply[1:]) if len(reply) > 1 else None
+        return Opening(claim, request)
 
     async def release_signing(self, request_id: str, user: str) -> None:
         with store_errors("releasing a signing slot"):
             await self._redis.hdel(self._keys.request(request_id), f"slot:{user}")
 
-    async def _record(
-        self,
-        request_id: str,
-        signature: Signature,
-        attempt: SubmitAttempt | None,
-        lease_until: datetime | None,
-    ) -> Claim:
-        k = self._keys
-        n = shard_of(request_id)
-        with store_errors("recording a signature"):
-            reply = await self._sign(
-                keys=[
-                    k.request(request_id),
-                    k.request_expiry(n),
-                    k.request_reminders(n),
-                    k.request_submitting(n),
-                ],
-                args=[
-                    request_id,
-                    signature.signer.slack_id,
-                    _dumps(_signature_doc(signature)),
-                    signature.decision.value,
-                    "" if attempt is None else _dumps(_attempt_doc(attempt)),
-                    "" if attempt is None else attempt.attempt_id,
-                    "" if lease_until is None else _ms(lease_until),
-                ],
-            )
-        return Claim(_text(reply))
-
-    async def begin_approval(
-        self, request_id: str, signature: Signature, attempt: SubmitAttempt, lease_until: datetime
-    ) -> Claim:
-        return await self._record(request_id, signature, attempt, lease_until)
-
-    async def record_rejection(self, request_id: str, signature: Signature) -> Claim:
-        return await self._record(request_id, signature, None, None)
-
-    async def finish_submit(
-        self,
-        request_id: str,
-        attempt_id: str,
-        outcomes: Sequence[PageOutcome],
-        *,
-        poller: str,
-        poll_at: datetime,
-        interval_seconds: float,
-        note: str | None = None,
-    ) -> bool:
-        k = self._keys
-        n = shard_of(request_id)
-        with store_errors("recording a submit"):
-            done = await self._finish(
-                keys=[
-                    k.request(request_id),
-                    k.request_submitting(n),
-                    k.request_tracking(n),
-                    k.request_expiry(n),
-                    k.request_reminders(n),
-                ],
-                args=[
-                    request_id,
-                    attempt_id,
-                    _dumps([_outcome_doc(outcome) for outcome in outcomes]),
-                    poller,
-                    _ms(poll_at),
-                    repr(float(interval_seconds)),
-                    note or "",
-                ],
-            )
-        return bool(done)
-
-    async def fail_submit(self, request_id: str, attempt_id: str, error: str) -> bool:
-        k = self._keys
-        n = shard_of(request_id)
-        with store_errors("recording a failed submit"):
-            done = await self._fail(
-                keys=[k.request(request_id), k.request_submitting(n)],
-                args=[request_id, attempt_id, error or "the submit failed"],
-            )
-        return bool(done)
-
-    async def note_error(self, request_id: str, attempt_id: str, error: str) -> bool:
-        with store_errors("noting a submit error"):
-            done = await self._note(
-                keys=[self._keys.request(request_id)], args=[attempt_id, error or "unknown"]
-            )
-        return bool(done)
-
-    async def stuck_submits(self, now: datetime) -> list[str]:
-        return await self._due(self._keys.request_submitting, now, "listing stuck submits")
-
-    async def reclaim_submit(
-        self, request_id: str, now: datetime, attempt_id: str, lease_until: datetime
-    ) -> SubmitAttempt | None:
-        k = self._keys
-        n = shard_of(request_id)
-        with store_errors("taking over a stuck submit"):
-            raw = await self._reclaim(
-                keys=[k.request(request_id), k.request_submitting(n)],
-                args=[request_id, _ms(now), attempt_id, _ms(lease_until)],
-            )
-        if raw is None:
-            return None
-        attempt = _attempt(json.loads(raw))
-        return SubmitAttempt(attempt_id, attempt.signer, attempt.started_at, attempt.page_ids)
+    async def due(self, index: Index, now: datetime) -> list[str]:
+        """The ids due by `now` in every shard of one index, earliest first, at most _BATCH."""
+        key = self._index_keys[index]
+        with store_errors(f"listing requests due in the {index.value} index"):
+            pipe = self._redis.pipeline(transaction=False)
+            for n in shards():
+                pipe.zrangebyscore(key(n), "-inf", _ms(now), start=0, num=_BATCH, withscores=True)
+            replies = await pipe.execute()
+        merged = sorted((score, _text(i)) for reply in replies for i, score in reply)
+        return [request_id for _, request_id in merged[:_BATCH]]
 
     async def pending_ids(self) -> list[str]:
         with store_errors("listing pending requests"):
@@ -435,75 +218,13 @@ class RedisRequestStore:
         merged = sorted((score, _text(i)) for reply in replies for i, score in reply)
         return [request_id for _, request_id in merged]
 
-    async def due_expiry(self, now: datetime) -> list[str]:
-        return await self._due(self._keys.request_expiry, now, "listing expiring requests")
-
-    async def expire(self, request_id: str, now: datetime) -> bool:
-        k = self._keys
-        n = shard_of(request_id)
-        with store_errors("expiring a request"):
-            done = await self._expire(
-                keys=[k.request(request_id), k.request_expiry(n), k.request_reminders(n)],
-                args=[request_id, _ms(now)],
-            )
-        return bool(done)
-
-    async def due_reminders(self, now: datetime) -> list[str]:
-        return await self._due(self._keys.request_reminders, now, "listing reminders")
-
-    async def claim_reminder(self, request_id: str) -> bool:
-        k = self._keys
-        n = shard_of(request_id)
-        with store_errors("claiming a reminder"):
-            done = await self._remind(
-                keys=[k.request(request_id), k.request_reminders(n)], args=[request_id]
-            )
-        return bool(done)
-
-    async def due_tracking(self, now: datetime) -> list[str]:
-        return await self._due(self._keys.request_tracking, now, "listing tracked requests")
-
-    async def claim_tracking(
-        self, request_id: str, now: datetime, until: datetime
-    ) -> Tracked | None:
-        k = self._keys
-        n = shard_of(request_id)
-        with store_errors("claiming a tracking poll"):
-            flat = await self._track_claim(
-                keys=[k.request_tracking(n), k.request(request_id)],
-                args=[request_id, _ms(now), _ms(until)],
-            )
-        if flat is None:
-            return None
-        fields = {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
-        request = _request(fields)
-        if request is None or not fields.get("poller"):
-            return None
-        return Tracked(request, fields["poller"], float(fields.get("interval") or 0))
-
-    async def update_tracking(
-        self,
-        request_id: str,
-        rollup_state: str | None,
-        interval_seconds: float,
-        next_poll_at: datetime | None,
-    ) -> bool:
-        k = self._keys
-        n = shard_of(request_id)
-        with store_errors("recording a review state"):
-            done = await self._track_update(
-                keys=[k.request(request_id), k.request_tracking(n)],
-                args=[
-                    request_id,
-                    rollup_state or "",
-                    repr(float(interval_seconds)),
-                    "" if next_poll_at is None else _ms(next_poll_at),
-                ],
-            )
-        return bool(done)
-
     async def add_watch(self, watch: Watch) -> None:
-        document = {"admin": watch.admin, "channel": watch.channel, "since": _iso(watch.since)}
+        document = {
+            "admin": watch.admin,
+            "channel": watch.channel,
+            "since": _iso(watch.since),
+            "policy": watch.policy,
+        }
         with store_errors("watching a space"):
             await self._redis.hset(self._keys.request_watches(), watch.space_id, _dumps(document))
 
@@ -518,7 +239,8 @@ class RedisRequestStore:
         watches = []
         for space, value in sorted((_text(s), _text(v)) for s, v in raw.items()):
             data = json.loads(value)
-            watches.append(Watch(space, data["admin"], data["channel"], _time(data["since"])))
+            since = _time(data["since"])
+            watches.append(Watch(space, data["admin"], data["channel"], since, data.get("policy")))
         return watches
 
     async def claim_seen(self, space_id: str, change_set_id: str) -> bool:
@@ -530,16 +252,6 @@ class RedisRequestStore:
         with store_errors("forgetting a change set"):
             await self._redis.srem(self._keys.request_seen(space_id), change_set_id)
 
-    async def _due(self, index: Callable[[int], str], now: datetime, what: str) -> list[str]:
-        """The ids due by `now` in every shard of one index, earliest first, at most _BATCH."""
-        with store_errors(what):
-            pipe = self._redis.pipeline(transaction=False)
-            for n in shards():
-                pipe.zrangebyscore(index(n), "-inf", _ms(now), start=0, num=_BATCH, withscores=True)
-            replies = await pipe.execute()
-        merged = sorted((score, _text(i)) for reply in replies for i, score in reply)
-        return [request_id for _, request_id in merged[:_BATCH]]
-
 
 # --- the documents ---------------------------------------------------------------------------
 
@@ -550,6 +262,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def _ms(when: datetime) -> int:
     """Epoch milliseconds, exactly (no float rounding)."""
     return (when - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _score(when: datetime | None) -> str:
+    """An index entry's score ('' for no entry)."""
+    return "" if when is None else str(_ms(when))
 
 
 def _iso(when: datetime) -> str:
@@ -566,10 +283,6 @@ def _text(value: Any) -> str:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _decoded(fields: dict[Any, Any]) -> dict[str, str]:
-    return {_text(name): _text(value) for name, value in fields.items()}
 
 
 def _target_doc(target: Target) -> dict[str, Any]:
@@ -631,14 +344,12 @@ def _page_snapshot(data: dict[str, Any]) -> PageSnapshot:
 
 
 def _doc(request: ApprovalRequest) -> dict[str, Any]:
-    """What never changes after creation (the rest are hash fields of their own)."""
+    """What never changes after creation (the lifecycle is the state document)."""
     return {
         "id": request.id,
         "target": _target_doc(request.target),
         "title": request.title,
         "requester": request.requester,
-        "reviewers": list(request.reviewers),
-        "reviewer_groups": list(request.reviewer_groups),
         "channel": request.channel,
         "created_at": _iso(request.created_at),
         "expires_at": _iso(request.expires_at),
@@ -649,6 +360,81 @@ def _doc(request: ApprovalRequest) -> dict[str, Any]:
         "extra": dict(request.extra),
         "message_ts": request.message_ts,
     }
+
+
+def _opt_iso(when: datetime | None) -> str | None:
+    return None if when is None else _iso(when)
+
+
+def _opt_time(text: str | None) -> datetime | None:
+    return None if text is None else _time(text)
+
+
+def _state_doc(request: ApprovalRequest) -> dict[str, Any]:
+    """The lifecycle: everything a transition may change."""
+    return {
+        "status": request.status.value,
+        "reviewers": list(request.reviewers),
+        "reviewer_groups": list(request.reviewer_groups),
+        "policy": None if request.policy is None else _policy_doc(request.policy),
+        "signatures": [_signature_doc(s) for s in request.signatures],
+        "outcomes": [_outcome_doc(o) for o in request.outcomes],
+        "err": request.last_error,
+        "rollup": request.rollup_state,
+        "reminded": request.reminded,
+        "remind_at": _opt_iso(request.remind_at),
+        "attempt": None if request.attempt is None else _attempt_doc(request.attempt),
+        "poller": request.poller,
+        "interval": request.poll_interval,
+        "next_poll_at": _opt_iso(request.next_poll_at),
+        "stage_opened_at": _opt_iso(request.stage_opened_at),
+        "escalated": list(request.escalated),
+    }
+
+
+def _stage_doc(stage: Stage) -> dict[str, Any]:
+    return {
+        "name": stage.name,
+        "meaning": stage.meaning,
+        "signers": list(stage.signers),
+        "groups": list(stage.groups),
+        "required": stage.required,
+        "escalate_after": (
+            None if stage.escalate_after is None else stage.escalate_after.total_seconds()
+        ),
+        "escalate_to": list(stage.escalate_to),
+        "escalate_groups": list(stage.escalate_groups),
+    }
+
+
+def _stage(data: dict[str, Any]) -> Stage:
+    after = data.get("escalate_after")
+    return Stage(
+        name=data["name"],
+        meaning=data.get("meaning", ""),
+        signers=tuple(data.get("signers", ())),
+        groups=tuple(data.get("groups", ())),
+        required=data.get("required"),
+        escalate_after=None if after is None else timedelta(seconds=after),
+        escalate_to=tuple(data.get("escalate_to", ())),
+        escalate_groups=tuple(data.get("escalate_groups", ())),
+    )
+
+
+def _policy_doc(policy: Policy) -> dict[str, Any]:
+    return {
+        "name": policy.name,
+        "description": policy.description,
+        "stages": [_stage_doc(stage) for stage in policy.stages],
+    }
+
+
+def _policy(data: dict[str, Any]) -> Policy:
+    return Policy(
+        name=data["name"],
+        stages=tuple(_stage(stage) for stage in data["stages"]),
+        description=data.get("description", ""),
+    )
 
 
 def _signer_doc(signer: Signer) -> dict[str, str]:
@@ -663,6 +449,7 @@ def _signature_doc(signature: Signature) -> dict[str, Any]:
         "comment": signature.comment,
         "signed_at": _iso(signature.signed_at),
         "snapshot_digest": signature.snapshot_digest,
+        "stage": signature.stage,
     }
 
 
@@ -674,6 +461,7 @@ def _signature(data: dict[str, Any]) -> Signature:
         comment=data["comment"],
         signed_at=_time(data["signed_at"]),
         snapshot_digest=data["snapshot_digest"],
+        stage=int(data.get("stage", 0)),
     )
 
 
@@ -683,6 +471,7 @@ def _attempt_doc(attempt: SubmitAttempt) -> dict[str, Any]:
         "signer": _signer_doc(attempt.signer),
         "started_at": _iso(attempt.started_at),
         "page_ids": list(attempt.page_ids),
+        "lease_until": _opt_iso(attempt.lease_until),
     }
 
 
@@ -692,6 +481,7 @@ def _attempt(data: dict[str, Any]) -> SubmitAttempt:
         signer=Signer(**data["signer"]),
         started_at=_time(data["started_at"]),
         page_ids=tuple(data["page_ids"]),
+        lease_until=_opt_time(data.get("lease_until")),
     )
 
 
@@ -704,35 +494,42 @@ def _outcome_doc(outcome: PageOutcome) -> dict[str, Any]:
     }
 
 
-def _request(fields: dict[str, str]) -> ApprovalRequest | None:
-    if "doc" not in fields:
+def _request(fields: Sequence[Any]) -> ApprovalRequest | None:
+    """The request from its hash fields doc, state, v, ts (None when it does not exist)."""
+    raw_doc, raw_state, raw_version, raw_ts = fields
+    if raw_doc is None or raw_state is None:
         return None
-    doc = json.loads(fields["doc"])
-    signatures = sorted(
-        (_signature(json.loads(value)) for name, value in fields.items() if name[:4] == "sig:"),
-        key=lambda s: (s.signed_at, s.signer.slack_id),
-    )
-    outcomes = json.loads(fields["outcomes"]) if fields.get("outcomes") else []
+    doc = json.loads(raw_doc)
+    state = json.loads(raw_state)
     return ApprovalRequest(
         id=doc["id"],
         target=_target(doc["target"]),
         title=doc["title"],
         requester=doc["requester"],
-        reviewers=tuple(doc["reviewers"]),
-        reviewer_groups=tuple(doc["reviewer_groups"]),
+        reviewers=tuple(state["reviewers"]),
+        reviewer_groups=tuple(state["reviewer_groups"]),
         channel=doc["channel"],
         created_at=_time(doc["created_at"]),
         expires_at=_time(doc["expires_at"]),
         snapshot=_snapshot(doc["snapshot"]),
-        status=Status(fields["status"]),
-        message_ts=fields.get("ts") or doc.get("message_ts"),
+        status=Status(state["status"]),
+        message_ts=(_text(raw_ts) if raw_ts is not None else None) or doc.get("message_ts"),
         summary=doc.get("summary"),
         reference_url=doc.get("reference_url"),
-        signatures=tuple(signatures),
-        outcomes=tuple(PageOutcome(**outcome) for outcome in outcomes),
-        last_error=fields.get("err") or None,
-        rollup_state=fields.get("rollup") or None,
-        reminded=fields.get("reminded") == "1",
+        signatures=tuple(_signature(s) for s in state["signatures"]),
+        outcomes=tuple(PageOutcome(**outcome) for outcome in state["outcomes"]),
+        last_error=state.get("err"),
+        rollup_state=state.get("rollup"),
+        reminded=bool(state.get("reminded")),
         source=doc.get("source", "command"),
         extra=dict(doc.get("extra") or {}),
+        policy=None if state.get("policy") is None else _policy(state["policy"]),
+        remind_at=_opt_time(state.get("remind_at")),
+        attempt=None if state.get("attempt") is None else _attempt(state["attempt"]),
+        poller=state.get("poller"),
+        poll_interval=float(state.get("interval") or 0.0),
+        next_poll_at=_opt_time(state.get("next_poll_at")),
+        stage_opened_at=_opt_time(state.get("stage_opened_at")),
+        escalated=tuple(state.get("escalated") or ()),
+        version=int(raw_version),
     )

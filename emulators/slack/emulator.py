@@ -236,7 +236,8 @@ class FakeUser:
 
 @dataclass
 class FakeUsergroup:
-    """A user group (`<!subteam^S…|@handle>`) and its members, for usergroups.users.list."""
+    """A user group (`<!subteam^S…|@handle>`) and its members, for usergroups.list and
+    usergroups.users.list."""
 
     id: str
     handle: str
@@ -1415,6 +1416,17 @@ def _usergroups_users_list(slack: FakeSlack, args: JSONDict) -> _Reply:
     return _Reply({"ok": True, "users": list(group.users)})
 
 
+def _usergroups_list(slack: FakeSlack, args: JSONDict) -> _Reply:
+    # Slack's usergroups.list: every enabled group of the workspace with its id, handle and name
+    # (members only with include_users, which this emulator leaves out as Slack does by default).
+    groups = [
+        {"id": g.id, "team_id": slack.team_id, "handle": g.handle, "name": g.name,
+         "user_count": len(g.users)}
+        for g in slack.usergroups.values()
+    ]  # fmt: skip
+    return _Reply({"ok": True, "usergroups": groups})
+
+
 _METHODS: dict[str, Handler] = {
     "auth.test": _auth_test,
     "chat.postMessage": _chat_post_message,
@@ -1432,6 +1444,7 @@ _METHODS: dict[str, Handler] = {
     "files.delete": _files_delete,
     "users.info": _users_info,
     "users.list": _users_list,
+    "usergroups.list": _usergroups_list,
     "usergroups.users.list": _usergroups_users_list,
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -25,6 +26,10 @@ from handlers.messages import (
     PENDING_MORE,
     PENDING_NONE,
     PENDING_TITLE,
+    POLICIES_BUILT_IN,
+    POLICIES_SOURCE,
+    POLICIES_TITLE,
+    POLICY_LINE,
     REJECT_BUTTON,
     REQUEST_ANYONE,
     REQUEST_CHANNEL_GONE,
@@ -49,6 +54,14 @@ from handlers.messages import (
     SIGNATURE_REASON,
     SIGNATURES_TITLE,
     SPACE_LINE,
+    STAGE_DONE,
+    STAGE_ESCALATION,
+    STAGE_LATER,
+    STAGE_LINE,
+    STAGE_OPEN,
+    STAGE_SIGNED_BY,
+    STAGE_STOPPED,
+    STAGES_TITLE,
     STATE_CLOSED,
     STATE_EXPIRED,
     STATE_NOTE,
@@ -60,7 +73,17 @@ from handlers.messages import (
 )
 from services.approvalflow.page_url import page_view_url
 from services.approvalflow.targets import PageSnapshot, PageTarget, Target, TargetSnapshot
-from services.requests.model import ApprovalRequest, Decision, PageOutcome, Signature, Status
+from services.requests.model import (
+    ApprovalRequest,
+    Decision,
+    PageOutcome,
+    Policy,
+    Signature,
+    Stage,
+    Status,
+)
+from services.requests.policies import PolicyBook
+from services.requests.wording import signers_text
 
 APPROVE_ACTION = "request_approve"
 REJECT_ACTION = "request_reject"
@@ -71,12 +94,21 @@ MAX_PAGES_SHOWN = 10  # the issue: the first 10 pages, then "+N more"
 MAX_PENDING_SHOWN = 15  # two blocks each, well inside a message's 50
 MAX_REASON_SHOWN = 200  # ApprovalFlow's reasons are free text; keep a line a line
 MAX_TITLE_SHOWN = 150
+DEFAULT_MEANING = "I approve submitting these pages for review"
 SECTION_BUDGET = 2900  # Slack's 3000 per section text, with room for a "more" line
 
 
 def esc(text: str) -> str:
     """Text from outside (titles, reasons, comments) as inert mrkdwn: no mentions, no links."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_MENTION = re.compile(r"&lt;(@[UW][A-Z0-9]{2,20}|!subteam\^S[A-Z0-9]{2,20})&gt;")
+
+
+def esc_keeping_mentions(text: str) -> str:
+    """Our own sentences: inert mrkdwn, except the user and group mentions they name."""
+    return _MENTION.sub(r"<\1>", esc(text))
 
 
 def clip(text: str, limit: int) -> str:
@@ -254,6 +286,75 @@ def state_text(request: ApprovalRequest) -> str:
             return STATE_CLOSED
 
 
+def stages_text(request: ApprovalRequest) -> str:
+    """Every stage with its progress: signed, waiting (for how many of whom), or later."""
+    open_stage = request.open_stage
+    lines = [STAGES_TITLE.format(policy=esc(request.effective_policy.name))]
+    for index, stage in enumerate(request.stages):
+        signed = request.approvals_in(index)
+        progress = f"{len(signed)} of {stage.quorum}"
+        who = signers_text(stage)
+        if open_stage is None or index < open_stage:
+            line = STAGE_DONE.format(number=index + 1, name=esc(stage.name), progress=progress)
+        elif index == open_stage and request.status is Status.PENDING:
+            line = STAGE_OPEN.format(
+                number=index + 1, name=esc(stage.name), progress=progress, who=who
+            )
+        elif index == open_stage or request.status is not Status.PENDING:
+            line = STAGE_STOPPED.format(number=index + 1, name=esc(stage.name), who=who)
+        else:
+            line = STAGE_LATER.format(number=index + 1, name=esc(stage.name), who=who)
+        if signed:
+            names = ", ".join(esc(s.signer.name) for s in signed)
+            line += " · " + STAGE_SIGNED_BY.format(names=names)
+        lines.append(line)
+    return "\n".join(lines_within(lines, 12))
+
+
+def stage_line(number: int, stage: Stage) -> str:
+    escalation = ""
+    if stage.escalate_after is not None:
+        to = [f"<@{u}>" for u in stage.escalate_to] + [
+            f"<!subteam^{g}>" for g in stage.escalate_groups
+        ]
+        hours = stage.escalate_after.total_seconds() / 3600
+        after = f"{hours:g}h" if hours >= 1 else f"{hours * 60:g}m"
+        escalation = STAGE_ESCALATION.format(to=", ".join(to), after=after)
+    return STAGE_LINE.format(
+        number=number,
+        name=esc(stage.name),
+        who=signers_text(stage),
+        meaning=esc(stage.meaning or DEFAULT_MEANING),
+        escalation=escalation,
+    )
+
+
+def policy_text(policy: Policy, default: bool) -> str:
+    head = POLICY_LINE.format(
+        name=esc(policy.name),
+        default=" (default)" if default else "",
+        description=esc(policy.description or "no description"),
+    )
+    lines = [stage_line(n, stage) for n, stage in enumerate(policy.stages, start=1)]
+    return "\n".join([head, *lines])
+
+
+def policies_message(book: PolicyBook, sandbox: bool) -> tuple[str, list[Block]]:
+    """`/approvals policies`: every policy as the bot understood it, the default first."""
+    blocks: list[Block] = [section(POLICIES_TITLE)]
+    if book.default is None:
+        blocks.append(section(POLICIES_BUILT_IN))
+    else:
+        blocks.append(
+            context(
+                POLICIES_SOURCE.format(source=esc(book.source or ""), default=esc(book.default))
+            )
+        )
+        for policy in book.listed()[:40]:
+            blocks.append(section(clip(policy_text(policy, policy.name == book.default), 2900)))
+    return POLICIES_TITLE.strip("*"), with_sandbox_note(blocks, sandbox)
+
+
 def decision_buttons(request_id: str) -> Block:
     """Approve and Reject; the value is the request id and nothing else (the server re-checks)."""
     return {
@@ -325,6 +426,8 @@ def request_message(
     if request.rollup_state and request.status in (Status.SUBMITTED, Status.CLOSED):
         blocks.append(section(rollup_text(request.rollup_state, request.target)))
     blocks += outcome_blocks(site_url, request.outcomes)
+    if len(request.stages) > 1:
+        blocks.append(section(stages_text(request)))
     blocks += signature_blocks(request.signatures)
     people = REQUEST_PEOPLE.format(
         requester=request.requester, reviewers=reviewers_text(request), id=request.id

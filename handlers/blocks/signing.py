@@ -13,6 +13,7 @@ from handlers.blocks.common import Block, context, plain, section, with_sandbox_
 from handlers.blocks.requests import (
     clip,
     esc,
+    esc_keeping_mentions,
     lines_within,
     page_line,
     page_link,
@@ -55,6 +56,7 @@ from handlers.messages import (
     SIGNED_REJECTED,
     SIGNED_SEE_MESSAGE,
     SIGNED_SKIPPED,
+    SIGNED_STAGE,
 )
 from services.approvalflow.targets import PageSnapshot
 from services.requests.model import (
@@ -90,10 +92,16 @@ class FormMetadata:
     request_id: str
     decision: Decision
     digest: str
+    stage: int = 0  # the stage whose meaning the form showed
 
     def encode(self) -> str:
         return json.dumps(
-            {"request": self.request_id, "decision": self.decision.value, "digest": self.digest},
+            {
+                "request": self.request_id,
+                "decision": self.decision.value,
+                "digest": self.digest,
+                "stage": self.stage,
+            },
             separators=(",", ":"),
         )
 
@@ -106,16 +114,19 @@ class FormMetadata:
             data = json.loads(text)
         except ValueError:
             return None
-        if not isinstance(data, dict) or set(data) != {"request", "decision", "digest"}:
+        if not isinstance(data, dict) or set(data) != {"request", "decision", "digest", "stage"}:
             return None
         request_id, decision, digest = data["request"], data["decision"], data["digest"]
         if not all(isinstance(v, str) for v in (request_id, decision, digest)):
+            return None
+        stage = data["stage"]
+        if isinstance(stage, bool) or not isinstance(stage, int) or not 0 <= stage < 100:
             return None
         if normalise_request_id(request_id) != request_id:
             return None
         if decision not in (d.value for d in Decision) or not _DIGEST.fullmatch(digest):
             return None
-        return cls(request_id, Decision(decision), digest)
+        return cls(request_id, Decision(decision), digest, stage)
 
 
 def _modal(
@@ -249,7 +260,7 @@ def signing_view(
             "element": code_element,
         }
     )
-    metadata = FormMetadata(request.id, decision, snapshot.digest)
+    metadata = FormMetadata(request.id, decision, snapshot.digest, form.stage)
     return _modal(
         modal_title(request.id, decision),
         blocks,
@@ -310,6 +321,10 @@ def signed_view(
         ]
         if lines:
             head = "\n".join([head, *lines_within(lines, 10)])
+    elif decision is Decision.APPROVE and request.status is Status.PENDING:
+        open_stage = request.open_stage
+        next_stage = request.stages[open_stage].name if open_stage is not None else ""
+        head = SIGNED_STAGE.format(stage=esc(next_stage))
     else:
         state = SHORT_STATES.get(request.status.value, request.status.value)
         head = SIGNED_OTHER.format(state=state)
@@ -327,7 +342,7 @@ def problem_view(
     enroll: bool = False,
 ) -> dict[str, Any]:
     """Why this person cannot sign now and what to do, with the button that fixes it."""
-    blocks: list[Block] = [section(f":warning: {esc(text)}")]
+    blocks: list[Block] = [section(f":warning: {esc_keeping_mentions(text)}")]
     buttons: list[dict[str, Any]] = []
     if connect_url is not None:
         buttons.append(

@@ -29,7 +29,7 @@ from services.evidence.model import (
     SubmissionFacts,
     TargetFacts,
 )
-from services.requests.model import ApprovalRequest, Decision, Signature
+from services.requests.model import DEFAULT_POLICY_NAME, ApprovalRequest, Decision, Signature
 
 # The audit actions that settle a submit, in the words a report uses for each.
 SUBMIT_OUTCOMES = {
@@ -82,7 +82,7 @@ def assemble(
         request=_request_facts(request, own),
         target=_target_facts(request, site_url),
         snapshot=_snapshot_facts(request, site_url),
-        signatures=tuple(_signature_facts(s, own, entries) for s in request.signatures),
+        signatures=tuple(_signature_facts(request, s, own, entries) for s in request.signatures),
         submission=_submission_facts(request, own),
         timeline=_timeline(own),
         audit=tuple(_audit_row(entry) for entry in own),
@@ -114,10 +114,29 @@ def _request_facts(request: ApprovalRequest, own: Sequence[AuditEntry]) -> Reque
         created_at=request.created_at,
         expires_at=request.expires_at,
         status=request.status.value,
-        policy=_text_attr(request, "policy") or DEFAULT_POLICY,
+        policy=_policy_text(request),
         source=_source(request.source),
         channel=request.channel,
     )
+
+
+def _policy_text(request: ApprovalRequest) -> str:
+    """The signing policy by name and its stages (quorum and meaning), or the default's words."""
+    policy = request.effective_policy
+    if policy.name == DEFAULT_POLICY_NAME:
+        return DEFAULT_POLICY
+    stages = "; ".join(
+        f"{n}. {stage.name}: {stage.quorum} ({stage.meaning})"
+        for n, stage in enumerate(policy.stages, start=1)
+    )
+    return f"{policy.name}: {stages}"
+
+
+def _stage_text(request: ApprovalRequest, signature: Signature) -> str | None:
+    stages = request.stages
+    if len(stages) < 2 or not 0 <= signature.stage < len(stages):
+        return None
+    return f"{signature.stage + 1} of {len(stages)}, {stages[signature.stage].name}"
 
 
 def _source(source: str) -> str:
@@ -202,7 +221,10 @@ def _snapshot_facts(request: ApprovalRequest, site_url: str) -> SnapshotFacts:
 
 
 def _signature_facts(
-    signature: Signature, own: Sequence[AuditEntry], entries: Sequence[AuditEntry]
+    request: ApprovalRequest,
+    signature: Signature,
+    own: Sequence[AuditEntry],
+    entries: Sequence[AuditEntry],
 ) -> SignatureFacts:
     signer = signature.signer
     recorded = next(
@@ -214,7 +236,7 @@ def _signature_facts(
         signer=Party(signer.name, signer.slack_id, signer.atlassian_id),
         signed_at=signature.signed_at,
         decision="Rejected" if rejected else "Approved",
-        stage=_text_attr(signature, "stage"),
+        stage=_stage_text(request, signature),
         meaning=signature.meaning,
         comment="" if rejected else signature.comment,
         reason=signature.comment if rejected else "",

@@ -15,6 +15,7 @@ from typing import Protocol
 from services.approvalflow.targets import TargetSnapshot
 from services.confluence.ports import ConfluenceSpace
 from services.requests.model import ApprovalRequest, Decision
+from services.requests.policies import PolicyBook
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class SigningForm:
     snapshot: TargetSnapshot  # taken fresh, with the signer's own token
     meaning: str  # "I approve submitting these 3 pages for review"
     changed_since_request: bool  # pages were edited since the request was made
+    stage: int = 0  # the stage this signature is for (its meaning is `meaning`)
     changes: tuple[PageChange, ...] = ()  # what changed, page by page
 
 
@@ -112,9 +114,15 @@ class RequestService(Protocol):
         reviewers: tuple[str, ...],
         reviewer_groups: tuple[str, ...],
         channel: str,
+        policy: str | None = None,
     ) -> ApprovalRequest:
-        """Preflight with the requester's token and publish. Raises InputError (bad target),
-        NothingToSubmit (an explanation of why, for an ephemeral reply), link errors."""
+        """Preflight with the requester's token and publish, signed by the named policy (or
+        the named reviewers, or the default policy). Raises InputError (bad target, unknown
+        policy), NothingToSubmit (an explanation of why, for an ephemeral reply), link errors."""
+        ...
+
+    def policies(self) -> PolicyBook:
+        """The signing policies as the bot understood them."""
         ...
 
     async def get(self, request_id: str) -> ApprovalRequest:
@@ -134,6 +142,8 @@ class RequestService(Protocol):
         code: str,
         comment: str,
         confirmed_digest: str,
+        *,
+        confirmed_stage: int | None = None,
     ) -> ApprovalRequest:
         """All checks of ARCHITECTURE §6 on the server, then record the signature and (approve)
         submit with the signer's own token, exactly once. Raises: token errors (for the code
@@ -145,14 +155,25 @@ class RequestService(Protocol):
         """Requests this user may sign now."""
         ...
 
+    async def reassign(
+        self, request_id: str, actor: str, old: str, new: str, reason: str, *, admin: bool
+    ) -> ApprovalRequest:
+        """Replace a named signer; the caller says whether `actor` is an admin."""
+        ...
+
+    async def escalate_due(self, now: datetime) -> list[ApprovalRequest]: ...
+
     async def expire_due(self, now: datetime) -> list[ApprovalRequest]: ...
 
     async def remind_due(self, now: datetime) -> list[ApprovalRequest]: ...
 
     async def track_due(self, now: datetime) -> list[TrackingChange]: ...
 
-    async def watch(self, admin: str, space: str, channel: str) -> ConfluenceSpace:
-        """Watch a space named by key or id; the space as Confluence names it."""
+    async def watch(
+        self, admin: str, space: str, channel: str, policy: str | None = None
+    ) -> ConfluenceSpace:
+        """Watch a space named by key or id, posting with `policy` (None: the default); the
+        space as Confluence names it."""
         ...
 
     async def unwatch(self, admin: str, space: str) -> ConfluenceSpace: ...

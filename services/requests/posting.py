@@ -14,7 +14,8 @@ from services.confluence.ports import ConfluenceApi
 from services.confluence.snapshots import with_confluence
 from services.errors import InputError, StoreError
 from services.ports import Clock
-from services.requests.model import ApprovalRequest, new_request_id
+from services.requests.model import ApprovalRequest, Policy, new_request_id
+from services.requests.policies import PolicyBook
 from services.requests.ports import Identities, LinkedIdentity
 from services.requests.reporter import Reporter
 from services.requests.settings import RequestSettings
@@ -36,8 +37,10 @@ class Posting:
         reporter: Reporter,
         clock: Clock,
         settings: RequestSettings,
+        policies: PolicyBook,
         confluence: ConfluenceApi | None = None,
     ) -> None:
+        self._policies = policies
         self._confluence = confluence
         self._store = store
         self._api = api
@@ -53,9 +56,11 @@ class Posting:
         reviewers: tuple[str, ...],
         reviewer_groups: tuple[str, ...],
         channel: str,
+        policy: str | None = None,
     ) -> ApprovalRequest:
         target = parse_target(target_text, site_url=self._settings.confluence_site_url)
         reviewers = _unique(reviewers)
+        chosen = self.policy(policy, reviewers, _unique(reviewer_groups))
         if requester in reviewers and not self._settings.allow_self_approval:
             raise InputError(
                 "You cannot name yourself as a reviewer: someone else must sign your request. "
@@ -75,7 +80,26 @@ class Posting:
             _unique(reviewer_groups),
             channel,
             "command",
+            chosen,
         )
+
+    def policy(
+        self, name: str | None, reviewers: tuple[str, ...], groups: tuple[str, ...]
+    ) -> Policy:
+        """The policy a new request signs by; InputError for a name that is not one."""
+        if name is not None and (reviewers or groups):
+            raise InputError(
+                "Name reviewers or a policy, not both: named reviewers make a one-signature "
+                "policy of their own."
+            )
+        try:
+            return self._policies.choose(name, reviewers, groups)
+        except KeyError:
+            known = ", ".join(self._policies.names()) or "none: no SIGNING_POLICIES file is set"
+            raise InputError(
+                f"There is no signing policy “{(name or '')[:40]}”. Policies: {known}. "
+                "/approvals policies lists them."
+            ) from None
 
     async def snapshot(
         self, requester: str, target: Target, change_set: ChangeSet | None = None
@@ -96,6 +120,7 @@ class Posting:
         reviewer_groups: tuple[str, ...],
         channel: str,
         source: str,
+        policy: Policy,
     ) -> ApprovalRequest:
         if snapshot.archived or not snapshot.submittable:
             raise nothing_to_submit(snapshot)
@@ -116,10 +141,13 @@ class Posting:
             summary=change_set.summary if change_set is not None else None,
             reference_url=change_set.reference_url if change_set is not None else None,
             source=source,
+            remind_at=now + remind if remind < ttl else None,
+            policy=policy,
         )
         for _ in range(_ID_TRIES):
-            request = request.with_changes(id=new_request_id())
-            if await self._store.create(request, now + remind if remind < ttl else None):
+            stored = await self._store.create(request.with_changes(id=new_request_id()))
+            if stored is not None:
+                request = stored
                 break
         else:
             raise StoreError("no free request id could be drawn (the id index is full?)")
@@ -135,6 +163,10 @@ class Posting:
                 "reviewers": ",".join(reviewers),
                 "reviewer_groups": ",".join(reviewer_groups),
                 "source": source,
+                "policy": policy.name,
+                "stages": " | ".join(
+                    f"{stage.name}: {stage.quorum} ({stage.meaning})" for stage in policy.stages
+                ),
             },
         )
         return await self._reporter.publish(request)

@@ -28,20 +28,25 @@ from services.errors import (
     ReasonInvalid,
     RequestError,
     SnapshotChanged,
+    TransitionRefused,
 )
 from services.ports import Clock
+from services.requests.changes import apply, apply_by_id
 from services.requests.model import (
     COMMENT_MAX,
     REASON_MAX,
     REASON_MIN,
     ApprovalRequest,
     Decision,
+    Index,
     Signature,
     Signer,
     Status,
+    SubmitAttempt,
     normalise_request_id,
     signature_meaning,
 )
+from services.requests.policies import DEFAULT_BOOK, PolicyBook
 from services.requests.ports import (
     GroupMembers,
     Identities,
@@ -55,16 +60,27 @@ from services.requests.ports import (
 from services.requests.posting import Posting
 from services.requests.reporter import Reporter
 from services.requests.settings import RequestSettings
-from services.requests.store import Claim, RequestStore, SubmitAttempt
+from services.requests.store import Claim, RequestStore
 from services.requests.submitting import Submits
 from services.requests.tracking import ReviewTracking
 from services.requests.watching import Watching
 from services.requests.wording import (
     already_signed,
     closed,
+    escalation_dm,
+    escalation_note,
     missing_scope,
     no_such_request,
+    not_a_signer,
     nothing_left,
+    reassign_refused,
+    reassigned_note,
+    refusal,
+    signature_note,
+    stage_completed_dm,
+    stage_moved,
+    stage_not_open,
+    stage_opened_note,
     utc,
 )
 
@@ -129,8 +145,10 @@ class Requests:
         auditor: Auditor,
         clock: Clock,
         settings: RequestSettings,
+        policies: PolicyBook = DEFAULT_BOOK,
         confluence: ConfluenceApi | None = None,
     ) -> None:
+        self._policies = policies
         self._store = store
         self._api = api
         self._confluence = confluence
@@ -147,6 +165,7 @@ class Requests:
             reporter=self._reporter,
             clock=clock,
             settings=settings,
+            policies=policies,
             confluence=confluence,
         )
         self._submits = Submits(
@@ -178,10 +197,14 @@ class Requests:
         reviewers: tuple[str, ...],
         reviewer_groups: tuple[str, ...],
         channel: str,
+        policy: str | None = None,
     ) -> ApprovalRequest:
         return await self._posting.create(
-            requester, target_text, reviewers, reviewer_groups, channel
+            requester, target_text, reviewers, reviewer_groups, channel, policy
         )
+
+    def policies(self) -> PolicyBook:
+        return self._policies
 
     async def recover_stuck(self, now: datetime) -> list[ApprovalRequest]:
         return await self._submits.recover_stuck(now)
@@ -189,8 +212,10 @@ class Requests:
     async def track_due(self, now: datetime) -> list[TrackingChange]:
         return await self._tracking.track_due(now)
 
-    async def watch(self, admin: str, space: str, channel: str) -> ConfluenceSpace:
-        return await self._watching.watch(admin, space, channel)
+    async def watch(
+        self, admin: str, space: str, channel: str, policy: str | None = None
+    ) -> ConfluenceSpace:
+        return await self._watching.watch(admin, space, channel, policy)
 
     async def unwatch(self, admin: str, space: str) -> ConfluenceSpace:
         return await self._watching.unwatch(admin, space)
@@ -208,6 +233,7 @@ class Requests:
         return request
 
     async def pending_for(self, user: str) -> list[ApprovalRequest]:
+        """Requests whose open stage this user signs: what they can sign now."""
         now = self._clock.now()
         requests = await self._store.get_many(await self._store.pending_ids())
         members: dict[str, frozenset[str]] = {}
@@ -215,9 +241,11 @@ class Requests:
         for request in requests:
             if request.status is not Status.PENDING or request.expires_at <= now:
                 continue
-            if any(s.signer.slack_id == user for s in request.signatures):
+            if request.signature_of(user) is not None:
                 continue
-            if await self._may_sign(request, user, members):
+            member_of = await self._member_of(request, user, members)
+            stage = request.stage_of(user, member_of, self._settings.allow_self_approval)
+            if stage is not None and stage == request.open_stage:
                 mine.append(request)
         return sorted(mine, key=lambda r: (r.created_at, r.id))
 
@@ -225,11 +253,7 @@ class Requests:
         decision = _decision(decision)
         request = await self.get(request_id)
         now = self._clock.now()
-        signed = _signature_of(request, user)
-        if signed is not None:
-            raise already_signed(request, signed)
-        if request.status is not Status.PENDING or request.expires_at <= now:
-            raise closed(request, now)
+        stage = await self._stage_to_sign(request, user, decision, now)
         _, snapshot = await self._checks(request, user)
         if decision is Decision.APPROVE and not snapshot.submittable:
             raise await self._nothing_left(request, user, snapshot)
@@ -237,9 +261,10 @@ class Requests:
             request=request,
             decision=decision,
             snapshot=snapshot,
-            meaning=signature_meaning(decision, _page_count(snapshot)),
+            meaning=_meaning(request, stage, decision, snapshot),
             changed_since_request=snapshot.digest != request.snapshot.digest,
             changes=await self._changes(request, snapshot),
+            stage=stage,
         )
 
     async def _changes(
@@ -274,6 +299,8 @@ class Requests:
         code: str,
         comment: str,
         confirmed_digest: str,
+        *,
+        confirmed_stage: int | None = None,
     ) -> ApprovalRequest:
         wanted = _request_id(request_id)
         decision = _decision(decision)
@@ -286,10 +313,13 @@ class Requests:
         now = self._clock.now()
         hold = now + timedelta(seconds=self._settings.signing_hold_seconds)
         opening = await self._store.open_signing(wanted, user, now, hold)
-        request = _opened(wanted, user, opening.claim, opening.request, now)
+        request = _opened(wanted, user, opening.claim, opening.request)
         try:
-            if request.expires_at <= now:
-                raise closed(request, now)
+            member_of = await self._member_of(request, user, {})
+            stage = await self._stage_to_sign(request, user, decision, now, member_of)
+            if confirmed_stage is not None and confirmed_stage != stage:
+                # The form showed another stage's meaning: never sign words not shown.
+                raise stage_moved(request, stage)
             identity, snapshot = await self._checks(request, user)
             if snapshot.digest != confirmed_digest:
                 raise SnapshotChanged(
@@ -310,36 +340,79 @@ class Requests:
         signature = Signature(
             signer=signer,
             decision=decision,
-            meaning=signature_meaning(decision, _page_count(snapshot)),
+            meaning=_meaning(request, stage, decision, snapshot),
             comment=comment,
             signed_at=self._clock.now(),
             snapshot_digest=snapshot.digest,
+            stage=stage,
         )
-        if decision is Decision.REJECT:
-            return await self._reject(request, signature)
+        allow_self = self._settings.allow_self_approval
         attempt = SubmitAttempt(
             attempt_id=secrets.token_hex(8),
             signer=signer,
             started_at=signature.signed_at,
             page_ids=tuple(page.page_id for page in snapshot.submittable),
+            lease_until=signature.signed_at
+            + timedelta(seconds=self._settings.submit_lease_seconds),
         )
-        lease = signature.signed_at + timedelta(seconds=self._settings.submit_lease_seconds)
-        claim = await self._store.begin_approval(request.id, signature, attempt, lease)
-        if claim is not Claim.OK:
-            raise await self._lost(request.id, user, claim)
-        await self._reporter.audit_signature(request, signature)
-        signed = request.with_changes(
-            status=Status.SUBMITTING,
-            signatures=(*request.signatures, signature),
-            last_error=None,
-        )
-        return await self._submits.submit(signed, attempt)
+
+        def record(current: ApprovalRequest) -> ApprovalRequest:
+            if decision is Decision.REJECT:
+                return current.reject(signature, member_of, allow_self)
+            signed = current.sign(signature, member_of, allow_self)
+            return signed.begin_submit(attempt) if signed.ready_to_submit else signed
+
+        try:
+            saved = await apply(self._store, request, record, release=user)
+        except TransitionRefused as exc:
+            await self._store.release_signing(wanted, user)
+            raise await self._lost(request.id, user, exc) from None
+        await self._reporter.audit_signature(saved, signature)
+        if saved.status is Status.REJECTED:
+            return await self._announce_rejection(saved, signature)
+        if saved.status is Status.SUBMITTING:
+            assert saved.attempt is not None
+            return await self._submits.submit(saved, saved.attempt)
+        return await self._signed_stage(request, saved, signature)
+
+    async def _stage_to_sign(
+        self,
+        request: ApprovalRequest,
+        user: str,
+        decision: Decision,
+        now: datetime,
+        member_of: frozenset[str] | None = None,
+    ) -> int:
+        """The stage `user` signs now, or the error that says why they cannot (yet)."""
+        signed = request.signature_of(user)
+        if signed is not None:
+            raise already_signed(request, signed)
+        if request.status is not Status.PENDING or request.expires_at <= now:
+            raise closed(request, now)
+        if member_of is None:
+            member_of = await self._member_of(request, user, {})
+        if user == request.requester and not self._settings.allow_self_approval:
+            raise NotAllowed(
+                f"You asked for {request.id}, so someone else must sign it: a requester cannot "
+                "sign their own request."
+            )
+        stage = request.stage_of(user, member_of, self._settings.allow_self_approval)
+        if stage is None:
+            await self._reporter.audit(
+                Actor(user),
+                "request.sign.refused",
+                request,
+                reason="not a signer of this request",
+            )
+            raise not_a_signer(request)
+        if decision is Decision.APPROVE and stage != request.open_stage:
+            raise stage_not_open(request, stage)
+        return stage
 
     async def _checks(
         self, request: ApprovalRequest, user: str
     ) -> tuple[LinkedIdentity, TargetSnapshot]:
-        """Reviewer, link and scopes, then the target as the signer's own token sees it now."""
-        await self._check_reviewer(request, user)
+        """Link and scopes, then the target as the signer's own token sees it now."""
         identity = await self._identities.identity(user)
         needed = SIGNING_SCOPES[request.target.kind]
         missing = needed - identity.scopes
@@ -359,51 +432,23 @@ class Requests:
                 )
         return identity, snapshot
 
-    async def _check_reviewer(self, request: ApprovalRequest, user: str) -> None:
-        if user == request.requester and not self._settings.allow_self_approval:
-            raise NotAllowed(
-                f"You asked for {request.id}, so someone else must sign it: a requester cannot "
-                "sign their own request."
-            )
-        if await self._may_sign(request, user, {}):
-            return
-        await self._reporter.audit(
-            Actor(user),
-            "request.sign.refused",
-            request,
-            reason="not a reviewer of this request",
-        )
-        raise NotAllowed(
-            f"Only the reviewers named on {request.id} can sign it, and you are not one of "
-            "them. Ask the requester to post a new request naming you if you should sign."
-        )
-
-    async def _may_sign(
+    async def _member_of(
         self, request: ApprovalRequest, user: str, members: dict[str, frozenset[str]]
-    ) -> bool:
-        if user == request.requester and not self._settings.allow_self_approval:
-            return False
-        if not request.reviewers and not request.reviewer_groups:
-            return True  # no reviewers named: anyone (but the requester) may sign
-        if user in request.reviewers:
-            return True
-        for group in request.reviewer_groups:
+    ) -> frozenset[str]:
+        """The user groups of the request's stages that `user` belongs to (`members` caches
+        each group's members across requests)."""
+        groups = {group for stage in request.stages for group in stage.groups}
+        found = set()
+        for group in sorted(groups):
             if group not in members:
                 members[group] = await self._groups.members(group)
             if user in members[group]:
-                return True
-        return False
+                found.add(group)
+        return frozenset(found)
 
-    async def _reject(self, request: ApprovalRequest, signature: Signature) -> ApprovalRequest:
-        claim = await self._store.record_rejection(request.id, signature)
-        if claim is not Claim.OK:
-            raise await self._lost(request.id, signature.signer.slack_id, claim)
-        await self._reporter.audit_signature(request, signature)
-        rejected = request.with_changes(
-            status=Status.REJECTED,
-            signatures=(*request.signatures, signature),
-            last_error=None,
-        )
+    async def _announce_rejection(
+        self, rejected: ApprovalRequest, signature: Signature
+    ) -> ApprovalRequest:
         who, when = signature.signer.name, utc(signature.signed_at)
         await self._reporter.announce(
             rejected,
@@ -421,29 +466,93 @@ class Requests:
         submitted) it, which is what to say then; else what blocks the pages."""
         current = await self._store.get(request.id)
         if current is not None and current.status is not Status.PENDING:
-            signed = _signature_of(current, user)
+            signed = current.signature_of(user)
             if signed is not None:
                 return already_signed(current, signed)
             return closed(current, self._clock.now())
         return nothing_left(request, snapshot)
 
-    async def _lost(self, request_id: str, user: str, claim: Claim) -> RequestError | NotFound:
+    async def _lost(
+        self, request_id: str, user: str, refused: TransitionRefused
+    ) -> RequestError | NotFound | NotAllowed:
         """The error for a signature that lost a race after its checks passed."""
         current = await self._store.get(request_id)
-        if current is None or claim is Claim.MISSING:
+        if current is None:
             return NotFound(f"There is no request {request_id} any more.")
-        signed = _signature_of(current, user)
-        if signed is not None:
-            return already_signed(current, signed)
-        return closed(current, self._clock.now())
+        return refusal(current, user, refused, self._clock.now())
+
+    async def _signed_stage(
+        self, before: ApprovalRequest, saved: ApprovalRequest, signature: Signature
+    ) -> ApprovalRequest:
+        """A signature that leaves stages to sign: the message shows it, the thread gets a
+        reply, and a stage it completes is told to the requester and to the next signers."""
+        saved = await self._reporter.publish(saved)
+        await self._reporter.note(saved, signature_note(saved, signature))
+        if saved.open_stage != before.open_stage and saved.open_stage is not None:
+            await self._reporter.note(saved, stage_opened_note(saved))
+            await self._reporter.tell(saved.requester, saved, stage_completed_dm(saved, signature))
+        return saved
+
+    async def reassign(
+        self, request_id: str, actor: str, old: str, new: str, reason: str, *, admin: bool
+    ) -> ApprovalRequest:
+        """A named signer who cannot sign is replaced by another person (the requester or an
+        admin asks; `admin` says the caller is one). Audited with the reason; @new is told."""
+        request = await self.get(request_id)
+        if actor != request.requester and not admin:
+            raise NotAllowed(
+                f"Only the requester of {request.id} (<@{request.requester}>) or an admin can "
+                "reassign its signers."
+            )
+        if old == new:
+            raise InputError("Name two different people: the signer to replace, then the new one.")
+        reason = reason.strip()
+        if len(reason) > COMMENT_MAX:
+            raise InputError(f"A reason is at most {COMMENT_MAX} characters.")
+        try:
+            saved = await apply(self._store, request, lambda r: r.reassign(old, new))
+        except TransitionRefused as exc:
+            current = await self._store.get(request.id) or request
+            raise reassign_refused(current, old, new, exc) from None
+        await self._reporter.audit(
+            Actor(actor),
+            "request.reassigned",
+            saved,
+            reason=reason,
+            details={"from": old, "to": new},
+        )
+        saved = await self._reporter.publish(saved)
+        await self._reporter.note(saved, reassigned_note(saved, actor, old, new, reason))
+        return saved
+
+    async def escalate_due(self, now: datetime) -> list[ApprovalRequest]:
+        """Stages open longer than their `escalate_after`: a thread reply mentioning whom they
+        escalate to, a DM to the requester, an audit entry; once per stage."""
+        escalated = []
+        for request_id in await self._store.due(Index.ESCALATE, now):
+            try:
+                request = await apply_by_id(self._store, request_id, lambda r: r.escalate(now))
+            except (TransitionRefused, NotFound):
+                continue
+            stage = request.escalated[-1]
+            await self._reporter.audit(
+                SYSTEM,
+                "request.escalated",
+                request,
+                reason=f"stage {stage + 1} open since {request.opened_at().isoformat()}",
+                details={"stage": request.stages[stage].name},
+            )
+            await self._reporter.note(request, escalation_note(request, stage))
+            await self._reporter.tell(request.requester, request, escalation_dm(request, stage))
+            escalated.append(request)
+        return escalated
 
     async def expire_due(self, now: datetime) -> list[ApprovalRequest]:
         expired = []
-        for request_id in await self._store.due_expiry(now):
-            if not await self._store.expire(request_id, now):
-                continue
-            request = await self._store.get(request_id)
-            if request is None:
+        for request_id in await self._store.due(Index.EXPIRY, now):
+            try:
+                request = await apply_by_id(self._store, request_id, lambda r: r.expire(now))
+            except (TransitionRefused, NotFound):
                 continue
             await self._reporter.audit(
                 SYSTEM,
@@ -464,11 +573,10 @@ class Requests:
 
     async def remind_due(self, now: datetime) -> list[ApprovalRequest]:
         reminded = []
-        for request_id in await self._store.due_reminders(now):
-            if not await self._store.claim_reminder(request_id):
-                continue
-            request = await self._store.get(request_id)
-            if request is None:
+        for request_id in await self._store.due(Index.REMIND, now):
+            try:
+                request = await apply_by_id(self._store, request_id, lambda r: r.remind(now))
+            except (TransitionRefused, NotFound):
                 continue
             await self._reporter.note(
                 request,
@@ -515,22 +623,21 @@ def _page_count(snapshot: TargetSnapshot) -> int:
     return len(snapshot.submittable) or len(snapshot.pages)
 
 
-def _signature_of(request: ApprovalRequest, user: str) -> Signature | None:
-    return next((s for s in request.signatures if s.signer.slack_id == user), None)
+def _meaning(
+    request: ApprovalRequest, stage: int, decision: Decision, snapshot: TargetSnapshot
+) -> str:
+    """The sentence the signer signs: the stage's own meaning for an approval, if it has one."""
+    own = request.stages[stage].meaning if stage < len(request.stages) else ""
+    if decision is Decision.APPROVE and own:
+        return own
+    return signature_meaning(decision, _page_count(snapshot))
 
 
 def _opened(
-    request_id: str, user: str, claim: Claim, request: ApprovalRequest | None, now: datetime
+    request_id: str, user: str, claim: Claim, request: ApprovalRequest | None
 ) -> ApprovalRequest:
     if request is None or claim is Claim.MISSING:
         raise no_such_request(request_id)
-    if claim is Claim.SIGNED:
-        signed = _signature_of(request, user)
-        if signed is not None:
-            raise already_signed(request, signed)
-        raise AlreadySigned(f"You already signed {request.id}.")
-    if claim is Claim.CLOSED:
-        raise closed(request, now)
     if claim is Claim.BUSY:
         raise AlreadySigned(
             f"You are already signing {request.id} in another window. Finish there, or try "

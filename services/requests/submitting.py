@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Sequence
@@ -14,12 +15,19 @@ from services.approvalflow.targets import (
     submit_target,
     take_snapshot,
 )
-from services.errors import ApprovalsError, NothingToSubmit, UpstreamError
+from services.errors import (
+    ApprovalsError,
+    NotFound,
+    NothingToSubmit,
+    TransitionRefused,
+    UpstreamError,
+)
 from services.ports import Clock
-from services.requests.model import ApprovalRequest, PageOutcome, Status
+from services.requests.changes import apply, apply_by_id
+from services.requests.model import ApprovalRequest, Index, PageOutcome, SubmitAttempt
 from services.requests.reporter import Reporter, actor_of
 from services.requests.settings import RequestSettings
-from services.requests.store import RequestStore, SubmitAttempt
+from services.requests.store import RequestStore
 from services.requests.wording import names, pages_text, reasons, sentence, utc
 
 log = logging.getLogger(__name__)
@@ -69,16 +77,21 @@ class Submits:
         action: str,
     ) -> ApprovalRequest:
         interval = self._settings.poll_interval_seconds
-        finished = await self._store.finish_submit(
-            request.id,
-            attempt.attempt_id,
-            outcomes,
-            poller=attempt.signer.slack_id,
-            poll_at=self._clock.now() + timedelta(seconds=interval),
-            interval_seconds=interval,
-            note=note,
-        )
-        if not finished:
+        poll_at = self._clock.now() + timedelta(seconds=interval)
+
+        def finish(current: ApprovalRequest) -> ApprovalRequest:
+            return current.finish_submit(
+                attempt.attempt_id,
+                outcomes,
+                poller=attempt.signer.slack_id,
+                poll_at=poll_at,
+                interval_seconds=interval,
+                note=note,
+            )
+
+        try:
+            done = await apply(self._store, request, finish)
+        except TransitionRefused:
             # Its lease ran out and the recovery job took it over: that job reports it.
             log.warning("submit finished after being taken over", extra={"request": request.id})
             return await self._store.get(request.id) or request
@@ -94,9 +107,6 @@ class Submits:
                 "skipped": ",".join(o.page_id for o in skipped),
                 "attempt": attempt.attempt_id,
             },
-        )
-        done = request.with_changes(
-            status=Status.SUBMITTED, outcomes=tuple(outcomes), last_error=note
         )
         signer, when = attempt.signer.name, utc(attempt.started_at)
         meaning = next(
@@ -143,11 +153,16 @@ class Submits:
                     f"({sentence(exc)}). The bot checks whether it went through and will "
                     "update this message."
                 )
-                if await self._store.note_error(request.id, attempt.attempt_id, error):
-                    await self._reporter.audit(
-                        actor_of(attempt.signer), "request.submit.unknown", request, reason=str(exc)
+                try:
+                    noted = await apply(
+                        self._store, request, lambda r: r.note_error(attempt.attempt_id, error)
                     )
-                    await self._reporter.publish(request.with_changes(last_error=error))
+                except TransitionRefused:
+                    raise exc from None
+                await self._reporter.audit(
+                    actor_of(attempt.signer), "request.submit.unknown", noted, reason=str(exc)
+                )
+                await self._reporter.publish(noted)
                 raise exc
         error = (
             f"The submit by {signer} at {when} failed: {sentence(exc)}. The request is pending "
@@ -159,15 +174,14 @@ class Submits:
     async def _back_to_pending(
         self, request: ApprovalRequest, attempt: SubmitAttempt, error: str, reason: str
     ) -> ApprovalRequest | None:
-        if not await self._store.fail_submit(request.id, attempt.attempt_id, error):
+        try:
+            pending = await apply(
+                self._store, request, lambda r: r.fail_submit(attempt.attempt_id, error)
+            )
+        except TransitionRefused:
             return None  # taken over meanwhile; whoever holds it now reports
         await self._reporter.audit(
             actor_of(attempt.signer), "request.submit.failed", request, reason=reason
-        )
-        pending = request.with_changes(
-            status=Status.PENDING,
-            signatures=tuple(s for s in request.signatures if s.signer != attempt.signer),
-            last_error=error,
         )
         pending = await self._reporter.publish(pending)
         await self._reporter.note(pending, error)
@@ -210,12 +224,19 @@ class Submits:
         tell -> asked again next run. Run by `track_due`."""
         settled = []
         lease = timedelta(seconds=self._settings.submit_lease_seconds)
-        for request_id in await self._store.stuck_submits(now):
-            attempt = await self._store.reclaim_submit(
-                request_id, now, secrets.token_hex(8), now + lease
+        for request_id in await self._store.due(Index.SUBMITTING, now):
+            reclaim = functools.partial(
+                ApprovalRequest.reclaim,
+                now=now,
+                attempt_id=secrets.token_hex(8),
+                lease_until=now + lease,
             )
-            request = await self._store.get(request_id) if attempt is not None else None
-            if attempt is None or request is None:
+            try:
+                request = await apply_by_id(self._store, request_id, reclaim)
+            except (TransitionRefused, NotFound):
+                continue
+            attempt = request.attempt
+            if attempt is None:
                 continue
             outcomes = await self._check(request, attempt)
             if outcomes is None:

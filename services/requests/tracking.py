@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -9,12 +10,13 @@ from services.approvalflow.models import PagePreflight
 from services.approvalflow.ports import ApprovalFlowApi
 from services.approvalflow.targets import PageTarget, Target
 from services.audit.events import SYSTEM
-from services.errors import ApprovalsError, LinkError
-from services.requests.model import ApprovalRequest, Status
+from services.errors import ApprovalsError, LinkError, NotFound, TransitionRefused
+from services.requests.changes import apply, apply_by_id
+from services.requests.model import ApprovalRequest, Index
 from services.requests.ports import TrackingChange
 from services.requests.reporter import Reporter
 from services.requests.settings import RequestSettings
-from services.requests.store import RequestStore, Tracked
+from services.requests.store import RequestStore
 from services.requests.submitting import Submits
 
 log = logging.getLogger(__name__)
@@ -47,39 +49,40 @@ class ReviewTracking:
         await self._submits.recover_stuck(now)
         changes = []
         hold = timedelta(seconds=self._settings.submit_lease_seconds)
-        for request_id in await self._store.due_tracking(now):
-            tracked = await self._store.claim_tracking(request_id, now, now + hold)
-            if tracked is None:
+        for request_id in await self._store.due(Index.TRACKING, now):
+            try:
+                tracked = await apply_by_id(
+                    self._store, request_id, lambda r: r.claim_poll(now, now + hold)
+                )
+            except (TransitionRefused, NotFound):
                 continue
             change = await self._poll(tracked, now)
             if change is not None:
                 changes.append(change)
         return changes
 
-    async def _poll(self, tracked: Tracked, now: datetime) -> TrackingChange | None:
-        request = tracked.request
+    async def _poll(self, request: ApprovalRequest, now: datetime) -> TrackingChange | None:
         previous = request.rollup_state
         base = self._settings.poll_interval_seconds
         try:
-            current = await self._review_state(request, tracked.poller)
+            current = await self._review_state(request, request.poller or request.requester)
         except ApprovalsError as exc:
             log.warning("tracking poll failed", extra={"request": request.id, "error": str(exc)})
             current = None
         if current is None or current == previous:
             # Nothing new: wait longer next time.
             cap = max(self._settings.max_poll_interval_seconds, base)
-            interval = min(max(tracked.interval_seconds, base) * 2, cap)
-            await self._store.update_tracking(
-                request.id, previous, interval, now + timedelta(seconds=interval)
-            )
+            interval = min(max(request.poll_interval, base) * 2, cap)
+            later = now + timedelta(seconds=interval)
+            with contextlib.suppress(TransitionRefused):
+                await apply(self._store, request, lambda r: r.track(previous, interval, later))
             return None
         final = current in FINAL_STATES
         next_poll = None if final else now + timedelta(seconds=base)
-        if not await self._store.update_tracking(request.id, current, base, next_poll):
+        try:
+            updated = await apply(self._store, request, lambda r: r.track(current, base, next_poll))
+        except TransitionRefused:
             return None
-        updated = request.with_changes(
-            rollup_state=current, status=Status.CLOSED if final else Status.SUBMITTED
-        )
         await self._reporter.audit(
             SYSTEM,
             "request.review.changed",

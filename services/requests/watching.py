@@ -58,8 +58,13 @@ class Watching:
         self._reporter = reporter
         self._clock = clock
 
-    async def watch(self, admin: str, space: str, channel: str) -> ConfluenceSpace:
-        """Watch a space named by its key (like DOCS) or its numeric id; returns it named."""
+    async def watch(
+        self, admin: str, space: str, channel: str, policy: str | None = None
+    ) -> ConfluenceSpace:
+        """Watch a space named by its key (like DOCS) or its numeric id, posting its requests
+        with `policy` (None: the default); returns it named."""
+        if policy is not None:
+            self._posting.policy(policy, (), ())  # an unknown name is refused now, not later
         identity = await self._identities.identity(admin)
         missing = WATCH_SCOPES - identity.scopes
         if missing:
@@ -67,12 +72,18 @@ class Watching:
         found = await self.resolve(admin, space)
         # Listing now proves the space exists and that the watcher's token can read it.
         await self._api.list_change_sets(admin, found.space_id)
-        await self._store.add_watch(Watch(found.space_id, admin, channel, self._clock.now()))
+        watch = Watch(found.space_id, admin, channel, self._clock.now(), policy)
+        await self._store.add_watch(watch)
         await self._reporter.audit(
             Actor(admin, identity.account_id, identity.name),
             "request.watch.added",
             target=f"space:{found.space_id}",
-            details={"channel": channel, "space_key": found.key, "space_name": found.name},
+            details={
+                "channel": channel,
+                "space_key": found.key,
+                "space_name": found.name,
+                "policy": policy or "",
+            },
         )
         return found
 
@@ -149,6 +160,7 @@ class Watching:
         target = ChangeSetTarget(change_set.id)
         try:
             snapshot = await self._posting.snapshot(watch.admin, target)
+            policy = self._posting.policy(watch.policy, (), ())
             return await self._posting.post(
                 watch.admin,
                 identity,
@@ -158,6 +170,7 @@ class Watching:
                 (),
                 watch.channel,
                 f"watch:{watch.space_id}",
+                policy,
             )
         except NothingToSubmit:
             # Stays seen: an open set with nothing submittable is not posted on every poll.

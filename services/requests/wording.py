@@ -10,12 +10,25 @@ from services.approvalflow.targets import Target, TargetSnapshot
 from services.errors import (
     AlreadySigned,
     MissingScope,
+    NotAllowed,
+    NotEligible,
     NotFound,
     NothingToSubmit,
+    NotPending,
     RequestClosed,
     RequestError,
+    SignedBefore,
+    StageNotOpen,
+    TransitionRefused,
 )
-from services.requests.model import ApprovalRequest, Decision, PageOutcome, Signature, Status
+from services.requests.model import (
+    ApprovalRequest,
+    Decision,
+    PageOutcome,
+    Signature,
+    Stage,
+    Status,
+)
 
 SHOWN_PAGES = 10  # pages listed by name in a message; the rest are counted
 
@@ -141,3 +154,176 @@ def no_such_request(request_id: str) -> NotFound:
 def missing_scope(missing: frozenset[str]) -> MissingScope:
     """The scopes a link lacks, the product scope first (it is the one to fix in the app)."""
     return MissingScope(sorted(missing, key=lambda s: (s != PRODUCT_SCOPE, s)))
+
+
+# --- stages ---------------------------------------------------------------------------------
+
+
+def mention(user: str) -> str:
+    return f"<@{user}>"
+
+
+def group_mention(group: str) -> str:
+    return f"<!subteam^{group}>"
+
+
+def signers_text(stage: Stage) -> str:
+    """Who signs a stage: "<@U1>", "2 of <!subteam^S1>", "anyone but the requester"."""
+    if stage.anyone:
+        return "anyone but the requester"
+    named = [mention(u) for u in stage.signers] + [group_mention(g) for g in stage.groups]
+    listed = ", ".join(named)
+    if stage.required is None:
+        return f"all of {listed}"
+    if len(named) == 1 and stage.groups:
+        return f"{stage.quorum} of {listed}"
+    if stage.quorum == 1 and len(named) == 1:
+        return listed
+    return f"{stage.quorum} of {listed}"
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def stage_label(request: ApprovalRequest, index: int) -> str:
+    stages = request.stages
+    if len(stages) == 1:
+        return "the signature"
+    return f"stage {index + 1} of {len(stages)}, “{stages[index].name}”"
+
+
+def not_a_signer(request: ApprovalRequest) -> NotAllowed:
+    if len(request.stages) == 1:
+        return NotAllowed(
+            f"Only the reviewers named on {request.id} can sign it, and you are not one of "
+            "them. Ask the requester to post a new request naming you if you should sign."
+        )
+    return NotAllowed(
+        f"You are not a signer of any stage of {request.id} still to sign. Ask the requester "
+        "to reassign a signer to you if you should sign: /approvals reassign."
+    )
+
+
+def stage_not_open(request: ApprovalRequest, wanted: int) -> RequestError:
+    open_stage = request.open_stage
+    if open_stage is None:
+        return closed(request, request.created_at)
+    stage = request.stages[open_stage]
+    if wanted < open_stage:
+        now_open = _upper_first(stage_label(request, open_stage))
+        return AlreadySigned(
+            f"The stage you signed for, {stage_label(request, wanted)}, got its signatures "
+            f"meanwhile, so yours was not recorded. {now_open} is open now; "
+            f"{signers_text(stage)} signs it."
+        )
+    return RequestError(
+        f"{request.id} is not at your stage yet: {stage_label(request, open_stage)} is open, "
+        f"and {signers_text(stage)} signs it. You sign {stage_label(request, wanted)}; you "
+        "will be mentioned when it opens."
+    )
+
+
+def stage_moved(request: ApprovalRequest, stage: int) -> RequestError:
+    return RequestError(
+        f"{request.id} moved on while your form was open: you now sign "
+        f"{stage_label(request, stage)}, which means “{request.stages[stage].meaning}”. Open "
+        "the form again to read what you sign; nothing was recorded."
+    )
+
+
+def refusal(
+    request: ApprovalRequest, user: str, refused: TransitionRefused, now: datetime
+) -> RequestError | NotAllowed:
+    """What to tell a signer whose step the request refused (often: someone was quicker)."""
+    if isinstance(refused, SignedBefore):
+        signed = request.signature_of(user)
+        if signed is not None:
+            return already_signed(request, signed)
+    if isinstance(refused, NotPending) or request.status is not Status.PENDING:
+        return closed(request, now)
+    if isinstance(refused, StageNotOpen):
+        return stage_not_open(request, refused.wanted_stage)
+    if isinstance(refused, NotEligible):
+        return not_a_signer(request)
+    return RequestClosed(f"{request.id} can no longer be signed as asked.")
+
+
+def reassign_refused(
+    request: ApprovalRequest, old: str, new: str, refused: TransitionRefused
+) -> RequestError:
+    if isinstance(refused, NotPending):
+        return RequestClosed(f"{request.id} is {request.status.value}: nobody is left to sign it.")
+    if isinstance(refused, SignedBefore):
+        who = old if request.signature_of(old) is not None else new
+        return RequestError(f"<@{who}> has signed {request.id} already, so cannot be reassigned.")
+    if isinstance(refused, NotEligible) and new == request.requester:
+        return RequestError(f"<@{new}> asked for {request.id}, so cannot sign it.")
+    return RequestError(
+        f"<@{old}> is not named as a signer of a stage of {request.id} still to sign. "
+        "Reassign names one person who was named in the policy or the command."
+    )
+
+
+def reassigned_note(request: ApprovalRequest, actor: str, old: str, new: str, reason: str) -> str:
+    why = f" Reason: {reason}" if reason else ""
+    return (
+        f"<@{actor}> reassigned <@{old}>'s signature on {request.id} to <@{new}>.{why} "
+        f"<@{new}>, you sign as yourself, with your own Approval Token."
+    )
+
+
+def _escalation_people(stage: Stage) -> str:
+    named = [mention(u) for u in stage.escalate_to] + [
+        group_mention(g) for g in stage.escalate_groups
+    ]
+    return ", ".join(named)
+
+
+def escalation_note(request: ApprovalRequest, index: int) -> str:
+    stage = request.stages[index]
+    return (
+        f"Escalation: {stage_label(request, index)} has waited since {utc(request.opened_at())} "
+        f"for {stage_progress(request, index)} signatures by {signers_text(stage)}. "
+        f"{_escalation_people(stage)}: please help it get signed, or reassign a signer "
+        f"(/approvals reassign {request.id} @from @to)."
+    )
+
+
+def escalation_dm(request: ApprovalRequest, index: int) -> str:
+    stage = request.stages[index]
+    return (
+        f"Your request {request.id} ({request.title}) has waited since "
+        f"{utc(request.opened_at())} for its “{stage.name}” signatures; it was escalated to "
+        f"{_escalation_people(stage)}."
+    )
+
+
+def stage_progress(request: ApprovalRequest, index: int) -> str:
+    stage = request.stages[index]
+    return f"{len(request.approvals_in(index))} of {stage.quorum}"
+
+
+def signature_note(request: ApprovalRequest, signature: Signature) -> str:
+    return (
+        f"{signature.signer.name} signed {stage_label(request, signature.stage)} at "
+        f"{utc(signature.signed_at)}: “{signature.meaning}” "
+        f"({stage_progress(request, signature.stage)})."
+    )
+
+
+def stage_opened_note(request: ApprovalRequest) -> str:
+    index = request.open_stage
+    assert index is not None
+    stage = request.stages[index]
+    return (
+        f"{_upper_first(stage_label(request, index))} is open: {signers_text(stage)}, please "
+        f"sign {request.id} (“{stage.meaning or 'I approve submitting these pages for review'}”)."
+    )
+
+
+def stage_completed_dm(request: ApprovalRequest, signature: Signature) -> str:
+    done = request.stages[signature.stage].name
+    index = request.open_stage
+    after = "" if index is None else f" Next: {stage_label(request, index)}."
+    return f"Your request {request.id} ({request.title}): stage “{done}” is signed.{after}"

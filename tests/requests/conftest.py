@@ -27,6 +27,7 @@ from services.audit.trail import AuditTrail
 from services.confluence import ConfluenceClient, ConfluenceSettings
 from services.errors import NotLinked
 from services.requests.model import ApprovalRequest, Decision
+from services.requests.policies import DEFAULT_BOOK, PolicyBook
 from services.requests.ports import LinkedIdentity
 from services.requests.service import Requests
 from services.requests.settings import RequestSettings
@@ -173,6 +174,7 @@ class World:
         store: RequestStore | None = None,
         tokens: ApprovalTokens | None = None,
         audit_log: AuditLog | None = None,
+        policies: PolicyBook = DEFAULT_BOOK,
         **settings: Any,
     ) -> Requests:
         return Requests(
@@ -188,6 +190,7 @@ class World:
                 confluence_site_url="https://sandbox.atlassian.net", **settings
             ),
             confluence=self.confluence,
+            policies=policies,
         )
 
     def redis_stores(self, redis: Redis) -> tuple[RequestStore, TokenStore, AuditLog]:

@@ -25,7 +25,8 @@ from services.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from services.requests.model import Decision, Status
+from services.requests.model import Decision, Policy, Stage, Status
+from services.requests.policies import PolicyBook
 from services.requests.ports import RequestService
 from services.requests.service import Requests
 from tests.approvalflow.conftest import ALICE_SLACK, Harness
@@ -89,6 +90,64 @@ async def test_twenty_concurrent_approvals_submit_once(redis_world: World, redis
     assert len(stored.signatures) == 1, "one signature"
     assert world.audit_actions().count("request.signature.recorded") == 1
     assert world.audit_actions().count("request.submit.succeeded") == 1
+
+
+async def test_twenty_concurrent_signatures_for_the_last_slot_of_a_quorum(
+    redis_world: World, redis_url: str
+) -> None:
+    """A stage of 3 signatures of anyone, 2 signed: 20 race for the last slot (10 people, one of
+    them 10 more times), from three processes. One signature more, one submit; the rest are told."""
+    world = redis_world
+    people = [BOB_SLACK]
+    for n in range(11):
+        world.sandbox.add_user(f"Signer {n}", f"signer{n}@example.com")
+        people.append(f"U0SIG{n:02d}")
+        await world.reviewer(people[-1], f"signer{n}@example.com")
+    quorum = Policy("three", (Stage("Review", "I reviewed these pages", required=3),))
+    book = PolicyBook({"three": quorum}, "three", "test")
+    clients = [Redis.from_url(redis_url) for _ in range(2)]
+    services = [world.make_service(policies=book)] + [
+        world.make_service(store=RedisRequestStore(client, Keys("test:")), policies=book)
+        for client in clients
+    ]
+    request = await world.request(reviewers=(), service=services[0])
+    for early in people[-2:]:
+        signed = await world.approve(request, early, service=services[0])
+        assert signed.status is Status.PENDING
+    racers = people[:-2]
+    form = await services[0].open_for_signing(request.id, BOB_SLACK, Decision.APPROVE)
+    world.token_clock.advance(seconds=30)
+    signers = racers + [BOB_SLACK] * (20 - len(racers))
+    assert len(signers) == 20 and len(set(signers)) == 10
+
+    async def sign(n: int, user: str) -> object:
+        try:
+            return await services[n % len(services)].sign(
+                request.id,
+                user,
+                Decision.APPROVE,
+                world.current_code(user),
+                "",
+                form.snapshot.digest,
+            )
+        except (AlreadySigned, RequestClosed) as exc:
+            return exc
+
+    try:
+        results = await asyncio.gather(*(sign(n, user) for n, user in enumerate(signers)))
+    finally:
+        for client in clients:
+            await client.aclose()
+    done = [r for r in results if not isinstance(r, Exception)]
+    told = [str(r) for r in results if isinstance(r, Exception)]
+    assert len(done) == 1 and len(told) == 19
+    assert all("already" in text or "nothing left to sign" in text for text in told), told
+    assert len(world.sandbox.calls_to("submit_change_set")) == 1, "exactly one submit call"
+    stored = await world.service.get(request.id)
+    assert stored.status is Status.SUBMITTED
+    assert len(stored.signatures) == 3, "two before, and one of the twenty"
+    assert len({s.signer.slack_id for s in stored.signatures}) == 3
+    assert world.audit_actions().count("request.signature.recorded") == 3
 
 
 async def test_a_double_click_and_a_retry_are_told_what_happened(world: World) -> None:

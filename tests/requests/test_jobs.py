@@ -6,7 +6,7 @@ import pytest
 
 from emulators.approvalflow.seed import ALICE, ENG_SPACE
 from services.errors import InputError, NotFound, RequestClosed
-from services.requests.model import Decision, Status
+from services.requests.model import Decision, Index, Status
 from tests.approvalflow.conftest import ALICE_SLACK
 from tests.fakes.request_store import MemoryRequestStore
 from tests.requests.conftest import BOB_SLACK, CHANNEL, World
@@ -14,7 +14,7 @@ from tests.requests.conftest import BOB_SLACK, CHANNEL, World
 
 def next_poll(world: World, request_id: str) -> float:
     assert isinstance(world.store, MemoryRequestStore)
-    return (world.store.tracking[request_id] - world.clock.now()).total_seconds()
+    return (world.store.scheduled(Index.TRACKING)[request_id] - world.clock.now()).total_seconds()
 
 
 async def test_tracking_follows_the_review_to_all_approved(world: World) -> None:

@@ -17,13 +17,15 @@ from services.errors import (
     NotLinked,
     ReasonInvalid,
     RequestClosed,
+    RequestError,
     SnapshotChanged,
     TokenExpired,
     TokenLocked,
     TokenNotEnrolled,
     WrongCode,
 )
-from services.requests.model import Decision, Status
+from services.requests.model import Decision, Policy, Stage, Status
+from services.requests.policies import PolicyBook
 from tests.approvalflow.conftest import ALICE_SLACK
 from tests.requests.conftest import (
     BOB_SLACK,
@@ -331,3 +333,49 @@ async def test_bad_input_gets_clear_errors(world: World) -> None:
     assert expired.id == b.id and expired.status is Status.EXPIRED
     with pytest.raises(RequestClosed, match="expired"):
         await service.sign(b.id, BOB_SLACK, Decision.APPROVE, "123456", "", "a" * 64)
+
+
+async def test_a_form_of_a_stage_that_completed_meanwhile_signs_nothing(world: World) -> None:
+    """Bob's form showed stage 1's meaning; stage 1 completed while it was open and Bob now
+    signs stage 2: nothing is recorded and he is told to read the new meaning first."""
+    policy = Policy(
+        "two",
+        (
+            Stage("Review", "I reviewed these pages", required=2),
+            Stage("Approval", "I approve submitting them", signers=(BOB_SLACK,)),
+        ),
+    )
+    service = world.make_service(policies=PolicyBook({"two": policy}, "two", "test"))
+    for user, email in ((CAROL_SLACK, "carol@example.com"), (DAVE_SLACK, "dave@example.com")):
+        await world.reviewer(user, email)
+    request = await world.request(reviewers=(), service=service)
+    form = await service.open_for_signing(request.id, BOB_SLACK, Decision.APPROVE)
+    assert (form.stage, form.meaning) == (0, "I reviewed these pages")
+    await world.approve(request, CAROL_SLACK, service=service)
+    await world.approve(request, DAVE_SLACK, service=service)
+    code = world.code(BOB_SLACK)
+    with pytest.raises(RequestError, match="moved on while your form was open"):
+        await service.sign(
+            request.id,
+            BOB_SLACK,
+            Decision.APPROVE,
+            code,
+            "",
+            form.snapshot.digest,
+            confirmed_stage=form.stage,
+        )
+    stored = await service.get(request.id)
+    assert [s.signer.slack_id for s in stored.signatures] == [CAROL_SLACK, DAVE_SLACK]
+    again = await service.open_for_signing(request.id, BOB_SLACK, Decision.APPROVE)
+    assert (again.stage, again.meaning) == (1, "I approve submitting them")
+    done = await service.sign(
+        request.id,
+        BOB_SLACK,
+        Decision.APPROVE,
+        world.code(BOB_SLACK),
+        "",
+        again.snapshot.digest,
+        confirmed_stage=again.stage,
+    )
+    assert done.status is Status.SUBMITTED
+    assert [s.stage for s in done.signatures] == [0, 0, 1]

@@ -234,7 +234,7 @@ def test_signing_view(decision: Decision) -> None:
     inputs = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
     assert "code" in inputs[CODE_BLOCK]["label"]["text"]
     assert FormMetadata.decode(view["private_metadata"]) == FormMetadata(
-        "AR-7K3Q", decision, snapshot(pages=40).digest
+        "AR-7K3Q", decision, snapshot(pages=40).digest, 0
     )
     shown = all_text(view["blocks"])
     assert "changed since the request" in shown and "I approve submitting these 40" in shown
@@ -254,16 +254,25 @@ def test_signing_view(decision: Decision) -> None:
         "AR-7K3Q",
         "{}",
         '{"request":"AR-7K3Q","decision":"approve"}',
-        '{"request":"ar-7k3q","decision":"approve","digest":"' + "a" * 64 + '"}',
-        '{"request":"AR-7K3Q","decision":"sign","digest":"' + "a" * 64 + '"}',
-        '{"request":"AR-7K3Q","decision":"approve","digest":"xyz"}',
-        '{"request":"AR-7K3Q","decision":"approve","digest":"' + "a" * 64 + '","user":"U0X"}',
+        '{"request":"ar-7k3q","decision":"approve","digest":"' + "a" * 64 + '","stage":0}',
+        '{"request":"AR-7K3Q","decision":"sign","digest":"' + "a" * 64 + '","stage":0}',
+        '{"request":"AR-7K3Q","decision":"approve","digest":"xyz","stage":0}',
+        '{"request":"AR-7K3Q","decision":"approve","digest":"' + "a" * 64 + '","stage":"0"}',
+        '{"request":"AR-7K3Q","decision":"approve","digest":"' + "a" * 64 + '","stage":-1}',
+        '{"request":"AR-7K3Q","decision":"approve","digest":"' + "a" * 64 + '"}',
+        '{"request":"AR-7K3Q","decision":"approve","digest":"' + "a" * 64 + '","stage":0,'
+        '"user":"U0X"}',
         '["AR-7K3Q","approve"]',
         "x" * 5000,
     ],
 )
 def test_forged_metadata_is_refused(metadata: str) -> None:
     assert FormMetadata.decode(metadata) is None
+
+
+def test_metadata_round_trips_with_its_stage() -> None:
+    meta = FormMetadata("AR-7K3Q", Decision.APPROVE, "a" * 64, 2)
+    assert FormMetadata.decode(meta.encode()) == meta
 
 
 def test_problem_and_signed_views_are_valid() -> None:
