@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bot.metrics import Metrics
 from services.errors import ApprovalsError
 from services.ports import Leases
+from services.workspace import Installation
 
 log = logging.getLogger(__name__)
 
@@ -20,14 +21,18 @@ class Job:
     name: str
     interval_seconds: float
     run: Callable[[], Awaitable[None]]
+    posts_to_slack: bool = True  # paused while the Slack app is removed (Installation)
 
 
 class JobRunner:
     """Runs registered jobs periodically until stopped; one process at a time per job."""
 
-    def __init__(self, leases: Leases, metrics: Metrics) -> None:
+    def __init__(
+        self, leases: Leases, metrics: Metrics, installation: Installation | None = None
+    ) -> None:
         self._leases = leases
         self._metrics = metrics
+        self._installation = installation
         self._jobs: list[Job] = []
         self._owner = secrets.token_hex(8)
         self._tasks: list[asyncio.Task[None]] = []
@@ -53,6 +58,9 @@ class JobRunner:
 
     async def run_once(self, job: Job) -> bool:
         """Run a job now if this process can take its lease; True when it ran."""
+        if job.posts_to_slack and self._installation is not None:
+            if await self._installation.removed() is not None:
+                return False  # logged once, when Slack said so (services/workspace.py)
         # The lease outlives one interval a little, so a slow run is not started twice.
         if not await self._leases.acquire(
             f"job:{job.name}", self._owner, job.interval_seconds * 1.5

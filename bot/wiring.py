@@ -38,6 +38,7 @@ from bot.stores.audit import RedisAuditLog
 from bot.stores.basic import RedisHealth, RedisLeases
 from bot.stores.client import RedisClient, RedisEndpoint, connect_redis
 from bot.stores.cluster_state import RedisClusterHealth
+from bot.stores.installation import RedisInstallation
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
 from bot.stores.requests import RedisRequestStore
@@ -81,6 +82,7 @@ from services.requests.policies import PolicyBook
 from services.requests.service import Requests
 from services.requests.settings import RequestSettings
 from services.secretbox import SecretBox
+from services.workspace import WorkspaceChanges
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,7 @@ class Container:
     metrics: Metrics
     slack: AsyncWebClient
     slack_api: SlackApi
+    installation: RedisInstallation  # whether Slack still accepts the token (lifecycle events)
     slack_access: SlackAccess  # the token, signing secret and API URL in use (or the playground's)
     bolt: AsyncApp
     jobs: JobRunner
@@ -555,6 +558,17 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             audit_keys=audit_keys,
             admin=admin,
         )
+        installation = RedisInstallation(redis, keys, access.bot_token)
+        workspace = WorkspaceChanges(
+            tokens=tokens,
+            linking=linking,
+            requests=RedisRequestStore(redis, keys),
+            publisher=SlackRequestPublisher(
+                slack_api, site_url=confluence_site_url(settings), sandbox=not settings.live
+            ),
+            auditor=audit,
+            installation=installation,
+        )
         deps = HandlerDeps(
             sandbox=not settings.live,
             linking=linking,
@@ -566,14 +580,23 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             evidence=evidence,
             slack=SlackSurfacesAdapter(slack_api),
             enrolment_dms=enrolment_dms,
+            workspace=workspace,
         )
         bolt = make_bolt_app(access.signing_secret, slack, deps)
-        jobs = JobRunner(leases, metrics)
+        jobs = JobRunner(leases, metrics, installation)
 
         async def refresh_idle_links() -> None:
             await vault.refresh_idle()
 
-        jobs.add(Job("refresh-idle-links", IDLE_LINK_REFRESH_SECONDS, refresh_idle_links))
+        # Keeping grants alive is Atlassian's business: it goes on while Slack is away.
+        jobs.add(
+            Job(
+                "refresh-idle-links",
+                IDLE_LINK_REFRESH_SECONDS,
+                refresh_idle_links,
+                posts_to_slack=False,
+            )
+        )
         token_jobs = ApprovalTokenJobs(tokens, enrolment_dms)
         for job in (
             Job(EXPIRE_ENROLMENTS_JOB, EXPIRE_ENROLMENTS_SECONDS, token_jobs.expire_enrolments),
@@ -610,6 +633,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             slack=slack,
             slack_api=slack_api,
             slack_access=access,
+            installation=installation,
             bolt=bolt,
             jobs=jobs,
             sandbox=sandbox,

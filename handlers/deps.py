@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handlers.lifecycle import WorkspaceEvents
 from handlers.ports import EnrolmentSender, SlackSurfaces, TokenLostAlerts
 from services.admin import AdminServices
 from services.approval_token import ApprovalTokens
@@ -26,3 +27,4 @@ class HandlerDeps:
     evidence: EvidenceReports  # signature evidence reports (PDF)
     slack: SlackSurfaces  # modals, Home, ephemeral replies, files (bot/slack)
     enrolment_dms: EnrolmentSender  # the enrolment DM and token DMs (bot/slack)
+    workspace: WorkspaceEvents  # what lifecycle events mean: deactivations, closed channels

@@ -11,6 +11,7 @@ from handlers import (
     evidence,
     help,
     home,
+    lifecycle,
     linking,
     requests,
     signing,
@@ -21,7 +22,7 @@ from handlers.slash import SubcommandRouter
 
 COMMAND = "/approvals"
 # What manifest.yml must declare; tests/unit/test_manifest.py holds the two together.
-BOT_EVENTS = ["app_home_opened"]
+BOT_EVENTS = ["app_home_opened", *lifecycle.LIFECYCLE_EVENTS]
 BOT_SCOPES = [
     "commands",
     "chat:write",
@@ -30,6 +31,8 @@ BOT_SCOPES = [
     "users:read",
     "users:read.email",
     "usergroups:read",  # @group reviewers (usergroups.users.list)
+    "channels:read",  # channel_archive, channel_left, channel_deleted
+    "groups:read",  # the same for private channels
 ]
 
 
@@ -70,5 +73,6 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
         deps.sandbox,
     )
     home.register(app, deps)
+    lifecycle.register(app, deps.workspace)
     errors.register(app, deps.slack)
     return router

@@ -93,6 +93,12 @@ class Keys:
     def health(self) -> str:
         return f"{self.prefix}health"
 
+    # Set when Slack said the app was uninstalled or its token revoked; keyed by a fingerprint
+    # of the token, so a new token starts clean. No TTL: it stays true for that token.
+    @slot(Slot.ALONE)
+    def slack_removed(self, fingerprint: str) -> str:
+        return f"{self.prefix}slack-removed:{fingerprint}"
+
     # The audit trail: a stream of entries and the head (last seq, hash, stream id) kept apart
     # so that deleting the newest entries shows; one Lua script touches both.
     @slot(Slot.AUDIT)

@@ -10,6 +10,7 @@ import secrets
 import socket
 import string
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -373,6 +374,12 @@ class FakeSlack:
         self._latency: dict[str, float] = {}
         self._stubs: dict[str, JSONDict | StubHandler] = {}
         self._last_ts_us = 0
+        # Slack's "about one message per second per channel" for chat.postMessage, enforced
+        # when set (`enforce_post_rate`): a faster post answers 429 with Retry-After, and is
+        # counted in `post_rate_limited`. Real time, not `clock`: it is the sender's pace.
+        self.post_interval: float | None = None
+        self.post_rate_limited = 0
+        self._last_post: dict[str, float] = {}
         # Channel names and user groups the workspace knows (the playground seeds them).
         self.channel_names: dict[str, str] = {}
         # Of those, the ones the app was added to; posting elsewhere is not_in_channel. Channel
@@ -578,6 +585,13 @@ class FakeSlack:
         with self._lock:
             queue = self._faults.setdefault(method, deque())
             queue.extend(_Fault("ratelimited", 429, retry_after) for _ in range(times))
+
+    def enforce_post_rate(self, interval: float | None = 1.0) -> None:
+        """Answer 429 (Retry-After: 1) to a chat.postMessage that comes less than `interval`
+        seconds after the previous one in the same channel; None stops enforcing."""
+        with self._lock:
+            self.post_interval = interval
+            self._last_post.clear()
 
     def set_latency(self, method: str | None, seconds: float) -> None:
         """Delay answers to `method` (None: every method) by `seconds`."""
@@ -1119,6 +1133,13 @@ def _auth_test(slack: FakeSlack, args: JSONDict) -> _Reply:
 def _chat_post_message(slack: FakeSlack, args: JSONDict) -> _Reply:
     channel = slack._member_channel_arg(args)
     text, blocks = slack._check_message("chat.postMessage", args)
+    if slack.post_interval is not None:
+        now = time.monotonic()
+        last = slack._last_post.get(channel)
+        if last is not None and now - last < slack.post_interval:
+            slack.post_rate_limited += 1
+            return _Reply({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": "1"})
+        slack._last_post[channel] = now
     thread_ts = args.get("thread_ts") or None
     message = FakeMessage(
         channel,

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from bot.slack.api import SlackApi
+from bot.wiring import WATCHED_SPACES_JOB
+from emulators.approvalflow.seed import ALICE
 from emulators.slack import FakeSlack
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
 from tests.scenario.requests_kit import Requests, message_text, view_text
@@ -139,3 +141,26 @@ async def test_a_request_is_posted_signed_and_submitted_through_429s(
     said += [view_text(answer["view"])]
     assert not any("try again" in text.lower() or "ratelimited" in text for text in said)
     assert slack.violations == []
+
+
+async def test_a_burst_of_30_change_sets_posts_30_requests_in_order_without_a_429(
+    world: Requests,
+) -> None:
+    slack = world.slack
+    slack.add_user("U0ALICE", real_name="Alice Anders", email="alice@example.com", is_admin=True)
+    done = await world.command("watch 98301 <#C0BURST|burst>", "U0ALICE")
+    assert done is not None and "Watching space" in (done.text or "")
+    titles = [f"Burst change set {n:02d}" for n in range(30)]
+    for title in titles:
+        world.sandbox.create_change_set(
+            {"spaceId": "98301", "title": title, "pageRefs": [{"pageId": "65601"}]},
+            account_id=ALICE,
+        )
+    slack.enforce_post_rate(1.0)  # Slack's pace: one message per second in a channel
+    await world.job(WATCHED_SPACES_JOB).run()
+
+    posts = [c for c in slack.calls_to("chat.postMessage") if c.args.get("channel") == "C0BURST"]
+    assert slack.post_rate_limited == 0 and all(c.ok for c in posts)
+    shown = [t for c in posts for t in titles if t in str(c.args.get("text"))]
+    assert shown == titles  # all 30, each once, in the order the space listed them
+    assert len([m for m in slack.messages("C0BURST") if m.thread_ts is None]) == 31

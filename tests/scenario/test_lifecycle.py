@@ -1,0 +1,111 @@
+"""Slack lifecycle events over HTTP: a person deactivated, the app uninstalled, a request's
+channel archived or left; each against the running bot, the Slack emulator and the sandbox."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from bot.wiring import WATCHED_SPACES_JOB
+from services.approval_token.service import Condition
+from tests.scenario.requests_kit import Posted, Requests, view_text
+from tests.scenario.test_requests import world as world
+
+
+async def send_event(world: Requests, event: dict[str, Any], event_id: str) -> httpx.Response:
+    body = {
+        "type": "event_callback",
+        "team_id": "T0TEAM",
+        "api_app_id": "A0APP",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": event,
+    }
+    response = await world.bot.post_signed(json.dumps(body), "application/json")
+    assert response.status_code == 200, response.text
+    return response
+
+
+async def channel_event_dm(world: Requests, posted: Posted, kind: str, event_id: str) -> str:
+    """Send a channel event for the request's channel; the DM the requester got about it."""
+    await send_event(world, {"type": kind, "channel": posted.channel}, event_id)
+    await world.slack.wait_for(
+        "chat.postMessage",
+        where=lambda c: c.ok and c.args.get("channel") == "U0ALICE" and posted.id in str(c.args),
+    )
+    return world.slack.dm_messages("U0ALICE")[-1].text
+
+
+async def test_a_deactivated_reviewer_loses_link_and_token_and_the_request_says_so(
+    world: Requests,
+) -> None:
+    posted = await world.request("cs-eng184 <@U0BOB|bob>")
+    container = world.bot.container
+    assert (await container.tokens.status("U0BOB")).condition is Condition.ACTIVE
+
+    # A profile change that is not a deactivation changes nothing.
+    await send_event(
+        world, {"type": "user_change", "user": {"id": "U0BOB", "deleted": False}}, "Ev1"
+    )
+    await send_event(
+        world, {"type": "user_change", "user": {"id": "U0BOB", "deleted": True}}, "Ev2"
+    )
+    await world.slack.wait_for(
+        "chat.postMessage", where=lambda c: c.ok and c.args.get("thread_ts") == posted.ts
+    )
+    assert (await container.tokens.status("U0BOB")).condition is Condition.REVOKED
+    assert await container.linking.status("U0BOB") is None
+    assert (await container.linking.status("U0ALICE")) is not None
+    [note] = world.slack.replies(posted.channel, posted.ts)
+    assert "<@U0BOB> was deactivated in Slack" in note.text
+    actions = [(e.action, e.target) for e in await world.audit()]
+    assert ("person.deactivated", "slack:U0BOB") in actions
+    assert any(action == "token.revoked" and "U0BOB" in target for action, target in actions)
+
+    # Their signature cannot be given any more: the form sends them to connect first.
+    form = await world.click("U0BOB", posted.id, posted=posted)
+    assert "connect" in view_text(form).lower()
+    assert world.sandbox.calls_to("submit_change_set") == []
+
+
+async def test_an_archived_channel_sends_the_requester_where_to_sign(world: Requests) -> None:
+    posted = await world.request("cs-eng184 <@U0BOB|bob>")
+    dm = await channel_event_dm(world, posted, "channel_archive", "Ev3")
+    assert posted.id in dm and "was archived" in dm and "/approvals pending" in dm
+    # The request is untouched: still signable from the command.
+    form = await world.by_command("U0BOB", f"approve {posted.id}")
+    assert "I approve submitting these 3 pages for review" in view_text(form)
+
+
+async def test_the_bot_removed_from_a_channel_tells_the_requester(world: Requests) -> None:
+    posted = await world.request("cs-eng184 <@U0BOB|bob>")
+    dm = await channel_event_dm(world, posted, "channel_left", "Ev4")
+    assert posted.id in dm and "I was removed from" in dm
+
+
+async def test_an_uninstall_stops_the_jobs_from_posting(world: Requests) -> None:
+    jobs = world.bot.container.jobs
+    watched = world.job(WATCHED_SPACES_JOB)
+    assert await jobs.run_once(watched)
+    await jobs._leases.release(f"job:{watched.name}", jobs._owner)
+
+    await send_event(world, {"type": "app_uninstalled"}, "Ev5")
+    installation = world.bot.container.installation
+    assert await installation.removed() == "app_uninstalled"
+    assert not await jobs.run_once(watched)
+    # A revoked user token (not ours) is no removal; ours was already recorded.
+    await send_event(
+        world, {"type": "tokens_revoked", "tokens": {"oauth": ["U0ALICE"], "bot": []}}, "Ev6"
+    )
+    assert await installation.removed() == "app_uninstalled"
+
+
+async def test_a_revoked_bot_token_stops_the_jobs_too(world: Requests) -> None:
+    await send_event(
+        world, {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["B0BOT"]}}, "Ev7"
+    )
+    assert await world.bot.container.installation.removed() == "tokens_revoked"
+    assert not await world.bot.container.jobs.run_once(world.job(WATCHED_SPACES_JOB))
