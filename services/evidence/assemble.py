@@ -126,10 +126,16 @@ def _policy_text(request: ApprovalRequest) -> str:
     if policy.name == DEFAULT_POLICY_NAME:
         return DEFAULT_POLICY
     stages = "; ".join(
-        f"{n}. {stage.name}: {stage.quorum} ({stage.meaning})"
+        f"{n}. {stage.name}: {_signatures(stage.quorum)}"
+        + (f", “{stage.meaning}”" if stage.meaning else "")
         for n, stage in enumerate(policy.stages, start=1)
     )
-    return f"{policy.name}: {stages}"
+    about = f" ({policy.description})" if policy.description else ""
+    return f"{policy.name}{about}. Stages in order: {stages}"
+
+
+def _signatures(count: int) -> str:
+    return "1 signature" if count == 1 else f"{count} signatures"
 
 
 def _stage_text(request: ApprovalRequest, signature: Signature) -> str | None:
@@ -143,14 +149,6 @@ def _source(source: str) -> str:
     if source.startswith("watch:"):
         return f"posted for a new change set in watched space {source.removeprefix('watch:')}"
     return "posted with /approvals request" if source == "command" else source
-
-
-def _text_attr(thing: object, name: str) -> str | None:
-    """An optional attribute some versions of a record carry (a policy's name, a stage)."""
-    value = getattr(thing, name, None)
-    if value is None or value == "":
-        return None
-    return str(getattr(value, "name", value))
 
 
 def _target_facts(request: ApprovalRequest, site_url: str) -> TargetFacts:

@@ -18,7 +18,7 @@ from emulators.slack import FakeSlack, ResponsePost
 from handlers.blocks.requests import EVIDENCE_ACTION
 from services.audit.chain import AuditEntry
 from services.evidence.wording import utc
-from services.requests.model import ApprovalRequest
+from services.requests.model import ApprovalRequest, Status
 from services.secretbox import new_key
 from tests.fakes.clock import FakeClock
 from tests.scenario.evidence_kit import (
@@ -30,6 +30,7 @@ from tests.scenario.evidence_kit import (
 )
 from tests.scenario.requests_kit import Requests, buttons, requests_world
 from tests.scenario.test_cli import run_cli
+from tests.scenario.test_policies import policies_world, sign
 
 REASON = "The SSO section still describes the old login page."
 
@@ -323,3 +324,35 @@ async def test_command_line_writes_and_verifies(
     assert code == 1 and "AR-ZZZZ" in err
     code, _, err = await run_cli("evidence", "verify", str(tmp_path / "missing.pdf"), env=env)
     assert code == 1 and "cannot read" in err
+
+
+async def test_multi_stage_request_report_names_each_stage(
+    fake_slack: FakeSlack, redis: object, redis_url: str, clock: FakeClock, tmp_path: Path
+) -> None:
+    async with policies_world(fake_slack, redis_url, clock, tmp_path) as world:
+        posted = await world.request("cs-eng184")
+        for user in ("U0BOB", "U0CAROL", "U0DAVE", "U0ERIN"):
+            await sign(world, user, posted)
+        request = await stored(world, posted.id)
+        assert request.status is Status.SUBMITTED and len(request.signatures) == 4
+
+        file = await by_command(world, "U0CAROL", posted.id)  # a signer of the middle stage
+        assert file.content is not None
+        pdf = read_pdf(file.content, tmp_path)
+        for value in (
+            "doc-control", "Author, two peer reviewers, QA", "Stages in order",
+            "1. Author: 1 signature", "2. Review: 2 signatures", "3. QA: 1 signature",
+        ):  # fmt: skip
+            assert pdf.has(value), value
+        for signature in request.signatures:
+            signer = signature.signer
+            for value in (signer.name, signer.slack_id, signer.atlassian_id, signature.meaning):
+                assert pdf.has(value), value
+        for stage in ("1 of 3, Author", "2 of 3, Review", "3 of 3, QA"):
+            assert pdf.has(stage), stage
+        text = _squeeze(pdf.text)
+        assert text.count(_squeeze("2 of 3, Review")) == 2, "both reviewers, each with the stage"
+        submission = text.index(_squeeze("5. ApprovalFlow submission"))
+        assert text.index(_squeeze("Erin Evans"), submission) > submission, "submitted as QA"
+        assert len(render_pages(file.content, tmp_path)) == len(pdf.pages)
+        assert (await world.bot.container.evidence.verify(file.content)).genuine

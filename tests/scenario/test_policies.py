@@ -8,6 +8,7 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -55,10 +56,11 @@ def add_groups(slack: FakeSlack) -> None:
     )
 
 
-@pytest.fixture
-async def world(
-    fake_slack: FakeSlack, redis: object, redis_url: str, clock: FakeClock, tmp_path: Path
+@asynccontextmanager
+async def policies_world(
+    fake_slack: FakeSlack, redis_url: str, clock: FakeClock, tmp_path: Path
 ) -> AsyncIterator[Requests]:
+    """The bot with POLICY_FILE and its group; the requester and every stage's signers ready."""
     policies = tmp_path / "policies.yml"
     policies.write_text(POLICY_FILE)
     add_groups(fake_slack)
@@ -66,6 +68,14 @@ async def world(
         fake_slack, redis_url, clock, SIGNING_POLICIES=str(policies)
     ) as world:
         await world.ready("U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0ERIN")
+        yield world
+
+
+@pytest.fixture
+async def world(
+    fake_slack: FakeSlack, redis: object, redis_url: str, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[Requests]:
+    async with policies_world(fake_slack, redis_url, clock, tmp_path) as world:
         yield world
 
 
