@@ -85,6 +85,7 @@ BARE_MIN_ACKS = 2000  # enough for /proc's 10 ms CPU ticks to resolve a fraction
 SETTLE_POLL_S = 0.25
 SETTLE_TIMEOUT_S = 5.0
 DRIVER_POOLS = 10
+DRIVER_KEEPALIVE_S = 2.0
 SETUP_CONCURRENCY = 8  # setting people up is not what is measured; keep it gentle
 FORM = "application/x-www-form-urlencoded"
 # The bot under cProfile, switched on and off by signals, so only the measured phase counts.
@@ -692,8 +693,14 @@ async def run(args: argparse.Namespace) -> int:
                         server_process(f"bot {n}", argv, more, int(more["PORT"]), workdir)
                     )
                 )
-            limits = httpx.Limits(max_connections=max(levels) + 20)
-            pool_limits = httpx.Limits(max_connections=max(levels))  # never queue a post here
+            # Idle connections go before uvicorn's 5 s keep-alive does: one reused just as the
+            # server closes it would fail a post between two levels.
+            limits = httpx.Limits(
+                max_connections=max(levels) + 20, keepalive_expiry=DRIVER_KEEPALIVE_S
+            )
+            pool_limits = httpx.Limits(  # never queue a post here
+                max_connections=max(levels), keepalive_expiry=DRIVER_KEEPALIVE_S
+            )
             async with (
                 httpx.AsyncClient(timeout=60, limits=limits) as http,
                 httpx.AsyncClient(timeout=30, follow_redirects=True) as browser,

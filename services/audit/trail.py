@@ -9,6 +9,7 @@ needs the keys: an export holds only each entry's key id, never a key).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -61,12 +62,17 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=512)  # keys are the code's own few names: check each once
+def _looks_secret(key: str) -> bool:
+    words = set(_NON_ALNUM.split(_CAMEL.sub(r"\1_\2", key).lower()))
+    lowered = key.lower()
+    return bool(words & _SECRET_WORDS) or any(stem in lowered for stem in _SECRET_STEMS)
+
+
 def check_details(details: Mapping[str, str]) -> None:
     """Raise ValueError if a details key looks like a secret or a value is an otpauth URI."""
     for key, value in details.items():
-        words = set(_NON_ALNUM.split(_CAMEL.sub(r"\1_\2", key).lower()))
-        lowered = key.lower()
-        if words & _SECRET_WORDS or any(stem in lowered for stem in _SECRET_STEMS):
+        if _looks_secret(key):
             raise ValueError(
                 f"audit details key {key!r} looks like a secret; secrets, codes and tokens "
                 "never go into the audit trail (rename the key if it is not one)"
