@@ -692,7 +692,9 @@ STAGE_LINE = "{number}. *{name}*: {who} · “{meaning}”{escalation}"
 STAGE_ESCALATION = " · escalates to {to} after {after}"
 STAGES_TITLE = "*Signing stages* ({policy})"
 STAGE_DONE = ":white_check_mark: {number}. *{name}*: signed ({progress})"
-STAGE_OPEN = ":hourglass_flowing_sand: {number}. *{name}*: waiting for {progress} of {who}"
+STAGE_OPEN = (
+    ":hourglass_flowing_sand: {number}. *{name}*: {progress} signed, waiting · may sign: {who}"
+)
 STAGE_LATER = ":white_circle: {number}. *{name}*: opens later, signed by {who}"
 STAGE_STOPPED = ":black_circle: {number}. *{name}*: not signed ({who})"
 STAGE_SIGNED_BY = "signed by {names}"

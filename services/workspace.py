@@ -88,7 +88,7 @@ class WorkspaceChanges:
         for request in await self._open_requests():
             if request.requester == user:
                 follow = DEACTIVATED_REQUESTER_NEXT
-            elif user in request.reviewers:
+            elif any(user in stage.signers for stage in request.stages):
                 follow = DEACTIVATED_REVIEWER_NEXT
             else:
                 continue

@@ -83,7 +83,7 @@ from services.requests.model import (
     Status,
 )
 from services.requests.policies import PolicyBook
-from services.requests.wording import signers_text
+from services.requests.wording import signers_list, signers_text
 
 APPROVE_ACTION = "request_approve"
 REJECT_ACTION = "request_reject"
@@ -297,8 +297,12 @@ def stages_text(request: ApprovalRequest) -> str:
         if open_stage is None or index < open_stage:
             line = STAGE_DONE.format(number=index + 1, name=esc(stage.name), progress=progress)
         elif index == open_stage and request.status is Status.PENDING:
+            signed_already = frozenset(s.signer.slack_id for s in request.signatures)
             line = STAGE_OPEN.format(
-                number=index + 1, name=esc(stage.name), progress=progress, who=who
+                number=index + 1,
+                name=esc(stage.name),
+                progress=progress,
+                who=signers_list(stage, signed_already),
             )
         elif index == open_stage or request.status is not Status.PENDING:
             line = STAGE_STOPPED.format(number=index + 1, name=esc(stage.name), who=who)

@@ -453,7 +453,7 @@ class Requests:
         await self._reporter.announce(
             rejected,
             f"{who} rejected this at {when}: “{signature.meaning}”. Reason: {signature.comment}\n"
-            "Nothing was submitted; the change set is left as it is.",
+            f"Nothing was submitted; {rejected.target} ({rejected.title}) is left as it is.",
             f"Your request {rejected.id} ({rejected.title}) was rejected by {who} at {when}. "
             f"Reason: {signature.comment}",
         )
@@ -580,8 +580,8 @@ class Requests:
                 continue
             await self._reporter.note(
                 request,
-                f"Reminder: {request.id} is still waiting for a signature. It expires at "
-                f"{utc(request.expires_at)}.",
+                f"Reminder: {request.id} ({request.title}) is still waiting for a signature. "
+                f"It expires at {utc(request.expires_at)}.",
             )
             reminded.append(request)
         return reminded

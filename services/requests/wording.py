@@ -167,17 +167,22 @@ def group_mention(group: str) -> str:
     return f"<!subteam^{group}>"
 
 
-def signers_text(stage: Stage) -> str:
-    """Who signs a stage: "<@U1>", "2 of <!subteam^S1>", "anyone but the requester"."""
+def signers_list(stage: Stage, leaving_out: frozenset[str] = frozenset()) -> str:
+    """The people and groups a stage names ("<@U1>, <!subteam^S1>"), but `leaving_out`."""
     if stage.anyone:
         return "anyone but the requester"
-    named = [mention(u) for u in stage.signers] + [group_mention(g) for g in stage.groups]
-    listed = ", ".join(named)
+    named = [mention(u) for u in stage.signers if u not in leaving_out]
+    return ", ".join(named + [group_mention(g) for g in stage.groups])
+
+
+def signers_text(stage: Stage) -> str:
+    """Who signs a stage: "<@U1>", "2 of <!subteam^S1>", "anyone but the requester"."""
+    listed = signers_list(stage)
+    if stage.anyone:
+        return listed
     if stage.required is None:
         return f"all of {listed}"
-    if len(named) == 1 and stage.groups:
-        return f"{stage.quorum} of {listed}"
-    if stage.quorum == 1 and len(named) == 1:
+    if stage.quorum == 1 and len(stage.signers) + len(stage.groups) == 1:
         return listed
     return f"{stage.quorum} of {listed}"
 

@@ -6,8 +6,10 @@ import pytest
 
 from emulators.approvalflow.seed import ALICE, ENG_SPACE
 from services.errors import InputError, NotFound, RequestClosed
-from services.requests.model import Decision, Index, Status
+from services.requests.model import Decision, Index, Policy, Stage, Status, single_stage
+from services.requests.policies import PolicyBook
 from tests.approvalflow.conftest import ALICE_SLACK
+from tests.fakes.audit_log import InMemoryAuditLog
 from tests.fakes.request_store import MemoryRequestStore
 from tests.requests.conftest import BOB_SLACK, CHANNEL, World
 
@@ -206,3 +208,24 @@ async def test_concurrent_watch_polls_post_once(redis_world: World) -> None:
         world.service.poll_watched(world.clock.now()), other.poll_watched(world.clock.now())
     )
     assert sorted(len(p) for p in posted) == [0, 1]
+
+
+async def test_a_watched_space_posts_with_its_policy(world: World) -> None:
+    two = Policy(
+        "two",
+        (
+            Stage("Review", "I reviewed these pages", required=2),
+            Stage("QA", "I approve submitting them", signers=(BOB_SLACK,)),
+        ),
+    )
+    book = PolicyBook({"two": two, "one": single_stage((), ())}, "one", "test")
+    service = world.make_service(policies=book)
+    with pytest.raises(InputError, match="no signing policy “nope”"):
+        await service.watch(ALICE_SLACK, ENG_SPACE, "C0WATCH", "nope")
+    assert await service.poll_watched(world.clock.now()) == [], "an unknown policy watches nothing"
+    await service.watch(ALICE_SLACK, ENG_SPACE, "C0WATCH", "two")
+    (posted,) = await service.poll_watched(world.clock.now())
+    assert posted.policy == two and posted.open_stage == 0
+    assert isinstance(world.audit_log, InMemoryAuditLog)
+    [added] = world.audit_log.find("request.watch.added")
+    assert added.details["policy"] == "two"

@@ -98,7 +98,9 @@ def dms(world: Requests, user: str) -> str:
 async def test_three_stages_signed_in_order_then_submitted_as_qa(world: Requests) -> None:
     posted = await world.request("cs-eng184")
     shown = message_text(world.message(posted))
-    assert "doc-control" in shown and "waiting for 0 of 1 of <@U0BOB>" in shown
+    assert (
+        "doc-control" in shown and "*Author*: 0 of 1 signed, waiting · may sign: <@U0BOB>" in shown
+    )
     assert "opens later" in shown and "<@U0ERIN>" in shown
 
     # QA first: refused, told which stage is open and who signs it.
@@ -118,6 +120,8 @@ async def test_three_stages_signed_in_order_then_submitted_as_qa(world: Requests
 
     # Two reviewers of the group; one of them twice is refused.
     assert "waiting for *Review*" in await sign(world, "U0CAROL", posted)
+    shown = message_text(world.message(posted))
+    assert "*Review*: 1 of 2 signed, waiting · may sign: <!subteam^S0REVIEW>" in shown
     assert "You already approved" in await sign(world, "U0CAROL", posted)
     assert "waiting for *QA*" in await sign(world, "U0DAVE", posted)
     shown = message_text(world.message(posted))

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
-from bot.wiring import TRACK_REVIEWS_JOB
+from bot.wiring import REQUEST_REMINDERS_JOB, TRACK_REVIEWS_JOB
 from emulators.slack import FakeSlack
 from tests.fakes.clock import FakeClock
 from tests.sandbox.conftest import APPROVALFLOW_SCOPES
@@ -206,3 +206,16 @@ async def test_the_evidence_report_names_each_page(world: Requests, tmp_path: Pa
     pdf = read_pdf(file.content, tmp_path)
     assert all(pdf.has(title) for title in PR184_PAGES)
     assert "(title not known)" not in pdf.text
+
+
+async def test_reminders_and_rejections_name_the_page(world: Requests) -> None:
+    page = await world.request(f"{ADR} <@U0BOB>")
+    world.clock.advance(hours=25)
+    await world.job(REQUEST_REMINDERS_JOB).run()
+    [reminder] = world.slack.replies(page.channel, page.ts)
+    assert f"{page.id} ({ADR_TITLE})" in reminder.text
+    form = await world.click("U0BOB", page.id, "reject", posted=page)
+    reason = "The decision log misses the 2026 entries."
+    await world.submit("U0BOB", form, code=world.code("U0BOB"), reason=reason)
+    rejection = world.slack.replies(page.channel, page.ts)[-1]
+    assert f"page 65611 ({ADR_TITLE}) is left as it is" in rejection.text
