@@ -4,8 +4,10 @@ them, the answers show to the person who typed, and the workspace survives a res
 from __future__ import annotations
 
 import asyncio
+import queue
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -120,15 +122,31 @@ def test_serve_without_slack_credentials_serves_the_playground_and_keeps_it(
         assert proc.wait(timeout=30) == 0
 
 
-def _printed(proc: subprocess.Popen[str], line: str) -> bool:
+def _printed(proc: subprocess.Popen[str], line: str, timeout: float = 60) -> bool:
+    """Waits for `line` on the bot's output, then keeps draining it in the background so a full
+    pipe can never stall the bot; a bot that never prints it fails the test instead of hanging."""
     assert proc.stdout is not None
-    seen = []
-    for out in proc.stdout:
+    stdout = proc.stdout
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def drain() -> None:
+        for out in stdout:
+            lines.put(out)
+        lines.put(None)
+
+    threading.Thread(target=drain, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            out = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if out is None:
+            break
         seen.append(out)
         if out.strip() == line:
             return True
-        if len(seen) > 200:
-            break
     raise AssertionError(f"never printed {line!r}: {''.join(seen)}")
 
 
