@@ -102,7 +102,6 @@ EXPIRE_REQUESTS_JOB = "expire-requests"
 REQUEST_REMINDERS_JOB = "request-reminders"
 TRACK_REVIEWS_JOB = "track-reviews"
 WATCHED_SPACES_JOB = "watched-spaces"
-RECOVER_SUBMITS_JOB, RECOVER_SUBMITS_SECONDS = "recover-submits", 5
 ESCALATIONS_JOB = "request-escalations"
 # ApprovalFlow in sandbox mode: the sandbox accepts any app and environment id.
 SANDBOX_APP_ID = SANDBOX_ENV_ID = "sandbox"
@@ -469,17 +468,12 @@ def request_jobs(requests: Requests, clock: Clock, interval: float) -> list[Job]
     async def escalate() -> None:
         await requests.escalate_due(clock.now())
 
-    async def recover() -> None:
-        await requests.recover_stuck(clock.now())
-
     return [
         Job(EXPIRE_REQUESTS_JOB, interval, expire),
         Job(REQUEST_REMINDERS_JOB, interval, remind),
         Job(TRACK_REVIEWS_JOB, interval, track),
         Job(WATCHED_SPACES_JOB, interval, watched),
         Job(ESCALATIONS_JOB, interval, escalate),
-        # Its own short period: a dead process's submit is settled within seconds of its lease.
-        Job(RECOVER_SUBMITS_JOB, RECOVER_SUBMITS_SECONDS, recover),
     ]
 
 

@@ -389,12 +389,6 @@ class ApprovalRequest:
         self._check_holder(attempt_id)
         return replace(self, last_error=error or "unknown")
 
-    def renew_lease(self, attempt_id: str, lease_until: datetime) -> ApprovalRequest:
-        """The live submit is still waiting for ApprovalFlow: hold its claim longer."""
-        self._check_holder(attempt_id)
-        assert self.attempt is not None  # _check_holder refuses a request without one
-        return replace(self, attempt=replace(self.attempt, lease_until=lease_until))
-
     def reclaim(self, now: datetime, attempt_id: str, lease_until: datetime) -> ApprovalRequest:
         """Take over a submit whose lease ran out (its process died) under a new attempt id;
         the old holder's finish or fail is refused from now on."""

@@ -14,12 +14,9 @@ class RequestSettings:
     reminder_hours: float = 24  # REMINDER_HOURS
     poll_interval_seconds: float = 60  # POLL_INTERVAL_SECONDS
     confluence_site_url: str | None = None  # CONFLUENCE_SITE_URL: pasted links must be there
-    # A submit holding its claim longer than this is stuck (its process died). The live submit
-    # renews it every `submit_heartbeat_seconds` while ApprovalFlow has not answered, so a slow
-    # answer never looks stuck, and a dead process's submit is taken over within a lease plus
-    # one run of the recovery job (RECOVER_SUBMITS_SECONDS in bot/wiring.py): well inside 30 s.
-    submit_lease_seconds: float = 15
-    submit_heartbeat_seconds: float = 4
+    # A submit holding its claim longer than this is stuck (its process died): longer than the
+    # ApprovalFlow client's write timeout (30 s + connect), so a live submit is never taken over.
+    submit_lease_seconds: float = 120
     # A person's second window on a request waits this long for the first one's checks.
     signing_hold_seconds: float = 60
     # Tracking polls back off while nothing changes, up to this.

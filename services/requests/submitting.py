@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import secrets
@@ -53,14 +52,10 @@ class Submits:
         self._settings = settings
 
     async def submit(self, request: ApprovalRequest, attempt: SubmitAttempt) -> ApprovalRequest:
-        heartbeat = asyncio.create_task(self._heartbeat(request, attempt.attempt_id))
         try:
             submission = await submit_target(self._api, attempt.signer.slack_id, request.target)
         except ApprovalsError as exc:
             return await self._failed(request, attempt, exc)
-        finally:
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
         if not submission.submitted:
             return await self._failed(
                 request, attempt, _none_submitted(submission, request.snapshot)
@@ -72,26 +67,6 @@ class Submits:
             None,
             "request.submit.succeeded",
         )
-
-    async def _heartbeat(self, request: ApprovalRequest, attempt_id: str) -> None:
-        """Renew the submit's lease while this process waits for ApprovalFlow: only a submit
-        whose process died stops renewing, and only that one is taken over."""
-        lease = timedelta(seconds=self._settings.submit_lease_seconds)
-        while True:
-            await asyncio.sleep(self._settings.submit_heartbeat_seconds)
-            renew = functools.partial(
-                ApprovalRequest.renew_lease,
-                attempt_id=attempt_id,
-                lease_until=self._clock.now() + lease,
-            )
-            try:
-                await apply(self._store, request, renew)
-            except (TransitionRefused, NotFound):
-                return  # settled, taken over or gone: nothing left to hold
-            except ApprovalsError as exc:
-                log.warning(
-                    "submit lease not renewed", extra={"request": request.id, "error": str(exc)}
-                )
 
     async def submitted(
         self,
