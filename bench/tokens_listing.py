@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
+from bench.admin_seed import seed_users
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.keys import Keys
@@ -40,7 +41,6 @@ from services.audit.trail import AuditTrail
 from services.clock import SystemClock
 from services.secretbox import SecretBox, new_key
 from testkit.redis_server import throwaway_redis
-from tests.admin_seed import seed_users
 
 BUDGET_SECONDS = 1.0
 

@@ -22,6 +22,9 @@ from emulators.slack.delivery import AppDelivery
 from emulators.slack.persist import load, save
 from emulators.slack.playground.seed import TEAM_ID, TEAM_NAME, seed_workspace
 
+# Slack bot tokens start so; the rest is random and lives only as long as the process.
+BOT_TOKEN_PREFIX = "xoxb-" + "playground-"
+
 log = logging.getLogger(__name__)
 
 PLAYGROUND_MOUNT = "/playground"
@@ -82,7 +85,7 @@ async def make_playground(
     if not settings.playground:
         return None
     local = f"http://127.0.0.1:{settings.PORT}"
-    token = "xoxb-playground-" + secrets.token_hex(16)
+    token = BOT_TOKEN_PREFIX + secrets.token_hex(16)
     slack = FakeSlack(
         team_id=TEAM_ID, team_name=TEAM_NAME, tokens=[token], bot_user_id="U0APPROVALS"
     )

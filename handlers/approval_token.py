@@ -142,7 +142,7 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
         if link is None:
             text, blocks = connect_first_message(sandbox)
         else:
-            # The label in the authenticator app is the Atlassian email (issue 5); a link made
+            # The label in the authenticator app is the Atlassian email; a link made
             # without REQUIRE_EMAIL_MATCH may have it hidden, and then the name must do.
             label = link.email or link.name
             enrolment = await enrol_by_dm(tokens, dms, user, label)

@@ -21,8 +21,8 @@ class HandlerDeps:
     linking: AccountLinking
     tokens: ApprovalTokens
     token_alerts: TokenLostAlerts  # the same alerts the service raises, for /approvals lost
-    admin: AdminServices  # /approvals tokens and audit (issue 7)
-    requests: RequestService  # approval requests and signing (issue 6)
+    admin: AdminServices  # /approvals tokens and audit
+    requests: RequestService  # approval requests and signing
     approvals_channel: str | None  # APPROVALS_CHANNEL: where requests go unless one is named
     evidence: EvidenceReports  # signature evidence reports (PDF)
     slack: SlackSurfaces  # modals, Home, ephemeral replies, files (bot/slack)

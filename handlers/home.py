@@ -15,7 +15,7 @@ from handlers.requests import home_pending_section
 
 
 def register(app: AsyncApp, deps: HandlerDeps) -> None:
-    # What waits for my signature first, then my link and Approval Token (issue 6).
+    # What waits for my signature first, then my link and Approval Token.
     sections = [
         home_pending_section(deps.requests),
         link_status_section(deps.linking),

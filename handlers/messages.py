@@ -76,7 +76,7 @@ def missing_argument(usage: str) -> str:
     return f"That needs more: `/approvals {usage}`."
 
 
-# --- Atlassian link: connect, disconnect, status, DMs and the callback pages (issue 3) -------
+# --- Atlassian link: connect, disconnect, status, DMs and the callback pages ----------------
 
 CONNECT_BUTTON = "Connect Atlassian"
 CONNECT_TEXT = (
@@ -204,7 +204,7 @@ LINK_PAGES: dict[str, tuple[str, str]] = {
 }
 
 
-# --- Approval Token: enroll, the code modal, lost, status, DMs, alerts (issue 5) --------------
+# --- Approval Token: enroll, the code modal, lost, status, DMs, alerts --------------
 
 OWN_ONLY_NO_ARGUMENTS = "`{name}` takes no arguments: it always acts on your own Approval Token."
 ENROL_NEEDS_LINK = (
@@ -302,7 +302,7 @@ ENROLMENT_STATUS_NEXT: dict[str, str] = {
 }
 
 
-# --- Admin: /approvals tokens and /approvals audit (issue 7) ---------------------------------
+# --- Admin: /approvals tokens and /approvals audit ---------------------------------
 
 TOKENS_TITLE = "Approval Tokens"
 TOKENS_LOADING = ":hourglass_flowing_sand: Reading every Approval Token and Atlassian link…"
@@ -410,7 +410,7 @@ AUDIT_EXPORT_SENT = (
 AUDIT_EXPORT_COMMENT = "Audit trail export{since}: {entries} entries. {check}"
 
 
-# --- Approval requests, signing and tracking (issue 6) ------------------------------------
+# --- Approval requests, signing and tracking ------------------------------------
 
 REQUEST_USAGE = (
     "request <change-set-id|page-id|page-url> [--policy NAME] [@reviewers|@group] [#channel]"

@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 #   token.revoked / token.extended / token.unlocked (actor: the user or the admin)
 # Each verification records exactly one of them.
 
-PENDING_FOR = timedelta(minutes=10)  # an unconfirmed enrolment expires (issue 5)
+PENDING_FOR = timedelta(minutes=10)  # an unconfirmed enrolment expires
 REMINDER_DAYS = (7, 1)  # expiry DMs, days before
 # An attempt finds the record changed (re-enrolled, revoked) between read and write only in a
 # race; re-reading once or twice settles it against the new record.
@@ -179,7 +179,7 @@ class ApprovalTokens:
         self._auditor = auditor
         self._alerts = alerts
         # The failure-counting window is the lockout length: TOTP_MAX_FAILURES failures within
-        # TOTP_LOCKOUT_MINUTES lock for TOTP_LOCKOUT_MINUTES (issue 5).
+        # TOTP_LOCKOUT_MINUTES lock for TOTP_LOCKOUT_MINUTES.
         self._rules = AttemptRules(
             max_failures=max_failures,
             failure_window=timedelta(minutes=lockout_minutes),

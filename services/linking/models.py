@@ -8,7 +8,7 @@ from typing import Any
 
 from services.errors import SecretError
 
-# What /approvals connect asks for (issue 3). `read:me` and `offline_access` are what linking
+# What /approvals connect asks for. `read:me` and `offline_access` are what linking
 # itself needs; without the others the link works but the actions needing them will not.
 REQUESTED_SCOPES: tuple[str, ...] = (
     "read:forge-app:confluence",
@@ -24,7 +24,7 @@ REQUESTED_SCOPES: tuple[str, ...] = (
 )
 ESSENTIAL_SCOPES: tuple[str, ...] = ("read:me", "offline_access")
 
-# Refresh when the access token has less than this left (issue 3: "within 60 s").
+# Refresh when the access token has less than this left ("within 60 s").
 EXPIRY_MARGIN = timedelta(seconds=60)
 # Keep refresh tokens well inside Atlassian's 90-day inactivity limit.
 IDLE_REFRESH_AFTER = timedelta(days=30)

@@ -41,7 +41,7 @@ from services.ports import Clock, Directory
 
 log = logging.getLogger(__name__)
 
-STATE_TTL = timedelta(minutes=10)  # issue 3: single use, 10 minutes
+STATE_TTL = timedelta(minutes=10)  # single use, 10 minutes
 
 
 def same_site(a: str, b: str) -> bool:

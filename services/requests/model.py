@@ -478,7 +478,7 @@ class ApprovalRequest:
         return replace(self, policy=policy, reviewers=reviewers)
 
 
-# A rejection reason's length (issue 6; ApprovalFlow's own rule for rejection comments, §3.3).
+# A rejection reason's length (ApprovalFlow's own rule for rejection comments, §3.3).
 REASON_MIN, REASON_MAX = 20, 280
 COMMENT_MAX = 280  # an approval's optional comment, as long as a reason may be
 

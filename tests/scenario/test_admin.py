@@ -18,6 +18,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from bench.admin_seed import SEALED_MARK, access_token, seed_users
 from bot.stores.linking import RedisGrantStore
 from emulators.slack import FakeSlack, FakeView, ResponsePost
 from emulators.slack.blockkit_limits import message_problems, view_problems
@@ -31,7 +32,6 @@ from services.errors import TokenLocked, TokenRevoked, WrongCode
 from services.linking import REQUESTED_SCOPES, SealedGrants
 from services.linking.models import Grant
 from testkit.rfc6238 import code_for_step
-from tests.admin_seed import SEALED_MARK, access_token, seed_users
 from tests.fakes.clock import FakeClock
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
 
