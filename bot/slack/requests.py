@@ -1,15 +1,17 @@
 """`Publisher` for approval requests: one channel message per request, rewritten in place by its
-ts; thread replies under it; DMs. Every message is valid Block Kit and says "sandbox" in sandbox
-mode."""
+ts; each outcome's thread replies and DM in handlers/blocks/outcomes.py's words. Every message
+is valid Block Kit and says "sandbox" in sandbox mode."""
 
 from __future__ import annotations
 
 import logging
 
 from bot.slack.api import SlackApi
+from handlers.blocks.outcomes import kept_note, words
 from handlers.blocks.requests import cannot_post_text, note_message, request_message
 from services.errors import InputError, SlackChannelClosed, SlackGone
 from services.requests.model import ApprovalRequest
+from services.requests.outcomes import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +40,18 @@ class SlackRequestPublisher:
             # The person who named the channel can fix it: an input error, not an outage.
             raise InputError(cannot_post_text(exc.error, request.channel)) from None
 
-    async def thread_note(self, request: ApprovalRequest, text: str) -> None:
-        body, blocks = note_message(text, self._sandbox)
-        await self._api.post_message(request.channel, body, blocks, thread_ts=request.message_ts)
+    async def report(self, outcome: Outcome) -> None:
+        told = words(outcome)
+        request = outcome.request
+        for reply in told.thread:
+            body, blocks = note_message(reply, self._sandbox)
+            await self._api.post_message(
+                request.channel, body, blocks, thread_ts=request.message_ts
+            )
+        if told.dm is not None:
+            body, blocks = note_message(told.dm, self._sandbox)
+            # A user id as the channel posts in the app's DM with that person.
+            await self._api.post_message(request.requester, body, blocks)
 
-    async def tell(self, user_id: str, request: ApprovalRequest, text: str) -> None:
-        body, blocks = note_message(text, self._sandbox)
-        # A user id as the channel posts in the app's DM with that person.
-        await self._api.post_message(user_id, body, blocks)
+    def kept_note(self, outcome: Outcome) -> str:
+        return kept_note(outcome)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from services.audit.events import Actor, AuditEvent, Auditor
 from services.requests.model import ApprovalRequest, Decision, Signature, Signer
+from services.requests.outcomes import Outcome
 from services.requests.ports import Publisher
 from services.requests.store import RequestStore
 
@@ -38,19 +41,19 @@ class Reporter:
             request = request.with_changes(message_ts=ts)
         return request
 
-    async def note(self, request: ApprovalRequest, text: str) -> None:
-        """A reply in the request message's thread."""
-        await self._publisher.thread_note(request, text)
+    async def report(self, outcome: Outcome) -> None:
+        """What happened, told in the thread and to the requester (the words are handlers')."""
+        await self._publisher.report(outcome)
 
-    async def tell(self, user: str, request: ApprovalRequest, text: str) -> None:
-        """A DM about the request."""
-        await self._publisher.tell(user, request, text)
+    async def announce(self, outcome: Outcome) -> ApprovalRequest:
+        """An outcome that changes the message: rewritten first, then told."""
+        request = await self.publish(outcome.request)
+        await self.report(replace(outcome, request=request))
+        return request
 
-    async def announce(self, request: ApprovalRequest, note: str, dm: str) -> None:
-        """An outcome: the message rewritten, a thread reply and a DM to the requester."""
-        request = await self.publish(request)
-        await self.note(request, note)
-        await self.tell(request.requester, request, dm)
+    def kept_note(self, outcome: Outcome) -> str:
+        """The note the request message keeps for an outcome."""
+        return self._publisher.kept_note(outcome)
 
     async def audit_signature(self, request: ApprovalRequest, signature: Signature) -> None:
         await self.audit(

@@ -46,6 +46,15 @@ from services.requests.model import (
     normalise_request_id,
     signature_meaning,
 )
+from services.requests.outcomes import (
+    Escalated,
+    Expired,
+    Reassigned,
+    Rejected,
+    Reminded,
+    Signed,
+    StageCompleted,
+)
 from services.requests.policies import DEFAULT_BOOK, PolicyBook
 from services.requests.ports import (
     GroupMembers,
@@ -67,21 +76,14 @@ from services.requests.watching import Watching
 from services.requests.wording import (
     already_signed,
     closed,
-    escalation_dm,
-    escalation_note,
     missing_scope,
     no_such_request,
     not_a_signer,
     nothing_left,
     reassign_refused,
-    reassigned_note,
     refusal,
-    signature_note,
-    stage_completed_dm,
     stage_moved,
     stage_not_open,
-    stage_opened_note,
-    utc,
 )
 
 log = logging.getLogger(__name__)
@@ -449,15 +451,7 @@ class Requests:
     async def _announce_rejection(
         self, rejected: ApprovalRequest, signature: Signature
     ) -> ApprovalRequest:
-        who, when = signature.signer.name, utc(signature.signed_at)
-        await self._reporter.announce(
-            rejected,
-            f"{who} rejected this at {when}: “{signature.meaning}”. Reason: {signature.comment}\n"
-            f"Nothing was submitted; {rejected.target} ({rejected.title}) is left as it is.",
-            f"Your request {rejected.id} ({rejected.title}) was rejected by {who} at {when}. "
-            f"Reason: {signature.comment}",
-        )
-        return rejected
+        return await self._reporter.announce(Rejected(rejected, signature))
 
     async def _nothing_left(
         self, request: ApprovalRequest, user: str, snapshot: TargetSnapshot
@@ -487,10 +481,10 @@ class Requests:
         """A signature that leaves stages to sign: the message shows it, the thread gets a
         reply, and a stage it completes is told to the requester and to the next signers."""
         saved = await self._reporter.publish(saved)
-        await self._reporter.note(saved, signature_note(saved, signature))
         if saved.open_stage != before.open_stage and saved.open_stage is not None:
-            await self._reporter.note(saved, stage_opened_note(saved))
-            await self._reporter.tell(saved.requester, saved, stage_completed_dm(saved, signature))
+            await self._reporter.report(StageCompleted(saved, signature))
+        else:
+            await self._reporter.report(Signed(saved, signature))
         return saved
 
     async def reassign(
@@ -521,9 +515,7 @@ class Requests:
             reason=reason,
             details={"from": old, "to": new},
         )
-        saved = await self._reporter.publish(saved)
-        await self._reporter.note(saved, reassigned_note(saved, actor, old, new, reason))
-        return saved
+        return await self._reporter.announce(Reassigned(saved, actor, old, new, reason))
 
     async def escalate_due(self, now: datetime) -> list[ApprovalRequest]:
         """Stages open longer than their `escalate_after`: a thread reply mentioning whom they
@@ -542,8 +534,7 @@ class Requests:
                 reason=f"stage {stage + 1} open since {request.opened_at().isoformat()}",
                 details={"stage": request.stages[stage].name},
             )
-            await self._reporter.note(request, escalation_note(request, stage))
-            await self._reporter.tell(request.requester, request, escalation_dm(request, stage))
+            await self._reporter.report(Escalated(request, stage))
             escalated.append(request)
         return escalated
 
@@ -560,14 +551,7 @@ class Requests:
                 request,
                 reason=f"no signature within {self._settings.request_ttl_hours:g} hours",
             )
-            request = await self._reporter.publish(request)
-            await self._reporter.tell(
-                request.requester,
-                request,
-                f"Your request {request.id} ({request.title}) expired at "
-                f"{utc(request.expires_at)} without a signature. If it is still needed, post "
-                f"a new one: /approvals request {request.target.id}",
-            )
+            request = await self._reporter.announce(Expired(request))
             expired.append(request)
         return expired
 
@@ -578,11 +562,7 @@ class Requests:
                 request = await apply_by_id(self._store, request_id, lambda r: r.remind(now))
             except (TransitionRefused, NotFound):
                 continue
-            await self._reporter.note(
-                request,
-                f"Reminder: {request.id} ({request.title}) is still waiting for a signature. "
-                f"It expires at {utc(request.expires_at)}.",
-            )
+            await self._reporter.report(Reminded(request))
             reminded.append(request)
         return reminded
 

@@ -1,4 +1,5 @@
-"""What the requests feature says: times, counts, and the errors a signer or requester sees."""
+"""What a refused step says (the errors a signer or requester sees), and the phrases shared with
+handlers/blocks/outcomes.py, which says what happened to a request."""
 
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ def pages_text(n: int) -> str:
     return "1 page" if n == 1 else f"{n} pages"
 
 
-def sentence(exc: Exception) -> str:
-    return str(exc).strip().rstrip(".")
+def sentence(cause: object) -> str:
+    """An error's text as a clause: no full stop of its own."""
+    return str(cause).strip().rstrip(".")
 
 
 def already_signed(request: ApprovalRequest, signature: Signature) -> AlreadySigned:
@@ -187,7 +189,7 @@ def signers_text(stage: Stage) -> str:
     return f"{stage.quorum} of {listed}"
 
 
-def _upper_first(text: str) -> str:
+def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
@@ -216,7 +218,7 @@ def stage_not_open(request: ApprovalRequest, wanted: int) -> RequestError:
         return closed(request, request.created_at)
     stage = request.stages[open_stage]
     if wanted < open_stage:
-        now_open = _upper_first(stage_label(request, open_stage))
+        now_open = upper_first(stage_label(request, open_stage))
         return AlreadySigned(
             f"The stage you signed for, {stage_label(request, wanted)}, got its signatures "
             f"meanwhile, so yours was not recorded. {now_open} is open now; "
@@ -270,65 +272,6 @@ def reassign_refused(
     )
 
 
-def reassigned_note(request: ApprovalRequest, actor: str, old: str, new: str, reason: str) -> str:
-    why = f" Reason: {reason}" if reason else ""
-    return (
-        f"<@{actor}> reassigned <@{old}>'s signature on {request.id} to <@{new}>.{why} "
-        f"<@{new}>, you sign as yourself, with your own Approval Token."
-    )
-
-
-def _escalation_people(stage: Stage) -> str:
-    named = [mention(u) for u in stage.escalate_to] + [
-        group_mention(g) for g in stage.escalate_groups
-    ]
-    return ", ".join(named)
-
-
-def escalation_note(request: ApprovalRequest, index: int) -> str:
-    stage = request.stages[index]
-    return (
-        f"Escalation: {stage_label(request, index)} has waited since {utc(request.opened_at())} "
-        f"for {stage_progress(request, index)} signatures by {signers_text(stage)}. "
-        f"{_escalation_people(stage)}: please help it get signed, or reassign a signer "
-        f"(/approvals reassign {request.id} @from @to)."
-    )
-
-
-def escalation_dm(request: ApprovalRequest, index: int) -> str:
-    stage = request.stages[index]
-    return (
-        f"Your request {request.id} ({request.title}) has waited since "
-        f"{utc(request.opened_at())} for its “{stage.name}” signatures; it was escalated to "
-        f"{_escalation_people(stage)}."
-    )
-
-
 def stage_progress(request: ApprovalRequest, index: int) -> str:
     stage = request.stages[index]
     return f"{len(request.approvals_in(index))} of {stage.quorum}"
-
-
-def signature_note(request: ApprovalRequest, signature: Signature) -> str:
-    return (
-        f"{signature.signer.name} signed {stage_label(request, signature.stage)} at "
-        f"{utc(signature.signed_at)}: “{signature.meaning}” "
-        f"({stage_progress(request, signature.stage)})."
-    )
-
-
-def stage_opened_note(request: ApprovalRequest) -> str:
-    index = request.open_stage
-    assert index is not None
-    stage = request.stages[index]
-    return (
-        f"{_upper_first(stage_label(request, index))} is open: {signers_text(stage)}, please "
-        f"sign {request.id} (“{stage.meaning or 'I approve submitting these pages for review'}”)."
-    )
-
-
-def stage_completed_dm(request: ApprovalRequest, signature: Signature) -> str:
-    done = request.stages[signature.stage].name
-    index = request.open_stage
-    after = "" if index is None else f" Next: {stage_label(request, index)}."
-    return f"Your request {request.id} ({request.title}): stage “{done}” is signed.{after}"
