@@ -387,6 +387,19 @@ def make_confluence(settings: Settings, vault: TokenVault, clock: Clock) -> Conf
     )
 
 
+def make_publisher(
+    settings: Settings, slack: SlackApi, groups: SlackGroupMembers
+) -> SlackRequestPublisher:
+    """Requests shown in Slack: the message, its thread and DMs, in handlers/' words."""
+    return SlackRequestPublisher(
+        slack,
+        site_url=confluence_site_url(settings),
+        sandbox=not settings.live,
+        groups=groups,
+        allow_self=settings.ALLOW_SELF_APPROVAL,
+    )
+
+
 def make_requests(
     settings: Settings,
     *,
@@ -410,9 +423,7 @@ def make_requests(
         tokens=tokens,
         identities=LinkIdentities(linking),
         groups=groups,
-        publisher=SlackRequestPublisher(
-            slack, site_url=confluence_site_url(settings), sandbox=not settings.live
-        ),
+        publisher=make_publisher(settings, slack, groups),
         auditor=audit,
         clock=clock,
         settings=RequestSettings(
@@ -563,9 +574,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             tokens=tokens,
             linking=linking,
             requests=RedisRequestStore(redis, keys),
-            publisher=SlackRequestPublisher(
-                slack_api, site_url=confluence_site_url(settings), sandbox=not settings.live
-            ),
+            publisher=make_publisher(settings, slack_api, groups),
             auditor=audit,
             installation=installation,
         )

@@ -132,6 +132,8 @@ async def test_three_stages_signed_in_order_then_submitted_as_qa(world: Requests
     assert "waiting for *Review*" in await sign(world, "U0CAROL", posted)
     shown = message_text(world.message(posted))
     assert "*Review*: 1 of 2 signed, waiting · may sign: <!subteam^S0REVIEW>" in shown
+    # Who of the group may still sign: its members less the one who signed.
+    assert "may sign: <!subteam^S0REVIEW> (<@U0DAVE>, <@U0FRANK>)" in shown
     assert "You already approved" in await sign(world, "U0CAROL", posted)
     assert "waiting for *QA*" in await sign(world, "U0DAVE", posted)
     shown = message_text(world.message(posted))
