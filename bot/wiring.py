@@ -542,7 +542,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         approvalflow = make_approvalflow(settings, vault, clock)
         stack.push_async_callback(approvalflow.aclose)
         groups = SlackGroupMembers(slack_api)
-        policies = await load_policies(settings.SIGNING_POLICIES, groups.handles)
+        policies = await load_policies(settings.SIGNING_POLICIES, groups.handles, groups.members)
         confluence = make_confluence(settings, vault, clock)
         stack.push_async_callback(confluence.aclose)
         requests = make_requests(
