@@ -21,13 +21,9 @@ from services.confluence.endpoints import READ_PAGE
 from services.confluence.ports import ConfluenceApi, ConfluenceSpace
 from services.confluence.snapshots import with_confluence
 from services.errors import (
-    AlreadySigned,
-    InputError,
     NotAllowed,
     NotFound,
-    ReasonInvalid,
     RequestError,
-    SnapshotChanged,
     TransitionRefused,
 )
 from services.ports import Clock
@@ -76,12 +72,25 @@ from services.requests.watching import Watching
 from services.requests.wording import (
     already_signed,
     closed,
+    comment_too_long,
+    form_not_ours,
     missing_scope,
     no_such_request,
+    not_a_decision,
+    not_a_request_id,
     not_a_signer,
     nothing_left,
+    own_request,
+    page_hidden,
+    reason_invalid,
+    reason_too_long,
+    reassign_not_allowed,
     reassign_refused,
+    reassign_same_person,
     refusal,
+    request_gone,
+    signing_elsewhere,
+    snapshot_changed,
     stage_moved,
     stage_not_open,
 )
@@ -309,9 +318,7 @@ class Requests:
         comment = comment.strip()
         _check_comment(decision, comment)
         if not _DIGEST.fullmatch(confirmed_digest):
-            raise InputError(
-                "This form is not one the bot opened. Open it again from the request message."
-            )
+            raise form_not_ours()
         now = self._clock.now()
         hold = now + timedelta(seconds=self._settings.signing_hold_seconds)
         opening = await self._store.open_signing(wanted, user, now, hold)
@@ -324,12 +331,7 @@ class Requests:
                 raise stage_moved(request, stage)
             identity, snapshot = await self._checks(request, user)
             if snapshot.digest != confirmed_digest:
-                raise SnapshotChanged(
-                    f"What you confirmed is not what {request.id} would sign now: its pages "
-                    "changed since the form was opened. Check the pages as they are now and "
-                    "sign again.",
-                    snapshot,
-                )
+                raise snapshot_changed(request, snapshot)
             if decision is Decision.APPROVE and not snapshot.submittable:
                 raise await self._nothing_left(request, user, snapshot)
             # Last, so a refusal above never uses up the person's code.
@@ -394,10 +396,7 @@ class Requests:
         if member_of is None:
             member_of = await self._member_of(request, user, {})
         if user == request.requester and not self._settings.allow_self_approval:
-            raise NotAllowed(
-                f"You asked for {request.id}, so someone else must sign it: a requester cannot "
-                "sign their own request."
-            )
+            raise own_request(request)
         stage = request.stage_of(user, member_of, self._settings.allow_self_approval)
         if stage is None:
             await self._reporter.audit(
@@ -426,12 +425,7 @@ class Requests:
                 snapshot, self._confluence, user, known=request.snapshot
             )
             if isinstance(request.target, PageTarget) and snapshot.pages[0].restricted:
-                raise NotAllowed(
-                    f"Confluence does not show you page {request.target.page_id} (a page "
-                    "restriction keeps you out, or it was deleted), so you cannot sign what it "
-                    "says. Ask a space admin for access, or ask the requester to name someone "
-                    "who can read it."
-                )
+                raise page_hidden(request.target.page_id)
         return identity, snapshot
 
     async def _member_of(
@@ -472,7 +466,7 @@ class Requests:
         """The error for a signature that lost a race after its checks passed."""
         current = await self._store.get(request_id)
         if current is None:
-            return NotFound(f"There is no request {request_id} any more.")
+            return request_gone(request_id)
         return refusal(current, user, refused, self._clock.now())
 
     async def _signed_stage(
@@ -494,15 +488,12 @@ class Requests:
         admin asks; `admin` says the caller is one). Audited with the reason; @new is told."""
         request = await self.get(request_id)
         if actor != request.requester and not admin:
-            raise NotAllowed(
-                f"Only the requester of {request.id} (<@{request.requester}>) or an admin can "
-                "reassign its signers."
-            )
+            raise reassign_not_allowed(request)
         if old == new:
-            raise InputError("Name two different people: the signer to replace, then the new one.")
+            raise reassign_same_person()
         reason = reason.strip()
         if len(reason) > COMMENT_MAX:
-            raise InputError(f"A reason is at most {COMMENT_MAX} characters.")
+            raise reason_too_long(COMMENT_MAX)
         try:
             saved = await apply(self._store, request, lambda r: r.reassign(old, new))
         except TransitionRefused as exc:
@@ -573,8 +564,7 @@ class Requests:
 def _request_id(text: str) -> str:
     wanted = normalise_request_id(text)
     if wanted is None:
-        shown = text.strip()[:20] or "(nothing)"
-        raise InputError(f"“{shown}” is not a request id. Request ids look like AR-7K3Q.")
+        raise not_a_request_id(text)
     return wanted
 
 
@@ -583,20 +573,15 @@ def _decision(value: object) -> Decision:
     try:
         return Decision(str(value))
     except ValueError:
-        raise InputError("A decision is approve or reject.") from None
+        raise not_a_decision() from None
 
 
 def _check_comment(decision: Decision, comment: str) -> None:
     if decision is Decision.REJECT:
         if not REASON_MIN <= len(comment) <= REASON_MAX:
-            raise ReasonInvalid(
-                f"A rejection needs a reason of {REASON_MIN}-{REASON_MAX} characters "
-                f"(yours has {len(comment)}), so the requester knows what to change."
-            )
+            raise reason_invalid(REASON_MIN, REASON_MAX, len(comment))
     elif len(comment) > COMMENT_MAX:
-        raise InputError(
-            f"A comment is at most {COMMENT_MAX} characters (yours has {len(comment)})."
-        )
+        raise comment_too_long(COMMENT_MAX, len(comment))
 
 
 def _page_count(snapshot: TargetSnapshot) -> int:
@@ -619,8 +604,5 @@ def _opened(
     if request is None or claim is Claim.MISSING:
         raise no_such_request(request_id)
     if claim is Claim.BUSY:
-        raise AlreadySigned(
-            f"You are already signing {request.id} in another window. Finish there, or try "
-            "again in a minute."
-        )
+        raise signing_elsewhere(request)
     return request

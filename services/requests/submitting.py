@@ -30,7 +30,7 @@ from services.requests.outcomes import SubmitFailed, SubmitInterrupted, Submitte
 from services.requests.reporter import Reporter, actor_of
 from services.requests.settings import RequestSettings
 from services.requests.store import RequestStore
-from services.requests.wording import reasons
+from services.requests.wording import none_submitted
 
 log = logging.getLogger(__name__)
 
@@ -230,8 +230,7 @@ class Submits:
 
 
 def _none_submitted(submission: Submission, known: TargetSnapshot) -> NothingToSubmit:
-    why = reasons(page_outcomes(submission, known))
-    return NothingToSubmit(f"ApprovalFlow submitted none of the pages ({why})")
+    return none_submitted(page_outcomes(submission, known))
 
 
 def page_outcomes(submission: Submission, known: TargetSnapshot) -> tuple[PageOutcome, ...]:

@@ -10,15 +10,18 @@ from services.approvalflow.endpoints import PRODUCT_SCOPE
 from services.approvalflow.targets import Target, TargetSnapshot
 from services.errors import (
     AlreadySigned,
+    InputError,
     MissingScope,
     NotAllowed,
     NotEligible,
     NotFound,
     NothingToSubmit,
     NotPending,
+    ReasonInvalid,
     RequestClosed,
     RequestError,
     SignedBefore,
+    SnapshotChanged,
     StageNotOpen,
     TransitionRefused,
 )
@@ -275,3 +278,137 @@ def reassign_refused(
 def stage_progress(request: ApprovalRequest, index: int) -> str:
     stage = request.stages[index]
     return f"{len(request.approvals_in(index))} of {stage.quorum}"
+
+
+# --- the form, the command and its arguments ------------------------------------------------
+
+
+def not_a_request_id(text: str) -> InputError:
+    shown = text.strip()[:20] or "(nothing)"
+    return InputError(f"“{shown}” is not a request id. Request ids look like AR-7K3Q.")
+
+
+def request_gone(request_id: str) -> NotFound:
+    return NotFound(f"There is no request {request_id} any more.")
+
+
+def not_a_decision() -> InputError:
+    return InputError("A decision is approve or reject.")
+
+
+def form_not_ours() -> InputError:
+    return InputError(
+        "This form is not one the bot opened. Open it again from the request message."
+    )
+
+
+def reason_invalid(shortest: int, longest: int, length: int) -> ReasonInvalid:
+    return ReasonInvalid(
+        f"A rejection needs a reason of {shortest}-{longest} characters "
+        f"(yours has {length}), so the requester knows what to change."
+    )
+
+
+def comment_too_long(longest: int, length: int) -> InputError:
+    return InputError(f"A comment is at most {longest} characters (yours has {length}).")
+
+
+def signing_elsewhere(request: ApprovalRequest) -> AlreadySigned:
+    return AlreadySigned(
+        f"You are already signing {request.id} in another window. Finish there, or try "
+        "again in a minute."
+    )
+
+
+def own_request(request: ApprovalRequest) -> NotAllowed:
+    return NotAllowed(
+        f"You asked for {request.id}, so someone else must sign it: a requester cannot "
+        "sign their own request."
+    )
+
+
+def snapshot_changed(request: ApprovalRequest, snapshot: TargetSnapshot) -> SnapshotChanged:
+    return SnapshotChanged(
+        f"What you confirmed is not what {request.id} would sign now: its pages "
+        "changed since the form was opened. Check the pages as they are now and "
+        "sign again.",
+        snapshot,
+    )
+
+
+def page_hidden(page_id: str) -> NotAllowed:
+    return NotAllowed(
+        f"Confluence does not show you page {page_id} (a page "
+        "restriction keeps you out, or it was deleted), so you cannot sign what it "
+        "says. Ask a space admin for access, or ask the requester to name someone "
+        "who can read it."
+    )
+
+
+def none_submitted(outcomes: Sequence[PageOutcome]) -> NothingToSubmit:
+    return NothingToSubmit(f"ApprovalFlow submitted none of the pages ({reasons(outcomes)})")
+
+
+# --- posting and reassigning ------------------------------------------------------------------
+
+
+def self_as_reviewer() -> InputError:
+    return InputError(
+        "You cannot name yourself as a reviewer: someone else must sign your request. "
+        "Name other reviewers, or none so that anyone else in the channel may sign."
+    )
+
+
+def reviewers_and_policy() -> InputError:
+    return InputError(
+        "Name reviewers or a policy, not both: named reviewers make a one-signature "
+        "policy of their own."
+    )
+
+
+def unknown_policy(name: str, known: Sequence[str]) -> InputError:
+    listed = ", ".join(known) or "none: no SIGNING_POLICIES file is set"
+    return InputError(
+        f"There is no signing policy “{name[:40]}”. Policies: {listed}. "
+        "/approvals policies lists them."
+    )
+
+
+def reassign_not_allowed(request: ApprovalRequest) -> NotAllowed:
+    return NotAllowed(
+        f"Only the requester of {request.id} (<@{request.requester}>) or an admin can "
+        "reassign its signers."
+    )
+
+
+def reassign_same_person() -> InputError:
+    return InputError("Name two different people: the signer to replace, then the new one.")
+
+
+def reason_too_long(longest: int) -> InputError:
+    return InputError(f"A reason is at most {longest} characters.")
+
+
+# --- watched spaces ---------------------------------------------------------------------------
+
+
+def not_watched(space: str) -> NotFound:
+    return NotFound(f"Space {space} is not watched. Nothing was changed.")
+
+
+def not_a_space(text: str) -> InputError:
+    return InputError(
+        f"“{text[:40]}” is not a space key or id. Give the space key (like DOCS, from "
+        "the space's address …/wiki/spaces/DOCS/…) or its numeric id."
+    )
+
+
+def space_ids_only() -> InputError:
+    return InputError("Give the space's numeric id: this bot cannot look up space keys.")
+
+
+def no_such_space(key: str) -> NotFound:
+    return NotFound(
+        f"There is no Confluence space with the key {key} that you can see. Check the "
+        "key (it is in the space's address: …/wiki/spaces/KEY/…), or give the space id."
+    )
