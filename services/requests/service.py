@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -14,6 +15,7 @@ from services.approvalflow.endpoints import (
     WRITE_APPROVAL,
     WRITE_CHANGE_SET,
 )
+from services.approvalflow.gateway import Sleep
 from services.approvalflow.ports import ApprovalFlowApi
 from services.approvalflow.targets import PageTarget, TargetSnapshot, take_snapshot
 from services.audit.events import SYSTEM, Actor, Auditor
@@ -127,7 +129,9 @@ class Requests:
 
     Jobs (each under its JobRunner lease; POLL_INTERVAL_SECONDS suits all four):
     `expire_due(now)`, `remind_due(now)`, `track_due(now)` (it also recovers submits stuck by
-    a restart, via `recover_stuck`) and `poll_watched(now)`.
+    a restart, via `recover_stuck`) and `poll_watched(now)`; `recover_stuck(now)` also runs on
+    its own every `settings.recover_submits_seconds`, so a dead process's submit is settled
+    within seconds of its claim running out.
 
     The caller checks admin rights before `watch` / `unwatch` (AdminAccess.require). Every
     other check of ARCHITECTURE §6 is made here, on the server, at `sign`.
@@ -147,6 +151,7 @@ class Requests:
         settings: RequestSettings,
         policies: PolicyBook = DEFAULT_BOOK,
         confluence: ConfluenceApi | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._policies = policies
         self._store = store
@@ -169,7 +174,12 @@ class Requests:
             confluence=confluence,
         )
         self._submits = Submits(
-            store=store, api=api, reporter=self._reporter, clock=clock, settings=settings
+            store=store,
+            api=api,
+            reporter=self._reporter,
+            clock=clock,
+            settings=settings,
+            sleep=sleep,
         )
         self._tracking = ReviewTracking(
             store=store,
