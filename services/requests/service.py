@@ -127,7 +127,7 @@ class Requests:
             ),
         )
 
-    Jobs (each under its JobRunner lease; POLL_INTERVAL_SECONDS suits all four):
+    Jobs (each under its JobRunner lease; every POLL_INTERVAL_SECONDS):
     `expire_due(now)`, `remind_due(now)`, `track_due(now)` (it also recovers submits stuck by
     a restart, via `recover_stuck`) and `poll_watched(now)`; `recover_stuck(now)` also runs on
     its own every `settings.recover_submits_seconds`, so a dead process's submit is settled

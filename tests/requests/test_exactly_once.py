@@ -360,6 +360,7 @@ async def test_a_slow_submit_renews_its_claim_and_is_never_taken_over(
     finally:
         world.sandbox.release_held()
         signing.cancel()
+        await asyncio.gather(signing, return_exceptions=True)
     assert signed.status is Status.SUBMITTED
     assert len(world.sandbox.calls_to("submit_change_set")) == 1
     actions = world.audit_actions()
