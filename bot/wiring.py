@@ -21,7 +21,7 @@ from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
 from bot.playground import Playground, SlackAccess, make_playground, slack_access
 from bot.policies import load_policies
-from bot.slack.api import SlackApi
+from bot.slack.api import ChannelPacer, SlackApi
 from bot.slack.client import web_client
 from bot.slack.enrolment import SlackEnrolmentDms
 from bot.slack.notices import (
@@ -96,13 +96,14 @@ IDLE_LINK_REFRESH_SECONDS = 6 * 3600
 # minutes; expiry reminders (7 days and 1 day before) need no finer grain than an hour.
 EXPIRE_ENROLMENTS_JOB, EXPIRE_ENROLMENTS_SECONDS = "expire-enrolments", 60
 TOKEN_REMINDERS_JOB, TOKEN_REMINDERS_SECONDS = "token-expiry-reminders", 3600
-# Approval requests: all four jobs run every POLL_INTERVAL_SECONDS (the service backs off the
-# tracking polls of each request by itself).
+# Approval requests: these jobs run every POLL_INTERVAL_SECONDS (the service backs off the
+# tracking polls of each request by itself), but for the recovery of interrupted submits.
 EXPIRE_REQUESTS_JOB = "expire-requests"
 REQUEST_REMINDERS_JOB = "request-reminders"
 TRACK_REVIEWS_JOB = "track-reviews"
 WATCHED_SPACES_JOB = "watched-spaces"
 ESCALATIONS_JOB = "request-escalations"
+RECOVER_SUBMITS_JOB = "recover-submits"  # every SUBMIT_LEASE_SECONDS / 3
 # ApprovalFlow in sandbox mode: the sandbox accepts any app and environment id.
 SANDBOX_APP_ID = SANDBOX_ENV_ID = "sandbox"
 
@@ -397,12 +398,14 @@ def make_requests(
     clock: Clock,
     audit: AuditTrail,
     slack: SlackApi,
+    job_slack: SlackApi,
     api: ApprovalFlowClient,
     confluence: ConfluenceClient,
     tokens: ApprovalTokens,
     linking: AccountLinking,
 ) -> Requests:
-    """Approval requests (issue 6): posted, signed and tracked through Slack."""
+    """Approval requests: posted, signed and tracked through Slack. What answers a person goes
+    out at once through `slack`; what the jobs post goes through `job_slack`, paced."""
     return Requests(
         store=RedisRequestStore(redis, keys),
         api=api,
@@ -413,16 +416,24 @@ def make_requests(
         publisher=SlackRequestPublisher(
             slack, site_url=confluence_site_url(settings), sandbox=not settings.live
         ),
+        job_publisher=SlackRequestPublisher(
+            job_slack, site_url=confluence_site_url(settings), sandbox=not settings.live
+        ),
         auditor=audit,
         clock=clock,
-        settings=RequestSettings(
-            allow_self_approval=settings.ALLOW_SELF_APPROVAL,
-            request_ttl_hours=settings.REQUEST_TTL_HOURS,
-            reminder_hours=settings.REMINDER_HOURS,
-            poll_interval_seconds=settings.POLL_INTERVAL_SECONDS,
-            confluence_site_url=confluence_site_url(settings),
-        ),
+        settings=request_settings(settings),
         policies=policies,
+    )
+
+
+def request_settings(settings: Settings) -> RequestSettings:
+    return RequestSettings(
+        allow_self_approval=settings.ALLOW_SELF_APPROVAL,
+        request_ttl_hours=settings.REQUEST_TTL_HOURS,
+        reminder_hours=settings.REMINDER_HOURS,
+        poll_interval_seconds=settings.POLL_INTERVAL_SECONDS,
+        confluence_site_url=confluence_site_url(settings),
+        submit_lease_seconds=settings.SUBMIT_LEASE_SECONDS,
     )
 
 
@@ -452,7 +463,9 @@ def make_evidence(
     )
 
 
-def request_jobs(requests: Requests, clock: Clock, interval: float) -> list[Job]:
+def request_jobs(
+    requests: Requests, clock: Clock, interval: float, recover_every: float
+) -> list[Job]:
     async def expire() -> None:
         await requests.expire_due(clock.now())
 
@@ -468,12 +481,17 @@ def request_jobs(requests: Requests, clock: Clock, interval: float) -> list[Job]
     async def escalate() -> None:
         await requests.escalate_due(clock.now())
 
+    async def recover() -> None:
+        await requests.recover_stuck(clock.now())
+
     return [
         Job(EXPIRE_REQUESTS_JOB, interval, expire),
         Job(REQUEST_REMINDERS_JOB, interval, remind),
         Job(TRACK_REVIEWS_JOB, interval, track),
         Job(WATCHED_SPACES_JOB, interval, watched),
         Job(ESCALATIONS_JOB, interval, escalate),
+        # Its own short period: a dead process's submit is settled seconds after its claim.
+        Job(RECOVER_SUBMITS_JOB, recover_every, recover),
     ]
 
 
@@ -493,6 +511,9 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         playground = await make_playground(settings, stack, sandbox_mount=SANDBOX_MOUNT)
         access = slack_access(settings, playground)
         slack, slack_api = await make_slack_clients(access, stack)
+        # The jobs' posts (watched spaces, reminders, escalations, tracking, token reminders)
+        # are spaced per channel; answers to people go out through `slack_api` at once.
+        job_slack = slack_api.paced(ChannelPacer(settings.SLACK_POST_INTERVAL_SECONDS))
         # One of each for every feature: DMs and security alerts, and users.info look-ups.
         notifier = SlackNotifier(slack_api, settings.SECURITY_CHANNEL, sandbox=not settings.live)
         directory = SlackDirectory(slack_api)
@@ -543,6 +564,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             clock=clock,
             audit=audit,
             slack=slack_api,
+            job_slack=job_slack,
             api=approvalflow,
             confluence=confluence,
             tokens=tokens,
@@ -597,13 +619,19 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
                 posts_to_slack=False,
             )
         )
-        token_jobs = ApprovalTokenJobs(tokens, enrolment_dms)
+        job_notifier = SlackNotifier(
+            job_slack, settings.SECURITY_CHANNEL, sandbox=not settings.live
+        )
+        token_jobs = ApprovalTokenJobs(
+            tokens, SlackEnrolmentDms(job_slack, job_notifier, sandbox=not settings.live)
+        )
         for job in (
             Job(EXPIRE_ENROLMENTS_JOB, EXPIRE_ENROLMENTS_SECONDS, token_jobs.expire_enrolments),
             Job(TOKEN_REMINDERS_JOB, TOKEN_REMINDERS_SECONDS, token_jobs.remind_expiring),
         ):
             jobs.add(job)
-        for job in request_jobs(requests, clock, settings.POLL_INTERVAL_SECONDS):
+        recover_every = request_settings(settings).recover_submits_seconds
+        for job in request_jobs(requests, clock, settings.POLL_INTERVAL_SECONDS, recover_every):
             jobs.add(job)
         stack.push_async_callback(jobs.stop)
         log.info("store", extra={"uses": store_description})
