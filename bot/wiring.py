@@ -55,6 +55,7 @@ from services.admin import (
     TokenAdmin,
     TokenInventory,
 )
+from services.after_answer import InOrderAfterAnswer
 from services.approval_token import ApprovalTokens
 from services.approvalflow.client import (
     MAX_CONNECTIONS,
@@ -135,6 +136,7 @@ class Container:
     tokens: ApprovalTokens
     approvalflow: ApprovalFlowClient
     requests: Requests
+    after_answer: InOrderAfterAnswer  # a signature's Slack news, sent after the signer's answer
     evidence: EvidenceReports
     store_description: str
 
@@ -401,8 +403,9 @@ def make_requests(
     confluence: ConfluenceClient,
     tokens: ApprovalTokens,
     linking: AccountLinking,
+    after_answer: InOrderAfterAnswer,
 ) -> Requests:
-    """Approval requests (issue 6): posted, signed and tracked through Slack."""
+    """Approval requests: posted, signed and tracked through Slack."""
     return Requests(
         store=RedisRequestStore(redis, keys),
         api=api,
@@ -423,6 +426,7 @@ def make_requests(
             confluence_site_url=confluence_site_url(settings),
         ),
         policies=policies,
+        after_answer=after_answer,
     )
 
 
@@ -493,6 +497,9 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         playground = await make_playground(settings, stack, sandbox_mount=SANDBOX_MOUNT)
         access = slack_access(settings, playground)
         slack, slack_api = await make_slack_clients(access, stack)
+        # Drained on the way out, before the Slack clients and the store it uses are closed.
+        after_answer = InOrderAfterAnswer()
+        stack.push_async_callback(after_answer.drain)
         # One of each for every feature: DMs and security alerts, and users.info look-ups.
         notifier = SlackNotifier(slack_api, settings.SECURITY_CHANNEL, sandbox=not settings.live)
         directory = SlackDirectory(slack_api)
@@ -547,6 +554,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             confluence=confluence,
             tokens=tokens,
             linking=linking,
+            after_answer=after_answer,
         )
         evidence = make_evidence(
             settings,
@@ -643,6 +651,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             tokens=tokens,
             approvalflow=approvalflow,
             requests=requests,
+            after_answer=after_answer,
             evidence=evidence,
             store_description=store_description,
         )

@@ -7,6 +7,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
+from services.after_answer import AfterAnswer
 from services.approvalflow.endpoints import (
     PRODUCT_SCOPE,
     READ_APPROVAL,
@@ -123,6 +124,7 @@ class Requests:
                 poll_interval_seconds=settings.poll_interval_seconds,
                 confluence_site_url=settings.confluence_site_url,
             ),
+            after_answer=InOrderAfterAnswer(),           # Slack news after the signer's answer
         )
 
     Jobs (each under its JobRunner lease; POLL_INTERVAL_SECONDS suits all four):
@@ -147,6 +149,7 @@ class Requests:
         settings: RequestSettings,
         policies: PolicyBook = DEFAULT_BOOK,
         confluence: ConfluenceApi | None = None,
+        after_answer: AfterAnswer | None = None,
     ) -> None:
         self._policies = policies
         self._store = store
@@ -157,7 +160,7 @@ class Requests:
         self._groups = groups
         self._clock = clock
         self._settings = settings
-        self._reporter = Reporter(store, publisher, auditor)
+        self._reporter = Reporter(store, publisher, auditor, after_answer)
         self._posting = Posting(
             store=store,
             api=api,
@@ -450,7 +453,7 @@ class Requests:
         self, rejected: ApprovalRequest, signature: Signature
     ) -> ApprovalRequest:
         who, when = signature.signer.name, utc(signature.signed_at)
-        await self._reporter.announce(
+        await self._reporter.announce_after_answer(
             rejected,
             f"{who} rejected this at {when}: “{signature.meaning}”. Reason: {signature.comment}\n"
             f"Nothing was submitted; {rejected.target} ({rejected.title}) is left as it is.",
@@ -485,12 +488,14 @@ class Requests:
         self, before: ApprovalRequest, saved: ApprovalRequest, signature: Signature
     ) -> ApprovalRequest:
         """A signature that leaves stages to sign: the message shows it, the thread gets a
-        reply, and a stage it completes is told to the requester and to the next signers."""
-        saved = await self._reporter.publish(saved)
-        await self._reporter.note(saved, signature_note(saved, signature))
+        reply, and a stage it completes is told to the requester and to the next signers (all
+        once the signer has their answer)."""
+        notes = [signature_note(saved, signature)]
+        dm = None
         if saved.open_stage != before.open_stage and saved.open_stage is not None:
-            await self._reporter.note(saved, stage_opened_note(saved))
-            await self._reporter.tell(saved.requester, saved, stage_completed_dm(saved, signature))
+            notes.append(stage_opened_note(saved))
+            dm = stage_completed_dm(saved, signature)
+        await self._reporter.signed_after_answer(saved, notes, dm)
         return saved
 
     async def reassign(
