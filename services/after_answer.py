@@ -21,7 +21,7 @@ Work = Callable[[], Awaitable[None]]
 
 # Enough to keep Slack's round trips overlapping; few enough that a burst of signatures does
 # not crowd out the checks of the signers still waiting for their answer.
-CONCURRENT_WORK = 8
+CONCURRENT_WORK = 4
 
 
 class AfterAnswer(Protocol):

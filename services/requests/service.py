@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -315,7 +316,15 @@ class Requests:
             )
         now = self._clock.now()
         hold = now + timedelta(seconds=self._settings.signing_hold_seconds)
-        opening = await self._store.open_signing(wanted, user, now, hold)
+        # The link is read alongside the claim (one round trip less for the waiting signer);
+        # what it says counts only after the request's own refusals, as in `open_for_signing`.
+        opening, linked = await asyncio.gather(
+            self._store.open_signing(wanted, user, now, hold),
+            self._identities.identity(user),
+            return_exceptions=True,
+        )
+        if isinstance(opening, BaseException):
+            raise opening
         request = _opened(wanted, user, opening.claim, opening.request)
         try:
             member_of = await self._member_of(request, user, {})
@@ -323,7 +332,7 @@ class Requests:
             if confirmed_stage is not None and confirmed_stage != stage:
                 # The form showed another stage's meaning: never sign words not shown.
                 raise stage_moved(request, stage)
-            identity, snapshot = await self._checks(request, user)
+            identity, snapshot = await self._checks(request, user, linked)
             if snapshot.digest != confirmed_digest:
                 raise SnapshotChanged(
                     f"What you confirmed is not what {request.id} would sign now: its pages "
@@ -413,15 +422,23 @@ class Requests:
         return stage
 
     async def _checks(
-        self, request: ApprovalRequest, user: str
+        self,
+        request: ApprovalRequest,
+        user: str,
+        linked: LinkedIdentity | BaseException | None = None,
     ) -> tuple[LinkedIdentity, TargetSnapshot]:
-        """Link and scopes, then the target as the signer's own token sees it now."""
-        identity = await self._identities.identity(user)
+        """Link and scopes, then the target as the signer's own token sees it now. `linked`:
+        the link as already read (or the error reading it gave), else it is read here."""
+        if isinstance(linked, BaseException):
+            raise linked
+        identity = linked or await self._identities.identity(user)
         needed = SIGNING_SCOPES[request.target.kind]
         missing = needed - identity.scopes
         if missing:
             raise missing_scope(missing)
-        snapshot = await take_snapshot(self._api, user, request.target)
+        snapshot = await take_snapshot(
+            self._api, user, request.target, expect_open=not request.snapshot.archived
+        )
         if self._confluence is not None:
             snapshot = await with_confluence(
                 snapshot, self._confluence, user, known=request.snapshot
