@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     SLACK_SIGNING_SECRET: SecretStr | None = None
     SLACK_APP_TOKEN: SecretStr | None = None
     SLACK_API_URL: str = "https://slack.com/api/"
+    # The jobs' pace per channel: Slack accepts about one message per second in a channel.
+    SLACK_POST_INTERVAL_SECONDS: float = Field(1.0, ge=0, le=60)
 
     ATLASSIAN_CLIENT_ID: str | None = None
     ATLASSIAN_CLIENT_SECRET: SecretStr | None = None

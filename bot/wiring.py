@@ -21,7 +21,7 @@ from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
 from bot.playground import Playground, SlackAccess, make_playground, slack_access
 from bot.policies import load_policies
-from bot.slack.api import SlackApi
+from bot.slack.api import ChannelPacer, SlackApi
 from bot.slack.client import web_client
 from bot.slack.enrolment import SlackEnrolmentDms
 from bot.slack.notices import (
@@ -399,13 +399,15 @@ def make_requests(
     clock: Clock,
     audit: AuditTrail,
     slack: SlackApi,
+    job_slack: SlackApi,
     api: ApprovalFlowClient,
     confluence: ConfluenceClient,
     tokens: ApprovalTokens,
     linking: AccountLinking,
     after_answer: InOrderAfterAnswer,
 ) -> Requests:
-    """Approval requests: posted, signed and tracked through Slack."""
+    """Approval requests: posted, signed and tracked through Slack. What answers a person goes
+    out at once through `slack`; what the jobs post goes through `job_slack`, paced."""
     return Requests(
         store=RedisRequestStore(redis, keys),
         api=api,
@@ -415,6 +417,9 @@ def make_requests(
         groups=groups,
         publisher=SlackRequestPublisher(
             slack, site_url=confluence_site_url(settings), sandbox=not settings.live
+        ),
+        job_publisher=SlackRequestPublisher(
+            job_slack, site_url=confluence_site_url(settings), sandbox=not settings.live
         ),
         auditor=audit,
         clock=clock,
@@ -497,6 +502,9 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         playground = await make_playground(settings, stack, sandbox_mount=SANDBOX_MOUNT)
         access = slack_access(settings, playground)
         slack, slack_api = await make_slack_clients(access, stack)
+        # The jobs' posts (watched spaces, reminders, escalations, tracking, token reminders)
+        # are spaced per channel; answers to people go out through `slack_api` at once.
+        job_slack = slack_api.paced(ChannelPacer(settings.SLACK_POST_INTERVAL_SECONDS))
         # Drained on the way out, before the Slack clients and the store it uses are closed.
         after_answer = InOrderAfterAnswer()
         stack.push_async_callback(after_answer.drain)
@@ -550,6 +558,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             clock=clock,
             audit=audit,
             slack=slack_api,
+            job_slack=job_slack,
             api=approvalflow,
             confluence=confluence,
             tokens=tokens,
@@ -605,7 +614,12 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
                 posts_to_slack=False,
             )
         )
-        token_jobs = ApprovalTokenJobs(tokens, enrolment_dms)
+        job_notifier = SlackNotifier(
+            job_slack, settings.SECURITY_CHANNEL, sandbox=not settings.live
+        )
+        token_jobs = ApprovalTokenJobs(
+            tokens, SlackEnrolmentDms(job_slack, job_notifier, sandbox=not settings.live)
+        )
         for job in (
             Job(EXPIRE_ENROLMENTS_JOB, EXPIRE_ENROLMENTS_SECONDS, token_jobs.expire_enrolments),
             Job(TOKEN_REMINDERS_JOB, TOKEN_REMINDERS_SECONDS, token_jobs.remind_expiring),

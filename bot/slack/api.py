@@ -1,8 +1,10 @@
 """`SlackApi`: every Web API call the bot makes, each mapped into our errors in one place.
 
 Callers above this module never see slack_sdk or aiohttp: a call either returns what it is for
-or raises from services/errors.py (bot/slack/failures.py has the table). Posts to one channel
-are paced (`ChannelPacer`) so a burst reaches Slack in order at the rate it accepts.
+or raises from services/errors.py (bot/slack/failures.py has the table). The jobs post through a
+paced twin (`SlackApi.paced`): their posts to one channel are spaced (`ChannelPacer`) so a burst
+reaches Slack in order at the rate it accepts. What answers a person is never queued behind
+that; a 429 it meets is waited out by the client's retry handler (bot/slack/client.py).
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ class ChannelPacer:
 
 class SlackApi:
     """The Web API as the bot uses it. `quiet` calls go through a client whose logger never logs
-    bodies (the enrolment DM carries a setup key)."""
+    bodies (the enrolment DM carries a setup key). With a `pacer`, posts wait their turn in
+    their channel (see `paced`); without one they are sent at once."""
 
     def __init__(
         self,
@@ -79,7 +82,12 @@ class SlackApi:
     ) -> None:
         self._client = client
         self._quiet = quiet or client
-        self._pacer = pacer or ChannelPacer()
+        self._pacer = pacer
+
+    def paced(self, pacer: ChannelPacer) -> SlackApi:
+        """The same clients, with posts spaced per channel by `pacer`: for the jobs, whose
+        bursts (a watched space's new change sets, reminders) would otherwise meet 429s."""
+        return SlackApi(self._client, quiet=self._quiet, pacer=pacer)
 
     async def _call(self, method: str, call: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
         with slack_errors(method, repeatable=method in SAFE_TO_REPEAT):
@@ -113,7 +121,7 @@ class SlackApi:
                 ),
             )
 
-        answer = await self._pacer.run(channel, post)
+        answer = await (self._pacer.run(channel, post) if self._pacer else post())
         return str(answer.get("ts", ""))
 
     async def update_message(

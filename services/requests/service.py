@@ -115,7 +115,8 @@ class Requests:
             tokens=approval_tokens,                        # ApprovalTokens
             identities=<linking's Identities adapter>,     # LinkedIdentity per Slack user
             groups=<usergroups.users.list adapter>,        # GroupMembers
-            publisher=<handlers' Publisher>,
+            publisher=<Publisher>,                         # answers to people, at once
+            job_publisher=<Publisher>,                     # what the jobs post, paced
             auditor=audit_trail,                           # AuditTrail
             clock=SystemClock(),
             settings=RequestSettings(
@@ -150,6 +151,7 @@ class Requests:
         settings: RequestSettings,
         policies: PolicyBook = DEFAULT_BOOK,
         confluence: ConfluenceApi | None = None,
+        job_publisher: Publisher | None = None,
         after_answer: AfterAnswer | None = None,
     ) -> None:
         self._policies = policies
@@ -162,34 +164,49 @@ class Requests:
         self._clock = clock
         self._settings = settings
         self._reporter = Reporter(store, publisher, auditor, after_answer)
-        self._posting = Posting(
-            store=store,
-            api=api,
-            identities=identities,
-            reporter=self._reporter,
-            clock=clock,
-            settings=settings,
-            policies=policies,
-            confluence=confluence,
-        )
-        self._submits = Submits(
-            store=store, api=api, reporter=self._reporter, clock=clock, settings=settings
-        )
+        # What the jobs say goes through their own publisher (paced per channel in Slack), so
+        # a burst of theirs never holds up an answer to a person; it still waits for a
+        # request's news that follows a signer's answer, so the request's messages keep order.
+        self._job_reporter = Reporter(store, job_publisher or publisher, auditor, after_answer)
+        self._posting = self._make_posting(self._reporter)
+        self._submits = self._make_submits(self._reporter)
+        self._job_submits = self._make_submits(self._job_reporter)  # recovery settles them
         self._tracking = ReviewTracking(
             store=store,
             api=api,
-            submits=self._submits,
-            reporter=self._reporter,
+            submits=self._job_submits,
+            reporter=self._job_reporter,
             settings=settings,
         )
         self._watching = Watching(
             store=store,
             api=api,
             identities=identities,
-            posting=self._posting,
-            reporter=self._reporter,
+            posting=self._make_posting(self._job_reporter),
+            reporter=self._job_reporter,
             clock=clock,
             confluence=confluence,
+        )
+
+    def _make_posting(self, reporter: Reporter) -> Posting:
+        return Posting(
+            store=self._store,
+            api=self._api,
+            identities=self._identities,
+            reporter=reporter,
+            clock=self._clock,
+            settings=self._settings,
+            policies=self._policies,
+            confluence=self._confluence,
+        )
+
+    def _make_submits(self, reporter: Reporter) -> Submits:
+        return Submits(
+            store=self._store,
+            api=self._api,
+            reporter=reporter,
+            clock=self._clock,
+            settings=self._settings,
         )
 
     # -- the parts ---------------------------------------------------------------------------
@@ -211,7 +228,7 @@ class Requests:
         return self._policies
 
     async def recover_stuck(self, now: datetime) -> list[ApprovalRequest]:
-        return await self._submits.recover_stuck(now)
+        return await self._job_submits.recover_stuck(now)
 
     async def track_due(self, now: datetime) -> list[TrackingChange]:
         return await self._tracking.track_due(now)
@@ -557,15 +574,15 @@ class Requests:
             except (TransitionRefused, NotFound):
                 continue
             stage = request.escalated[-1]
-            await self._reporter.audit(
+            await self._job_reporter.audit(
                 SYSTEM,
                 "request.escalated",
                 request,
                 reason=f"stage {stage + 1} open since {request.opened_at().isoformat()}",
                 details={"stage": request.stages[stage].name},
             )
-            await self._reporter.note(request, escalation_note(request, stage))
-            await self._reporter.tell(request.requester, request, escalation_dm(request, stage))
+            await self._job_reporter.note(request, escalation_note(request, stage))
+            await self._job_reporter.tell(request.requester, request, escalation_dm(request, stage))
             escalated.append(request)
         return escalated
 
@@ -576,14 +593,14 @@ class Requests:
                 request = await apply_by_id(self._store, request_id, lambda r: r.expire(now))
             except (TransitionRefused, NotFound):
                 continue
-            await self._reporter.audit(
+            await self._job_reporter.audit(
                 SYSTEM,
                 "request.expired",
                 request,
                 reason=f"no signature within {self._settings.request_ttl_hours:g} hours",
             )
-            request = await self._reporter.publish(request)
-            await self._reporter.tell(
+            request = await self._job_reporter.publish(request)
+            await self._job_reporter.tell(
                 request.requester,
                 request,
                 f"Your request {request.id} ({request.title}) expired at "
@@ -600,7 +617,7 @@ class Requests:
                 request = await apply_by_id(self._store, request_id, lambda r: r.remind(now))
             except (TransitionRefused, NotFound):
                 continue
-            await self._reporter.note(
+            await self._job_reporter.note(
                 request,
                 f"Reminder: {request.id} ({request.title}) is still waiting for a signature. "
                 f"It expires at {utc(request.expires_at)}.",

@@ -4,6 +4,8 @@ Slack emulator, then whole flows over HTTP."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -13,8 +15,9 @@ from bot.slack.api import SlackApi
 from bot.wiring import WATCHED_SPACES_JOB
 from emulators.approvalflow.seed import ALICE
 from emulators.slack import FakeSlack
+from tests.fakes.clock import FakeClock
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
-from tests.scenario.requests_kit import Requests, message_text, view_text
+from tests.scenario.requests_kit import Requests, message_text, requests_world, view_text
 from tests.scenario.test_requests import world as world  # the same world fixture
 
 CHANNEL = "C0DOCS"
@@ -164,3 +167,82 @@ async def test_a_burst_of_30_change_sets_posts_30_requests_in_order_without_a_42
     shown = [t for c in posts for t in titles if t in str(c.args.get("text"))]
     assert shown == titles  # all 30, each once, in the order the space listed them
     assert len([m for m in slack.messages("C0BURST") if m.thread_ts is None]) == 31
+
+
+# The jobs' pace in the next test: long enough that a post waiting for its turn is still
+# waiting when the test ends, so "not behind the burst" needs no timing to show.
+SLOW_PACE_SECONDS = "60"
+
+
+@pytest.fixture
+async def slow_paced_world(
+    fake_slack: FakeSlack, redis: object, redis_url: str, clock: FakeClock
+) -> AsyncIterator[Requests]:
+    env = {"SLACK_POST_INTERVAL_SECONDS": SLOW_PACE_SECONDS}
+    async with requests_world(fake_slack, redis_url, clock, **env) as world:
+        await world.ready("U0ALICE", "U0BOB")
+        yield world
+
+
+async def test_a_signature_is_answered_without_waiting_behind_a_paced_burst(
+    slow_paced_world: Requests,
+) -> None:
+    world, slack = slow_paced_world, slow_paced_world.slack
+    posted = await world.request("cs-eng184 <@U0BOB|bob>")
+    slack.add_user("U0ALICE", real_name="Alice Anders", email="alice@example.com", is_admin=True)
+    done = await world.command(f"watch 98301 <#{posted.channel}|docs>", "U0ALICE")
+    assert done is not None and "Watching space" in (done.text or "")
+    titles = [f"Burst change set {n:02d}" for n in range(3)]
+    for title in titles:
+        world.sandbox.create_change_set(
+            {"spaceId": "98301", "title": title, "pageRefs": [{"pageId": "65601"}]},
+            account_id=ALICE,
+        )
+
+    def job_posts() -> list[str]:
+        """The job's posts in the channel: new top-level messages since it started."""
+        calls = slack.calls_to("chat.postMessage")[before:]
+        return [
+            str(c.args.get("text"))
+            for c in calls
+            if c.args.get("channel") == posted.channel and not c.args.get("thread_ts")
+        ]
+
+    before = len(slack.calls_to("chat.postMessage"))
+    here = [
+        c for c in slack.calls_to("chat.postMessage") if c.args.get("channel") == posted.channel
+    ]
+
+    async def run_the_job() -> None:
+        await world.job(WATCHED_SPACES_JOB).run()
+
+    burst = asyncio.create_task(run_the_job())
+    try:
+        # The job's first post went out (the space's change set already waiting); its next
+        # one now waits a whole pace for its turn in this channel.
+        await slack.wait_for(
+            "chat.postMessage",
+            count=len(here) + 1,
+            where=lambda c: c.args.get("channel") == posted.channel,
+        )
+        form = await world.click("U0BOB", posted.id, posted=posted)
+        answer = await world.submit("U0BOB", form, code=world.code("U0BOB"), comment="LGTM")
+        assert "Signed and submitted" in view_text(answer["view"])
+        await slack.wait_for(
+            "chat.postMessage",
+            where=lambda c: c.ok and c.args.get("thread_ts") == posted.ts,
+        )
+        # Answered in the same channel (the message rewritten, the thread reply, the DM)
+        # while the burst is still waiting its turn there.
+        assert "Submitted* (3)" in message_text(world.message(posted))
+        assert len(slack.replies(posted.channel, posted.ts)) == 1
+        await slack.wait_for(
+            "chat.postMessage", where=lambda c: c.ok and c.args.get("channel") == "U0ALICE"
+        )
+        assert len(job_posts()) == 1
+        assert not any(title in text for text in job_posts() for title in titles)
+        assert not burst.done()
+    finally:
+        burst.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await burst
