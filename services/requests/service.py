@@ -16,6 +16,7 @@ from services.approvalflow.endpoints import (
     WRITE_APPROVAL,
     WRITE_CHANGE_SET,
 )
+from services.approvalflow.gateway import Sleep
 from services.approvalflow.ports import ApprovalFlowApi
 from services.approvalflow.targets import PageTarget, TargetSnapshot, take_snapshot
 from services.audit.events import SYSTEM, Actor, Auditor
@@ -129,9 +130,11 @@ class Requests:
             after_answer=InOrderAfterAnswer(),           # Slack news after the signer's answer
         )
 
-    Jobs (each under its JobRunner lease; POLL_INTERVAL_SECONDS suits all four):
+    Jobs (each under its JobRunner lease; every POLL_INTERVAL_SECONDS):
     `expire_due(now)`, `remind_due(now)`, `track_due(now)` (it also recovers submits stuck by
-    a restart, via `recover_stuck`) and `poll_watched(now)`.
+    a restart, via `recover_stuck`) and `poll_watched(now)`; `recover_stuck(now)` also runs on
+    its own every `settings.recover_submits_seconds`, so a dead process's submit is settled
+    within seconds of its claim running out.
 
     The caller checks admin rights before `watch` / `unwatch` (AdminAccess.require). Every
     other check of ARCHITECTURE §6 is made here, on the server, at `sign`.
@@ -152,6 +155,7 @@ class Requests:
         policies: PolicyBook = DEFAULT_BOOK,
         confluence: ConfluenceApi | None = None,
         job_publisher: Publisher | None = None,
+        sleep: Sleep = asyncio.sleep,
         after_answer: AfterAnswer | None = None,
     ) -> None:
         self._policies = policies
@@ -163,6 +167,7 @@ class Requests:
         self._groups = groups
         self._clock = clock
         self._settings = settings
+        self._sleep = sleep
         self._reporter = Reporter(store, publisher, auditor, after_answer)
         # What the jobs say goes through their own publisher (paced per channel in Slack), so
         # a burst of theirs never holds up an answer to a person; it still waits for a
@@ -207,6 +212,7 @@ class Requests:
             reporter=reporter,
             clock=self._clock,
             settings=self._settings,
+            sleep=self._sleep,
         )
 
     # -- the parts ---------------------------------------------------------------------------
