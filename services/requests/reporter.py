@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from services.after_answer import AfterAnswer, RightAway
 from services.audit.events import Actor, AuditEvent, Auditor
 from services.requests.model import ApprovalRequest, Decision, Signature, Signer
 from services.requests.outcomes import Outcome
@@ -26,34 +27,61 @@ def actor_of(signer: Signer) -> Actor:
 
 
 class Reporter:
-    """Tells people (through the `Publisher`) and the audit trail what happened to a request."""
+    """Tells people (through the `Publisher`) and the audit trail what happened to a request.
 
-    def __init__(self, store: RequestStore, publisher: Publisher, auditor: Auditor) -> None:
+    News that follows a signer's answer (`after_answer`) waits for the answer; any other news
+    of the same request waits for it in turn, so a request's messages keep their order."""
+
+    def __init__(
+        self,
+        store: RequestStore,
+        publisher: Publisher,
+        auditor: Auditor,
+        after_answer: AfterAnswer | None = None,
+    ) -> None:
         self._store = store
         self._publisher = publisher
         self._auditor = auditor
+        self._after_answer = after_answer or RightAway()
 
     async def publish(self, request: ApprovalRequest) -> ApprovalRequest:
         """Post or rewrite the request message; the request as stored (with its message ts)."""
+        await self._after_answer.settled(request.id)
+        return await self._publish(request)
+
+    async def report(self, outcome: Outcome) -> None:
+        """What happened, told in the thread and to the requester (the words are handlers')."""
+        await self._after_answer.settled(outcome.request.id)
+        await self._publisher.report(outcome)
+
+    async def announce(self, outcome: Outcome) -> ApprovalRequest:
+        """An outcome that changes the message: rewritten first, then told."""
+        await self._after_answer.settled(outcome.request.id)
+        return await self._announce(outcome)
+
+    async def announce_after_answer(self, outcome: Outcome) -> None:
+        """`announce`, once the signer has their answer."""
+
+        async def announce() -> None:
+            await self._announce(outcome)
+
+        await self._after_answer.run(outcome.request.id, announce)
+
+    def kept_note(self, outcome: Outcome) -> str:
+        """The note the request message keeps for an outcome."""
+        return self._publisher.kept_note(outcome)
+
+    async def _publish(self, request: ApprovalRequest) -> ApprovalRequest:
         ts = await self._publisher.publish(request)
         if ts and ts != request.message_ts:
             await self._store.set_message(request.id, ts)
             request = request.with_changes(message_ts=ts)
         return request
 
-    async def report(self, outcome: Outcome) -> None:
-        """What happened, told in the thread and to the requester (the words are handlers')."""
-        await self._publisher.report(outcome)
-
-    async def announce(self, outcome: Outcome) -> ApprovalRequest:
-        """An outcome that changes the message: rewritten first, then told."""
-        request = await self.publish(outcome.request)
-        await self.report(replace(outcome, request=request))
+    async def _announce(self, outcome: Outcome) -> ApprovalRequest:
+        request = await self._publish(outcome.request)
+        await self._publisher.report(replace(outcome, request=request))
         return request
-
-    def kept_note(self, outcome: Outcome) -> str:
-        """The note the request message keeps for an outcome."""
-        return self._publisher.kept_note(outcome)
 
     async def audit_signature(self, request: ApprovalRequest, signature: Signature) -> None:
         await self.audit(

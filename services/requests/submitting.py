@@ -122,9 +122,13 @@ class Submits:
         outcomes: Sequence[PageOutcome],
         unconfirmed: str | None,
         action: str,
+        *,
+        signer_waiting: bool = True,
     ) -> ApprovalRequest:
-        """Record the submit as done (`unconfirmed`: the error of a submit that ApprovalFlow
-        did not confirm in time but shows as done), audit it and tell it."""
+        """Record a submit that went through: the request SUBMITTED and tracked, the audit
+        entry, then the news (after the signer's answer when `signer_waiting`).
+        `unconfirmed`: the error of a submit ApprovalFlow did not confirm in time but shows as
+        done."""
         told = Submitted(request, attempt, tuple(outcomes), unconfirmed)
         note = self._reporter.kept_note(told) if unconfirmed is not None else None
         interval = self._settings.poll_interval_seconds
@@ -159,6 +163,9 @@ class Submits:
                 "attempt": attempt.attempt_id,
             },
         )
+        if signer_waiting:
+            await self._reporter.announce_after_answer(replace(told, request=done))
+            return done
         return await self._reporter.announce(replace(told, request=done))
 
     async def _failed(
@@ -273,7 +280,12 @@ class Submits:
             return None
         if outcomes:
             return await self.submitted(
-                request, attempt, outcomes, None, "request.submit.recovered"
+                request,
+                attempt,
+                outcomes,
+                None,
+                "request.submit.recovered",
+                signer_waiting=False,
             )
         return await self._back_to_pending(
             request, SubmitInterrupted(request, attempt), "interrupted"

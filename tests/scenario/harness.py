@@ -17,6 +17,7 @@ from bot.config import Settings, load_settings
 from bot.web import create_web_app
 from bot.wiring import Container, build
 from emulators.slack.signing import command_body, interactive_body, signed_headers
+from services.outbound_tls import shared_tls_context
 from services.secretbox import new_key
 from testkit.redis_server import free_port
 
@@ -56,8 +57,16 @@ class RunningBot:
     sent: list[str] = field(default_factory=list)
 
     async def post_signed(self, body: str, content_type: str, **sign: Any) -> httpx.Response:
+        """Slack's post and the bot's answer, once the news that follows the answer (a
+        signature's message update, thread reply and DMs) has been sent too."""
         headers = signed_headers(self.secret, body, content_type=content_type, **sign)
-        return await self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
+        response = await self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
+        await self.settled()
+        return response
+
+    async def settled(self) -> None:
+        """Wait for the work the bot does after answering a signer."""
+        await self.container.after_answer.drain()
 
     async def command(self, text: str, **fields: str) -> httpx.Response:
         body = command_body(text, **fields)
@@ -96,7 +105,7 @@ async def _serving(settings: Settings, port: int, clock: Any) -> AsyncIterator[R
             if task.done():
                 task.result()
             await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(timeout=10, verify=shared_tls_context()) as http:
             try:
                 yield RunningBot(url=f"http://127.0.0.1:{port}", container=container, http=http)
             finally:

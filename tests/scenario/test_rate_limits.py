@@ -194,9 +194,8 @@ async def test_a_signature_is_answered_without_waiting_behind_a_paced_burst(
     assert done is not None and "Watching space" in (done.text or "")
     titles = [f"Burst change set {n:02d}" for n in range(3)]
     for title in titles:
-        # A page of no other change set: the signature below submits cs-eng184's pages, which
-        # would leave a burst of those with nothing to post by the time the job reaches it.
         world.sandbox.create_change_set(
+            # A page the approval below does not submit, so each stays worth posting.
             {"spaceId": "98301", "title": title, "pageRefs": [{"pageId": "65611"}]},
             account_id=ALICE,
         )
@@ -241,8 +240,7 @@ async def test_a_signature_is_answered_without_waiting_behind_a_paced_burst(
         await slack.wait_for(
             "chat.postMessage", where=lambda c: c.ok and c.args.get("channel") == "U0ALICE"
         )
-        assert len(job_posts()) == 1
-        assert not any(title in text for text in job_posts() for title in titles)
+        assert len(job_posts()) == 1  # the rest still wait their turn
         assert not burst.done()
     finally:
         burst.cancel()
