@@ -180,6 +180,16 @@ def test_production_codes_match_rfc6238_by_hand() -> None:
             assert code_at(secret, step) == code_for_step(secret, step)
 
 
+def test_production_codes_match_rfc4226_appendix_d() -> None:
+    seed = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # base32 of b"12345678901234567890", unpadded
+    expected = [
+        "755224", "287082", "359152", "969429", "338314",
+        "254676", "287922", "162583", "399871", "520489",
+    ]  # fmt: skip
+    assert [code_at(seed, counter) for counter in range(10)] == expected
+    assert [code_at(seed.lower(), counter) for counter in range(10)] == expected
+
+
 def test_match_step_reports_which_step() -> None:
     secret, now = new_secret(), 59_000_000
     for offset in (-1, 0, 1):
