@@ -38,8 +38,20 @@ BOT_SCOPES = [
 
 def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
     router = SubcommandRouter(sandbox=deps.sandbox)
-    # Bolt tries listeners in order: the slash command, the busiest, goes first.
+    # Bolt tries listeners in order, and ruling one out costs about 20 µs (it builds the
+    # listener's arguments for each matcher): the slash command, the busiest, goes first, then
+    # signing, whose modal submission is the bulk of a busy day's interactions.
     app.command(COMMAND)(router.dispatch)
+    signing.register(
+        app,
+        router,
+        deps.requests,
+        deps.linking,
+        deps.tokens,
+        deps.slack,
+        deps.enrolment_dms,
+        sandbox=deps.sandbox,
+    )
     help.register(router)
     linking.register(app, router, deps.linking, deps.sandbox)
     approval_token.register(app, router, deps)
@@ -50,16 +62,6 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
         deps.admin.access,
         deps.linking,
         approvals_channel=deps.approvals_channel,
-        sandbox=deps.sandbox,
-    )
-    signing.register(
-        app,
-        router,
-        deps.requests,
-        deps.linking,
-        deps.tokens,
-        deps.slack,
-        deps.enrolment_dms,
         sandbox=deps.sandbox,
     )
     evidence.register(app, router, deps.evidence, deps.slack, sandbox=deps.sandbox)

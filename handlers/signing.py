@@ -492,9 +492,9 @@ def register(
             decision=click.decision,
         )
 
+    app.view(SIGN_MODAL)(signing.submit)  # first: see handlers/register.py
     app.action(APPROVE_ACTION)(clicked)
     app.action(REJECT_ACTION)(clicked)
-    app.view(SIGN_MODAL)(signing.submit)
 
     @app.action(CONNECT_ACTION)
     async def connect_clicked(ack: AsyncAck) -> None:
