@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     SIGNING_POLICIES: Path | None = None
     REQUIRE_EMAIL_MATCH: bool = True
     POLL_INTERVAL_SECONDS: int = Field(60, ge=1, le=24 * 3600)
+    # A submit's claim lasts this long unless its process renews it (every third of it); a
+    # crashed process's submit is settled within about 4/3 of it (20 s by default).
+    SUBMIT_LEASE_SECONDS: float = Field(15, ge=1, le=300)
     REQUEST_TTL_HOURS: int = Field(72, ge=1, le=24 * 365)
     REMINDER_HOURS: int = Field(24, ge=1, le=24 * 365)
     LOG_LEVEL: str = "INFO"

@@ -100,13 +100,14 @@ CHECK_PEOPLE_JOB, CHECK_PEOPLE_SECONDS = "check-deactivated-people", 6 * 3600
 # minutes; expiry reminders (7 days and 1 day before) need no finer grain than an hour.
 EXPIRE_ENROLMENTS_JOB, EXPIRE_ENROLMENTS_SECONDS = "expire-enrolments", 60
 TOKEN_REMINDERS_JOB, TOKEN_REMINDERS_SECONDS = "token-expiry-reminders", 3600
-# Approval requests: all four jobs run every POLL_INTERVAL_SECONDS (the service backs off the
-# tracking polls of each request by itself).
+# Approval requests: these jobs run every POLL_INTERVAL_SECONDS (the service backs off the
+# tracking polls of each request by itself), but for the recovery of interrupted submits.
 EXPIRE_REQUESTS_JOB = "expire-requests"
 REQUEST_REMINDERS_JOB = "request-reminders"
 TRACK_REVIEWS_JOB = "track-reviews"
 WATCHED_SPACES_JOB = "watched-spaces"
 ESCALATIONS_JOB = "request-escalations"
+RECOVER_SUBMITS_JOB = "recover-submits"  # every SUBMIT_LEASE_SECONDS / 3
 # ApprovalFlow in sandbox mode: the sandbox accepts any app and environment id.
 SANDBOX_APP_ID = SANDBOX_ENV_ID = "sandbox"
 
@@ -423,14 +424,19 @@ def make_requests(
         job_publisher=SlackRequestPublisher(job_slack, site_url=confluence_site_url(settings)),
         auditor=audit,
         clock=clock,
-        settings=RequestSettings(
-            allow_self_approval=settings.ALLOW_SELF_APPROVAL,
-            request_ttl_hours=settings.REQUEST_TTL_HOURS,
-            reminder_hours=settings.REMINDER_HOURS,
-            poll_interval_seconds=settings.POLL_INTERVAL_SECONDS,
-            confluence_site_url=confluence_site_url(settings),
-        ),
+        settings=request_settings(settings),
         policies=policies,
+    )
+
+
+def request_settings(settings: Settings) -> RequestSettings:
+    return RequestSettings(
+        allow_self_approval=settings.ALLOW_SELF_APPROVAL,
+        request_ttl_hours=settings.REQUEST_TTL_HOURS,
+        reminder_hours=settings.REMINDER_HOURS,
+        poll_interval_seconds=settings.POLL_INTERVAL_SECONDS,
+        confluence_site_url=confluence_site_url(settings),
+        submit_lease_seconds=settings.SUBMIT_LEASE_SECONDS,
     )
 
 
@@ -460,7 +466,9 @@ def make_evidence(
     )
 
 
-def request_jobs(requests: Requests, clock: Clock, interval: float) -> list[Job]:
+def request_jobs(
+    requests: Requests, clock: Clock, interval: float, recover_every: float
+) -> list[Job]:
     async def expire() -> None:
         await requests.expire_due(clock.now())
 
@@ -476,12 +484,17 @@ def request_jobs(requests: Requests, clock: Clock, interval: float) -> list[Job]
     async def escalate() -> None:
         await requests.escalate_due(clock.now())
 
+    async def recover() -> None:
+        await requests.recover_stuck(clock.now())
+
     return [
         Job(EXPIRE_REQUESTS_JOB, interval, expire),
         Job(REQUEST_REMINDERS_JOB, interval, remind),
         Job(TRACK_REVIEWS_JOB, interval, track),
         Job(WATCHED_SPACES_JOB, interval, watched),
         Job(ESCALATIONS_JOB, interval, escalate),
+        # Its own short period: a dead process's submit is settled seconds after its claim.
+        Job(RECOVER_SUBMITS_JOB, recover_every, recover),
     ]
 
 
@@ -626,7 +639,8 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             Job(TOKEN_REMINDERS_JOB, TOKEN_REMINDERS_SECONDS, token_jobs.remind_expiring),
         ):
             jobs.add(job)
-        for job in request_jobs(requests, clock, settings.POLL_INTERVAL_SECONDS):
+        recover_every = request_settings(settings).recover_submits_seconds
+        for job in request_jobs(requests, clock, settings.POLL_INTERVAL_SECONDS, recover_every):
             jobs.add(job)
         stack.push_async_callback(jobs.stop)
         log.info("store", extra={"uses": store_description})

@@ -65,6 +65,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         route("/faults", lambda s, r, b: s.faults(), "GET"),
         route("/faults", _inject_fault),
         route("/faults", lambda s, r, b: s.clear_faults(), "DELETE"),
+        route("/faults/release", lambda s, r, b: {"released": s.release_held()}),
         route(
             "/latency",
             lambda s, r, b: s.set_latency(

@@ -68,9 +68,9 @@ def instrumented(state: SandboxState, endpoint: str, handler: Handler) -> Handle
             )
         )
         if fault is not None and fault.hang_seconds:
-            # A hang answers late after doing the work: the caller's timeout leaves the outcome
-            # unknown, which is exactly what a submit must be ready for.
-            await asyncio.sleep(fault.hang_seconds)
+            # A hang answers late after doing the work: the caller's timeout (or its death)
+            # leaves the outcome unknown, which is exactly what a submit must be ready for.
+            await state.hold_answer(fault.hang_seconds)
         return response
 
     return answer

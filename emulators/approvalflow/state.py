@@ -10,6 +10,7 @@ at once; the servers call it on the way out).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -73,6 +74,7 @@ class SandboxState:
         self.calls: deque[Call] = deque(maxlen=MAX_RECORDED_CALLS)
         self._faults: list[Fault] = []
         self._latency: dict[str, float] = {}
+        self._held: set[asyncio.Event] = set()  # answers held back by a hang, until released
         self._unsaved = False
         self._save_timer: asyncio.TimerHandle | None = None
         loaded = self._load()
@@ -431,6 +433,24 @@ class SandboxState:
                         self._faults.remove(fault)
                 return fault
         return None
+
+    async def hold_answer(self, seconds: float) -> None:
+        """Hold back the answer to a call that was already handled (a fault's hang): `seconds`,
+        or less if `release_held` is called meanwhile."""
+        released = asyncio.Event()
+        self._held.add(released)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(released.wait(), seconds)
+        finally:
+            self._held.discard(released)
+
+    def release_held(self) -> int:
+        """Send every answer a hang is holding back now; how many there were."""
+        held = len(self._held)
+        for released in self._held:
+            released.set()
+        return held
 
     def set_token_endpoint_down(self, down: bool = True) -> None:
         """The token endpoint answers 503 to every call until this is called with False."""

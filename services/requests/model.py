@@ -389,6 +389,11 @@ class ApprovalRequest:
         self._check_holder(attempt_id)
         return replace(self, last_error=error or "unknown")
 
+    def renew_lease(self, attempt_id: str, lease_until: datetime) -> ApprovalRequest:
+        """The submit's holder is alive and still at it: its claim runs until `lease_until`."""
+        attempt = self._check_holder(attempt_id)
+        return replace(self, attempt=replace(attempt, lease_until=lease_until))
+
     def reclaim(self, now: datetime, attempt_id: str, lease_until: datetime) -> ApprovalRequest:
         """Take over a submit whose lease ran out (its process died) under a new attempt id;
         the old holder's finish or fail is refused from now on."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -14,6 +15,7 @@ from services.approvalflow.endpoints import (
     WRITE_APPROVAL,
     WRITE_CHANGE_SET,
 )
+from services.approvalflow.gateway import Sleep
 from services.approvalflow.ports import ApprovalFlowApi
 from services.approvalflow.targets import PageTarget, TargetSnapshot, take_snapshot
 from services.audit.events import SYSTEM, Actor, Auditor
@@ -126,9 +128,11 @@ class Requests:
             ),
         )
 
-    Jobs (each under its JobRunner lease; POLL_INTERVAL_SECONDS suits all four):
+    Jobs (each under its JobRunner lease; every POLL_INTERVAL_SECONDS):
     `expire_due(now)`, `remind_due(now)`, `track_due(now)` (it also recovers submits stuck by
-    a restart, via `recover_stuck`) and `poll_watched(now)`.
+    a restart, via `recover_stuck`) and `poll_watched(now)`; `recover_stuck(now)` also runs on
+    its own every `settings.recover_submits_seconds`, so a dead process's submit is settled
+    within seconds of its claim running out.
 
     The caller checks admin rights before `watch` / `unwatch` (AdminAccess.require). Every
     other check of ARCHITECTURE §6 is made here, on the server, at `sign`.
@@ -149,6 +153,7 @@ class Requests:
         policies: PolicyBook = DEFAULT_BOOK,
         confluence: ConfluenceApi | None = None,
         job_publisher: Publisher | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._policies = policies
         self._store = store
@@ -159,6 +164,7 @@ class Requests:
         self._groups = groups
         self._clock = clock
         self._settings = settings
+        self._sleep = sleep
         self._reporter = Reporter(store, publisher, auditor)
         # What the jobs say goes through their own publisher (paced per channel in Slack), so
         # a burst of theirs never holds up an answer to a person.
@@ -202,6 +208,7 @@ class Requests:
             reporter=reporter,
             clock=self._clock,
             settings=self._settings,
+            sleep=self._sleep,
         )
 
     # -- the parts ---------------------------------------------------------------------------

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 
+from services.approvalflow.gateway import Sleep
 from services.approvalflow.ports import ApprovalFlowApi
 from services.approvalflow.targets import (
     Submission,
@@ -44,29 +47,71 @@ class Submits:
         reporter: Reporter,
         clock: Clock,
         settings: RequestSettings,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._store = store
         self._api = api
         self._reporter = reporter
         self._clock = clock
         self._settings = settings
+        self._sleep = sleep  # between renewals of a submit's claim; tests step it by hand
 
     async def submit(self, request: ApprovalRequest, attempt: SubmitAttempt) -> ApprovalRequest:
-        try:
-            submission = await submit_target(self._api, attempt.signer.slack_id, request.target)
-        except ApprovalsError as exc:
-            return await self._failed(request, attempt, exc)
-        if not submission.submitted:
-            return await self._failed(
-                request, attempt, _none_submitted(submission, request.snapshot)
+        async with self._renewing(request, attempt.attempt_id):
+            try:
+                submission = await submit_target(self._api, attempt.signer.slack_id, request.target)
+            except ApprovalsError as exc:
+                return await self._failed(request, attempt, exc)
+            if not submission.submitted:
+                return await self._failed(
+                    request, attempt, _none_submitted(submission, request.snapshot)
+                )
+            return await self.submitted(
+                request,
+                attempt,
+                page_outcomes(submission, request.snapshot),
+                None,
+                "request.submit.succeeded",
             )
-        return await self.submitted(
-            request,
-            attempt,
-            page_outcomes(submission, request.snapshot),
-            None,
-            "request.submit.succeeded",
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self, request: ApprovalRequest, attempt_id: str) -> AsyncIterator[None]:
+        """Renew the submit's claim while this process works on it (ApprovalFlow may take long
+        to answer), so that only a submit whose process died runs out of lease. Whatever the
+        body does (returns, raises, is cancelled), the renewals stop and are awaited here:
+        none outlives the attempt."""
+        renewals = asyncio.create_task(
+            self._renew_lease(request, attempt_id), name=f"submit-lease:{request.id}"
         )
+        try:
+            yield
+        finally:
+            renewals.cancel()
+            [outcome] = await asyncio.gather(renewals, return_exceptions=True)
+            if isinstance(outcome, Exception):
+                log.error(
+                    "submit lease renewals failed", exc_info=outcome, extra={"request": request.id}
+                )
+
+    async def _renew_lease(self, request: ApprovalRequest, attempt_id: str) -> None:
+        lease = timedelta(seconds=self._settings.submit_lease_seconds)
+        current = request
+        while True:
+            await self._sleep(self._settings.submit_heartbeat_seconds)
+            renew = functools.partial(
+                ApprovalRequest.renew_lease,
+                attempt_id=attempt_id,
+                lease_until=self._clock.now() + lease,
+            )
+            try:
+                current = await apply(self._store, current, renew)
+            except (TransitionRefused, NotFound):
+                return  # settled, or taken over after all: nothing left to hold
+            except ApprovalsError as exc:
+                # The next renewal may get through; three fit in one lease.
+                log.warning(
+                    "submit lease not renewed", extra={"request": request.id, "error": str(exc)}
+                )
 
     async def submitted(
         self,
@@ -219,9 +264,10 @@ class Submits:
         )
 
     async def recover_stuck(self, now: datetime) -> list[ApprovalRequest]:
-        """Settle submits whose process died mid-flow: ApprovalFlow is asked what happened (the
-        submit is never simply repeated); done -> SUBMITTED, not done -> pending again, can't
-        tell -> asked again next run. Run by `track_due`."""
+        """Settle submits whose process died mid-flow (their claim was not renewed in time):
+        ApprovalFlow is asked what happened (the submit is never simply repeated); done ->
+        SUBMITTED, not done -> pending again, can't tell -> asked again once the claim taken
+        here runs out. Run by its own job (and by `track_due`)."""
         settled = []
         lease = timedelta(seconds=self._settings.submit_lease_seconds)
         for request_id in await self._store.due(Index.SUBMITTING, now):
@@ -238,25 +284,30 @@ class Submits:
             attempt = request.attempt
             if attempt is None:
                 continue
-            outcomes = await self._check(request, attempt)
-            if outcomes is None:
-                continue
-            if outcomes:
-                settled.append(
-                    await self.submitted(
-                        request, attempt, outcomes, None, "request.submit.recovered"
-                    )
-                )
-                continue
-            error = (
-                f"The submit signed by {attempt.signer.name} at {utc(attempt.started_at)} was "
-                "interrupted (the bot restarted), and ApprovalFlow shows nothing submitted. The "
-                "request is pending again, so it can be signed again."
-            )
-            pending = await self._back_to_pending(request, attempt, error, "interrupted")
-            if pending is not None:
-                settled.append(pending)
+            async with self._renewing(request, attempt.attempt_id):
+                recovered = await self._settle_interrupted(request, attempt)
+            if recovered is not None:
+                settled.append(recovered)
         return settled
+
+    async def _settle_interrupted(
+        self, request: ApprovalRequest, attempt: SubmitAttempt
+    ) -> ApprovalRequest | None:
+        """A taken-over submit as ApprovalFlow shows it: submitted, or pending again; None when
+        ApprovalFlow cannot be asked now (its claim runs out again and a later run asks)."""
+        outcomes = await self._check(request, attempt)
+        if outcomes is None:
+            return None
+        if outcomes:
+            return await self.submitted(
+                request, attempt, outcomes, None, "request.submit.recovered"
+            )
+        error = (
+            f"The submit signed by {attempt.signer.name} at {utc(attempt.started_at)} was "
+            "interrupted (the bot restarted), and ApprovalFlow shows nothing submitted. The "
+            "request is pending again, so it can be signed again."
+        )
+        return await self._back_to_pending(request, attempt, error, "interrupted")
 
 
 def _none_submitted(submission: Submission, known: TargetSnapshot) -> NothingToSubmit:

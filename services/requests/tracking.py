@@ -48,7 +48,7 @@ class ReviewTracking:
         """Poll each submitted request that is due (and first recover stuck submits)."""
         await self._submits.recover_stuck(now)
         changes = []
-        hold = timedelta(seconds=self._settings.submit_lease_seconds)
+        hold = timedelta(seconds=self._settings.poll_claim_seconds)
         for request_id in await self._store.due(Index.TRACKING, now):
             try:
                 tracked = await apply_by_id(

@@ -7,6 +7,7 @@ instance over the same Redis plays a second process or a restarted bot.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from bot.stores.keys import Keys
 from bot.stores.requests import RedisRequestStore
 from services.approval_token import ApprovalTokens
 from services.approval_token.ports import TokenStore
+from services.approvalflow.gateway import Sleep
 from services.approvalflow.ports import ApprovalFlowApi
 from services.audit.keys import AuditKeyring
 from services.audit.ports import AuditLog
@@ -175,6 +177,7 @@ class World:
         tokens: ApprovalTokens | None = None,
         audit_log: AuditLog | None = None,
         policies: PolicyBook = DEFAULT_BOOK,
+        sleep: Sleep | None = None,
         **settings: Any,
     ) -> Requests:
         return Requests(
@@ -191,6 +194,7 @@ class World:
             ),
             confluence=self.confluence,
             policies=policies,
+            sleep=sleep or asyncio.sleep,
         )
 
     def redis_stores(self, redis: Redis) -> tuple[RequestStore, TokenStore, AuditLog]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any, cast
 
 import pytest
@@ -25,15 +26,17 @@ from services.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from services.requests.model import Decision, Policy, Stage, Status
+from services.requests.model import ApprovalRequest, Decision, Policy, Stage, Status
 from services.requests.policies import PolicyBook
 from services.requests.ports import RequestService
 from services.requests.service import Requests
+from services.requests.settings import RequestSettings
 from tests.approvalflow.conftest import ALICE_SLACK, Harness
 from tests.fakes.clock import FakeClock
 from tests.requests.conftest import BOB_SLACK, World
 
-LEASE = 120  # RequestSettings.submit_lease_seconds
+DEFAULTS = RequestSettings()
+LEASE = DEFAULTS.submit_lease_seconds
 
 
 def ok_submits(world: World, endpoint: str = "submit_change_set") -> list[Any]:
@@ -289,6 +292,140 @@ async def test_a_restart_mid_submit_is_recovered_without_resubmitting(
         assert signed.status is Status.SUBMITTED
         assert len(world.sandbox.calls_to("submit_change_set")) == 1
     assert await restarted.track_due(world.clock.now()) == []
+
+
+class SteppedSleep:
+    """The `sleep` between a submit's lease renewals, stepped by the test: `beat()` lets one
+    renewal run and returns once it is saved (the renewer is waiting for the next step)."""
+
+    def __init__(self) -> None:
+        self._go: asyncio.Queue[None] = asyncio.Queue()
+        self._waiting: asyncio.Queue[float] = asyncio.Queue()
+
+    async def sleep(self, seconds: float) -> None:
+        self._waiting.put_nowait(seconds)
+        await self._go.get()
+
+    async def waiting(self) -> float:
+        """Until a renewer waits for its next step; how long it asked to sleep."""
+        async with asyncio.timeout(10):
+            return await self._waiting.get()
+
+    async def beat(self) -> None:
+        self._go.put_nowait(None)
+        await self.waiting()
+
+
+def lease_renewals() -> list[asyncio.Task[Any]]:
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith("submit-lease:")]
+
+
+async def submitted_and_held(world: World, signing: asyncio.Task[ApprovalRequest]) -> None:
+    """Until the sandbox did the submit (its answer is held back); fails, never hangs, if the
+    signing ended first."""
+    async with asyncio.timeout(10):
+        while not world.sandbox.calls_to("submit_change_set"):
+            if signing.done():
+                raise AssertionError(f"signing ended before the submit: {signing.result()}")
+            await asyncio.sleep(0.01)
+
+
+async def test_a_slow_submit_renews_its_claim_and_is_never_taken_over(
+    redis_world: World, second_process: RedisRequestStore
+) -> None:
+    world = redis_world
+    steps = SteppedSleep()
+    live = world.make_service(api=world.af.make_client(timeout_seconds=30), sleep=steps.sleep)
+    other = world.make_service(store=second_process)  # another process's recovery job
+    request = await world.request(service=live)
+    world.sandbox.inject_fault("submit_change_set", status=None, hang_seconds=60)
+    signing = asyncio.create_task(world.approve(request, BOB_SLACK, service=live))
+    try:
+        await submitted_and_held(world, signing)
+        assert await steps.waiting() == LEASE / 3
+        attempt = (await other.get(request.id)).attempt
+        assert attempt is not None
+        for _ in range(4):  # nearly four leases pass while ApprovalFlow holds its answer back
+            world.clock.advance(seconds=LEASE - 1)
+            assert await other.recover_stuck(world.clock.now()) == []
+            await steps.beat()
+            stored = await other.get(request.id)
+            assert stored.status is Status.SUBMITTING
+            assert stored.attempt is not None
+            assert stored.attempt.attempt_id == attempt.attempt_id, "never taken over"
+            assert stored.attempt.lease_until == world.clock.now() + timedelta(seconds=LEASE)
+        world.sandbox.release_held()
+        async with asyncio.timeout(10):
+            signed = await signing
+    finally:
+        world.sandbox.release_held()
+        signing.cancel()
+        await asyncio.gather(signing, return_exceptions=True)
+    assert signed.status is Status.SUBMITTED
+    assert len(world.sandbox.calls_to("submit_change_set")) == 1
+    actions = world.audit_actions()
+    assert "request.submit.succeeded" in actions and "request.submit.recovered" not in actions
+    assert lease_renewals() == []
+
+
+async def test_a_dead_submits_claim_runs_out_and_it_is_settled_within_30_s_once(
+    redis_world: World, second_process: RedisRequestStore
+) -> None:
+    """The process dies while ApprovalFlow holds back the answer to a submit it did: nothing
+    renews the claim any more, and the recovery job (every `recover_submits_seconds`, in
+    another process) settles it as submitted within 30 s, without a second submit."""
+    world = redis_world
+    steps = SteppedSleep()
+    dying = world.make_service(api=world.af.make_client(timeout_seconds=30), sleep=steps.sleep)
+    restarted = world.make_service(store=second_process)
+    request = await world.request(service=dying)
+    posted_ts = (await restarted.get(request.id)).message_ts
+    assert posted_ts is not None
+    world.sandbox.inject_fault("submit_change_set", status=None, hang_seconds=60)
+    signing = asyncio.create_task(world.approve(request, BOB_SLACK, service=dying))
+    try:
+        await submitted_and_held(world, signing)
+        await steps.waiting()
+        world.clock.advance(seconds=LEASE - 1)
+        await steps.beat()  # renewed once, then the process dies
+        died = world.clock.now()
+        signing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await signing
+        assert lease_renewals() == [], "the renewals died with it"
+        settled: list[ApprovalRequest] = []
+        while not settled and world.clock.now() - died < timedelta(seconds=60):
+            world.clock.advance(seconds=DEFAULTS.recover_submits_seconds)
+            settled = await restarted.recover_stuck(world.clock.now())
+    finally:
+        world.sandbox.release_held()
+    assert world.clock.now() - died > timedelta(seconds=LEASE - 1), "a live lease is honoured"
+    assert world.clock.now() - died <= timedelta(seconds=30)
+    [recovered] = settled
+    assert recovered.status is Status.SUBMITTED
+    assert [o.submitted for o in recovered.outcomes] == [True, True, True]
+    assert len(world.sandbox.calls_to("submit_change_set")) == 1, "never submitted again"
+    assert "request.submit.recovered" in world.audit_actions()
+    shown = world.publisher.last(request.id)
+    assert shown.status is Status.SUBMITTED and shown.message_ts == posted_ts
+    assert lease_renewals() == []
+
+
+async def test_the_renewals_end_with_the_submit_whatever_happens_to_it(
+    redis_world: World,
+) -> None:
+    world = redis_world
+    request = await world.request()
+    world.sandbox.inject_fault("submit_change_set", status=500)
+    with pytest.raises(UpstreamUnavailable):
+        await world.approve(request, BOB_SLACK)
+    assert lease_renewals() == []
+    crashing = world.make_service(
+        api=cast(ApprovalFlowApi, CrashingApi(world.af.client, after=False))
+    )
+    with pytest.raises(Crash):
+        await world.approve(request, BOB_SLACK, service=crashing)
+    assert lease_renewals() == []
 
 
 class CountingConnection(Connection):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -478,6 +479,34 @@ async def test_latency_and_hanging_calls(sandbox: Sandbox, alice: str) -> None:
             headers=auth(alice),
             timeout=0.2,
         )
+
+
+async def test_a_held_answer_comes_after_the_work_and_when_released(
+    sandbox: Sandbox, alice: str
+) -> None:
+    """A submit whose answer is held back: ApprovalFlow did it (recorded, the pages pending)
+    before anyone hears so; released over HTTP, the held answer goes out at once."""
+    await sandbox.http.post(
+        "_sandbox/faults",
+        json={"endpoint": "submit_change_set", "status": None, "hang_seconds": 60},
+    )
+    submitting = asyncio.create_task(
+        post(sandbox, alice, "/changeSets/submit", {"changeSetId": "cs-eng184"})
+    )
+    for _ in range(1000):
+        if sandbox.state.calls_to("submit_change_set"):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the submit never reached the sandbox")
+    assert not submitting.done()
+    assert sandbox.state.rollup("cs-eng184") == "in_review"
+    released = await sandbox.http.post("_sandbox/faults/release")
+    assert released.json() == {"released": 1}
+    async with asyncio.timeout(10):
+        answer = await submitting
+    assert answer.status_code == 200 and answer.json()["submittedCount"] == 3
+    assert (await sandbox.http.post("_sandbox/faults/release")).json() == {"released": 0}
 
 
 async def test_calls_are_recorded_with_who_acted(sandbox: Sandbox, alice: str) -> None:
