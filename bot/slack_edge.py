@@ -22,7 +22,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
 
 from slack_sdk.signature import SignatureVerifier
 from starlette.requests import ClientDisconnect, Request
@@ -66,14 +66,21 @@ def bolt_form_body(text: str) -> str:
     """A form body as Bolt reads it correctly: unchanged unless Bolt would misread it (it
     contains the word "payload" without being an interaction, or starts with "{"); then the
     same fields, re-encoded with the word's "a" percent-encoded."""
-    fields = parse_qsl(text, keep_blank_values=True)
-    if any(name == _WORD for name, _ in fields):
+    if _WORD in field_names(text):
         return text  # an interaction: Bolt reads its `payload` field, as it should
     if _WORD not in text and not text.startswith("{"):
         return text
+    fields = parse_qsl(text, keep_blank_values=True)
     encoded = urlencode(fields, quote_via=quote)  # "{" and every other symbol as %XX
     # After urlencode a "p" is always a literal letter, so this never splits an escape.
     return encoded.replace(_WORD, "p%61yload")
+
+
+def field_names(text: str) -> set[str]:
+    """The form's field names as parse_qsl decodes them, values left undecoded: an
+    interaction's one value is a whole view or message, and Bolt decodes it anyway (percent
+    decoding is pure Python: doing it here too cost about 0.3 ms a modal submission)."""
+    return {unquote_plus(pair.partition("=")[0]) for pair in text.split("&") if pair}
 
 
 @dataclass(frozen=True)

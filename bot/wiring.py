@@ -56,6 +56,7 @@ from services.admin import (
     TokenAdmin,
     TokenInventory,
 )
+from services.after_answer import InOrderAfterAnswer
 from services.approval_token import ApprovalTokens
 from services.approvalflow.client import (
     MAX_CONNECTIONS,
@@ -140,6 +141,7 @@ class Container:
     tokens: ApprovalTokens
     approvalflow: ApprovalFlowClient
     requests: Requests
+    after_answer: InOrderAfterAnswer  # a signature's Slack news, sent after the signer's answer
     evidence: EvidenceReports
     store_description: str
 
@@ -410,6 +412,7 @@ def make_requests(
     confluence: ConfluenceClient,
     tokens: ApprovalTokens,
     linking: AccountLinking,
+    after_answer: InOrderAfterAnswer,
 ) -> Requests:
     """Approval requests: posted, signed and tracked through Slack. What answers a person goes
     out at once through `slack`; what the jobs post goes through `job_slack`, paced."""
@@ -426,6 +429,7 @@ def make_requests(
         clock=clock,
         settings=request_settings(settings),
         policies=policies,
+        after_answer=after_answer,
     )
 
 
@@ -519,6 +523,9 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         # The jobs' posts (watched spaces, reminders, escalations, tracking, token reminders)
         # are spaced per channel; answers to people go out through `slack_api` at once.
         job_slack = slack_api.paced(ChannelPacer(settings.SLACK_POST_INTERVAL_SECONDS))
+        # Drained on the way out, before the Slack clients and the store it uses are closed.
+        after_answer = InOrderAfterAnswer()
+        stack.push_async_callback(after_answer.drain)
         # One of each for every feature: DMs and security alerts, and users.info look-ups.
         notifier = SlackNotifier(slack_api, settings.SECURITY_CHANNEL)
         people = SlackDirectory(slack_api)
@@ -577,6 +584,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             confluence=confluence,
             tokens=tokens,
             linking=linking,
+            after_answer=after_answer,
         )
         evidence = make_evidence(
             settings,
@@ -680,6 +688,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             tokens=tokens,
             approvalflow=approvalflow,
             requests=requests,
+            after_answer=after_answer,
             evidence=evidence,
             store_description=store_description,
         )

@@ -10,6 +10,7 @@ approved, and a page's title cannot change without a new version.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -143,10 +144,19 @@ def snapshot_digest(target: Target, title: str | None, pages: list[tuple[str, in
 
 
 async def take_snapshot(
-    api: ApprovalFlowApi, user_id: str, target: Target, detail: ChangeSet | None = None
+    api: ApprovalFlowApi,
+    user_id: str,
+    target: Target,
+    detail: ChangeSet | None = None,
+    *,
+    expect_open: bool = False,
 ) -> TargetSnapshot:
     """The target as `user_id` sees it now (their token, their scopes); `detail`: the change
-    set's detail as just read with the same token, so it is not read twice."""
+    set's detail as just read with the same token, so it is not read twice. `expect_open`: the
+    set was open when last seen, so its preflight is asked for alongside its detail (one round
+    trip less for a person waiting) and set aside if the detail says it was archived since."""
+    if isinstance(target, ChangeSetTarget) and detail is None and expect_open:
+        return await _open_change_set(api, user_id, target)
     if isinstance(target, PageTarget):
         checked = await api.preflight_page(user_id, target.page_id)
         page = _from_preflight(checked)
@@ -161,6 +171,31 @@ async def take_snapshot(
     if not change_set.archived:  # an archived set is read-only and refuses a preflight
         checked_set = await api.preflight_change_set(user_id, target.change_set_id)
         preflight = {result.page_id: result for result in checked_set.results}
+    return _change_set_snapshot(target, change_set, preflight)
+
+
+async def _open_change_set(
+    api: ApprovalFlowApi, user_id: str, target: ChangeSetTarget
+) -> TargetSnapshot:
+    detail, checked = await asyncio.gather(
+        api.change_set_detail(user_id, target.change_set_id),
+        api.preflight_change_set(user_id, target.change_set_id),
+        return_exceptions=True,
+    )
+    if isinstance(detail, BaseException):
+        raise detail
+    if detail.archived:
+        return _change_set_snapshot(target, detail, {})  # its preflight (refused) is moot
+    if isinstance(checked, BaseException):
+        raise checked
+    return _change_set_snapshot(
+        target, detail, {result.page_id: result for result in checked.results}
+    )
+
+
+def _change_set_snapshot(
+    target: ChangeSetTarget, change_set: ChangeSet, preflight: dict[str, PagePreflight]
+) -> TargetSnapshot:
     pages = tuple(
         _page(change_set, page_id, preflight.get(page_id)) for page_id in _ids(change_set)
     )

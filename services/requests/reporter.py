@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.after_answer import AfterAnswer, RightAway
 from services.audit.events import Actor, AuditEvent, Auditor
 from services.requests.model import ApprovalRequest, Decision, Signature, Signer
 from services.requests.ports import Publisher
@@ -23,34 +24,73 @@ def actor_of(signer: Signer) -> Actor:
 
 
 class Reporter:
-    """Tells people (through the `Publisher`) and the audit trail what happened to a request."""
+    """Tells people (through the `Publisher`) and the audit trail what happened to a request.
 
-    def __init__(self, store: RequestStore, publisher: Publisher, auditor: Auditor) -> None:
+    News that follows a signer's answer (`after_answer`) waits for the answer; any other news
+    of the same request waits for it in turn, so a request's messages keep their order."""
+
+    def __init__(
+        self,
+        store: RequestStore,
+        publisher: Publisher,
+        auditor: Auditor,
+        after_answer: AfterAnswer | None = None,
+    ) -> None:
         self._store = store
         self._publisher = publisher
         self._auditor = auditor
+        self._after_answer = after_answer or RightAway()
 
     async def publish(self, request: ApprovalRequest) -> ApprovalRequest:
         """Post or rewrite the request message; the request as stored (with its message ts)."""
+        await self._after_answer.settled(request.id)
+        return await self._publish(request)
+
+    async def note(self, request: ApprovalRequest, text: str) -> None:
+        """A reply in the request message's thread."""
+        await self._after_answer.settled(request.id)
+        await self._publisher.thread_note(request, text)
+
+    async def tell(self, user: str, request: ApprovalRequest, text: str) -> None:
+        """A DM about the request."""
+        await self._after_answer.settled(request.id)
+        await self._publisher.tell(user, request, text)
+
+    async def announce(self, request: ApprovalRequest, note: str, dm: str) -> None:
+        """An outcome: the message rewritten, a thread reply and a DM to the requester."""
+        await self._after_answer.settled(request.id)
+        await self._announce(request, note, dm)
+
+    async def announce_after_answer(self, request: ApprovalRequest, note: str, dm: str) -> None:
+        """`announce`, once the signer has their answer."""
+        await self._after_answer.run(request.id, lambda: self._announce(request, note, dm))
+
+    async def signed_after_answer(
+        self, request: ApprovalRequest, notes: list[str], dm: str | None
+    ) -> None:
+        """A signature that leaves stages to sign, once the signer has their answer: the
+        message rewritten, the thread replies, and a DM to the requester if `dm`."""
+
+        async def tell_all() -> None:
+            shown = await self._publish(request)
+            for text in notes:
+                await self._publisher.thread_note(shown, text)
+            if dm is not None:
+                await self._publisher.tell(shown.requester, shown, dm)
+
+        await self._after_answer.run(request.id, tell_all)
+
+    async def _publish(self, request: ApprovalRequest) -> ApprovalRequest:
         ts = await self._publisher.publish(request)
         if ts and ts != request.message_ts:
             await self._store.set_message(request.id, ts)
             request = request.with_changes(message_ts=ts)
         return request
 
-    async def note(self, request: ApprovalRequest, text: str) -> None:
-        """A reply in the request message's thread."""
-        await self._publisher.thread_note(request, text)
-
-    async def tell(self, user: str, request: ApprovalRequest, text: str) -> None:
-        """A DM about the request."""
-        await self._publisher.tell(user, request, text)
-
-    async def announce(self, request: ApprovalRequest, note: str, dm: str) -> None:
-        """An outcome: the message rewritten, a thread reply and a DM to the requester."""
-        request = await self.publish(request)
-        await self.note(request, note)
-        await self.tell(request.requester, request, dm)
+    async def _announce(self, request: ApprovalRequest, note: str, dm: str) -> None:
+        request = await self._publish(request)
+        await self._publisher.thread_note(request, note)
+        await self._publisher.tell(request.requester, request, dm)
 
     async def audit_signature(self, request: ApprovalRequest, signature: Signature) -> None:
         await self.audit(

@@ -8,6 +8,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
+from services.after_answer import AfterAnswer
 from services.approvalflow.endpoints import (
     PRODUCT_SCOPE,
     READ_APPROVAL,
@@ -126,6 +127,7 @@ class Requests:
                 poll_interval_seconds=settings.poll_interval_seconds,
                 confluence_site_url=settings.confluence_site_url,
             ),
+            after_answer=InOrderAfterAnswer(),           # Slack news after the signer's answer
         )
 
     Jobs (each under its JobRunner lease; every POLL_INTERVAL_SECONDS):
@@ -154,6 +156,7 @@ class Requests:
         confluence: ConfluenceApi | None = None,
         job_publisher: Publisher | None = None,
         sleep: Sleep = asyncio.sleep,
+        after_answer: AfterAnswer | None = None,
     ) -> None:
         self._policies = policies
         self._store = store
@@ -165,10 +168,11 @@ class Requests:
         self._clock = clock
         self._settings = settings
         self._sleep = sleep
-        self._reporter = Reporter(store, publisher, auditor)
+        self._reporter = Reporter(store, publisher, auditor, after_answer)
         # What the jobs say goes through their own publisher (paced per channel in Slack), so
-        # a burst of theirs never holds up an answer to a person.
-        self._job_reporter = Reporter(store, job_publisher or publisher, auditor)
+        # a burst of theirs never holds up an answer to a person; it still waits for a
+        # request's news that follows a signer's answer, so the request's messages keep order.
+        self._job_reporter = Reporter(store, job_publisher or publisher, auditor, after_answer)
         self._posting = self._make_posting(self._reporter)
         self._submits = self._make_submits(self._reporter)
         self._job_submits = self._make_submits(self._job_reporter)  # recovery settles them
@@ -335,7 +339,15 @@ class Requests:
             )
         now = self._clock.now()
         hold = now + timedelta(seconds=self._settings.signing_hold_seconds)
-        opening = await self._store.open_signing(wanted, user, now, hold)
+        # The link is read alongside the claim (one round trip less for the waiting signer);
+        # what it says counts only after the request's own refusals, as in `open_for_signing`.
+        opening, linked = await asyncio.gather(
+            self._store.open_signing(wanted, user, now, hold),
+            self._identities.identity(user),
+            return_exceptions=True,
+        )
+        if isinstance(opening, BaseException):
+            raise opening
         request = _opened(wanted, user, opening.claim, opening.request)
         try:
             member_of = await self._member_of(request, user, {})
@@ -343,7 +355,7 @@ class Requests:
             if confirmed_stage is not None and confirmed_stage != stage:
                 # The form showed another stage's meaning: never sign words not shown.
                 raise stage_moved(request, stage)
-            identity, snapshot = await self._checks(request, user)
+            identity, snapshot = await self._checks(request, user, linked)
             if snapshot.digest != confirmed_digest:
                 raise SnapshotChanged(
                     f"What you confirmed is not what {request.id} would sign now: its pages "
@@ -433,15 +445,23 @@ class Requests:
         return stage
 
     async def _checks(
-        self, request: ApprovalRequest, user: str
+        self,
+        request: ApprovalRequest,
+        user: str,
+        linked: LinkedIdentity | BaseException | None = None,
     ) -> tuple[LinkedIdentity, TargetSnapshot]:
-        """Link and scopes, then the target as the signer's own token sees it now."""
-        identity = await self._identities.identity(user)
+        """Link and scopes, then the target as the signer's own token sees it now. `linked`:
+        the link as already read (or the error reading it gave), else it is read here."""
+        if isinstance(linked, BaseException):
+            raise linked
+        identity = linked or await self._identities.identity(user)
         needed = SIGNING_SCOPES[request.target.kind]
         missing = needed - identity.scopes
         if missing:
             raise missing_scope(missing)
-        snapshot = await take_snapshot(self._api, user, request.target)
+        snapshot = await take_snapshot(
+            self._api, user, request.target, expect_open=not request.snapshot.archived
+        )
         if self._confluence is not None:
             snapshot = await with_confluence(
                 snapshot, self._confluence, user, known=request.snapshot
@@ -473,7 +493,7 @@ class Requests:
         self, rejected: ApprovalRequest, signature: Signature
     ) -> ApprovalRequest:
         who, when = signature.signer.name, utc(signature.signed_at)
-        await self._reporter.announce(
+        await self._reporter.announce_after_answer(
             rejected,
             f"{who} rejected this at {when}: “{signature.meaning}”. Reason: {signature.comment}\n"
             f"Nothing was submitted; {rejected.target} ({rejected.title}) is left as it is.",
@@ -508,12 +528,14 @@ class Requests:
         self, before: ApprovalRequest, saved: ApprovalRequest, signature: Signature
     ) -> ApprovalRequest:
         """A signature that leaves stages to sign: the message shows it, the thread gets a
-        reply, and a stage it completes is told to the requester and to the next signers."""
-        saved = await self._reporter.publish(saved)
-        await self._reporter.note(saved, signature_note(saved, signature))
+        reply, and a stage it completes is told to the requester and to the next signers (all
+        once the signer has their answer)."""
+        notes = [signature_note(saved, signature)]
+        dm = None
         if saved.open_stage != before.open_stage and saved.open_stage is not None:
-            await self._reporter.note(saved, stage_opened_note(saved))
-            await self._reporter.tell(saved.requester, saved, stage_completed_dm(saved, signature))
+            notes.append(stage_opened_note(saved))
+            dm = stage_completed_dm(saved, signature)
+        await self._reporter.signed_after_answer(saved, notes, dm)
         return saved
 
     async def reassign(

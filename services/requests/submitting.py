@@ -120,7 +120,11 @@ class Submits:
         outcomes: Sequence[PageOutcome],
         note: str | None,
         action: str,
+        *,
+        signer_waiting: bool = True,
     ) -> ApprovalRequest:
+        """Record a submit that went through: the request SUBMITTED and tracked, the audit
+        entry, then the news (after the signer's answer when `signer_waiting`)."""
         interval = self._settings.poll_interval_seconds
         poll_at = self._clock.now() + timedelta(seconds=interval)
 
@@ -166,7 +170,10 @@ class Submits:
             lines.append(f"Skipped {pages_text(len(skipped))}: " + reasons(skipped) + ".")
         if note:
             lines.append(note)
-        await self._reporter.announce(
+        announce = (
+            self._reporter.announce_after_answer if signer_waiting else self._reporter.announce
+        )
+        await announce(
             done,
             "\n".join(lines),
             f"Your request {done.id} ({done.title}) was approved by {signer} at {when}: "
@@ -300,7 +307,12 @@ class Submits:
             return None
         if outcomes:
             return await self.submitted(
-                request, attempt, outcomes, None, "request.submit.recovered"
+                request,
+                attempt,
+                outcomes,
+                None,
+                "request.submit.recovered",
+                signer_waiting=False,
             )
         error = (
             f"The submit signed by {attempt.signer.name} at {utc(attempt.started_at)} was "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from typing import Any, cast
 
 from services.approvalflow import (
     ChangeSetTarget,
@@ -11,6 +13,8 @@ from services.approvalflow import (
     submit_target,
     take_snapshot,
 )
+from services.approvalflow.models import ChangeSet
+from services.approvalflow.ports import ApprovalFlowApi
 from services.approvalflow.targets import snapshot_digest
 from tests.approvalflow.conftest import ALICE_SLACK, Harness
 
@@ -60,6 +64,43 @@ async def test_archived_change_set_is_not_preflighted(af: Harness) -> None:
     assert snapshot.archived and snapshot.rollup_state == "all_approved"
     assert [(p.page_id, p.version, p.can_submit) for p in snapshot.pages] == [("65610", 2, None)]
     assert af.state.calls_to("preflight_change_set") == []
+
+
+class _DetailAfterPreflight:
+    """The sandbox's client, whose detail answers only once a preflight has been asked for:
+    a snapshot that asks for them one after the other never gets its detail."""
+
+    def __init__(self, api: ApprovalFlowApi) -> None:
+        self._api = api
+        self._preflight_asked = asyncio.Event()
+
+    async def change_set_detail(self, user_id: str, change_set_id: str) -> ChangeSet:
+        await asyncio.wait_for(self._preflight_asked.wait(), timeout=5)
+        return await self._api.change_set_detail(user_id, change_set_id)
+
+    async def preflight_change_set(self, user_id: str, change_set_id: str) -> Any:
+        self._preflight_asked.set()
+        return await self._api.preflight_change_set(user_id, change_set_id)
+
+
+async def test_an_open_set_is_read_and_preflighted_at_once(af: Harness) -> None:
+    target = ChangeSetTarget("cs-eng184")
+    one_by_one = await take_snapshot(af.client, ALICE_SLACK, target)
+    api = cast(ApprovalFlowApi, _DetailAfterPreflight(af.client))
+    at_once = await take_snapshot(api, ALICE_SLACK, target, expect_open=True)
+    assert at_once == one_by_one
+
+
+async def test_a_set_archived_since_it_was_seen_open_is_snapshotted_as_archived(
+    af: Harness,
+) -> None:
+    af.state.archive_change_set("cs-eng184")
+    target = ChangeSetTarget("cs-eng184")
+    snapshot = await take_snapshot(af.client, ALICE_SLACK, target, expect_open=True)
+    # Its preflight was refused (an archived set is read-only); the snapshot does not need it.
+    assert [c.status for c in af.state.calls_to("preflight_change_set")] == [400]
+    assert snapshot.archived and snapshot.submittable == ()
+    assert snapshot == await take_snapshot(af.client, ALICE_SLACK, target)
 
 
 async def test_page_snapshot(af: Harness) -> None:

@@ -56,8 +56,16 @@ class RunningBot:
     sent: list[str] = field(default_factory=list)
 
     async def post_signed(self, body: str, content_type: str, **sign: Any) -> httpx.Response:
+        """Slack's post and the bot's answer, once the news that follows the answer (a
+        signature's message update, thread reply and DMs) has been sent too."""
         headers = signed_headers(self.secret, body, content_type=content_type, **sign)
-        return await self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
+        response = await self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
+        await self.settled()
+        return response
+
+    async def settled(self) -> None:
+        """Wait for the work the bot does after answering a signer."""
+        await self.container.after_answer.drain()
 
     async def command(self, text: str, **fields: str) -> httpx.Response:
         body = command_body(text, **fields)

@@ -14,9 +14,11 @@ import pytest
 
 from emulators.approvalflow.seed import BOB, CAROL
 from emulators.slack import FakeSlack, FakeView
+from emulators.slack.signing import interactive_body, signed_headers
 from handlers.blocks.requests import EVIDENCE_ACTION
 from services.requests.model import Status
 from tests.fakes.clock import FakeClock
+from tests.scenario.harness import SIGNING_SECRET
 from tests.scenario.requests_kit import (
     Posted,
     Requests,
@@ -27,6 +29,7 @@ from tests.scenario.requests_kit import (
     view_text,
 )
 
+FORM = "application/x-www-form-urlencoded"
 REVIEWERS = ("U0BOB", "U0CAROL", "U0DAVE", "U0ERIN", "U0FRANK")
 
 
@@ -258,6 +261,42 @@ async def test_a_slow_submit_shows_submitting_then_the_outcome(world: Requests) 
     assert "Signed and submitted" in view_text(world.slack.views[form.id])
     [update] = world.slack.calls_to("views.update")[updates:]
     assert update.ok
+
+
+async def test_the_signer_is_answered_before_the_news_which_follows_once_in_order(
+    world: Requests,
+) -> None:
+    posted = await world.request("cs-eng184")
+    form = await world.click("U0BOB", posted.id, posted=posted)
+    # Slack slow to rewrite messages: the signer's answer must not wait for it.
+    world.slack.set_latency("chat.update", 1.5)
+    body = interactive_body(world.submission("U0BOB", form, world.code("U0BOB")))
+    calls_before = len(world.slack.calls)
+    answer = await world.bot.http.post(
+        f"{world.bot.url}/slack/events",
+        content=body,
+        headers=signed_headers(SIGNING_SECRET, body, content_type=FORM),
+    )
+    assert "Signed and submitted" in view_text(answer.json()["view"])
+    assert world.slack.calls_to("chat.update") == []  # still on its way
+    # What a crash must not lose is written before the answer: the submit and its audit.
+    assert await status(world, posted) is Status.SUBMITTED
+    actions = [entry.action for entry in await world.audit()]
+    assert actions[-2:] == ["request.signature.recorded", "request.submit.succeeded"]
+
+    await world.bot.settled()
+    news = [
+        c
+        for c in world.slack.calls[calls_before:]
+        if c.method in ("chat.update", "chat.postMessage")
+    ]
+    assert [(c.method, c.args.get("thread_ts"), c.args["channel"]) for c in news] == [
+        ("chat.update", None, posted.channel),
+        ("chat.postMessage", posted.ts, posted.channel),
+        ("chat.postMessage", None, "U0ALICE"),
+    ]
+    assert "Bob Baker" in message_text(world.message(posted))
+    assert len(world.sandbox.calls_to("submit_change_set")) == 1
 
 
 # --- bad input ----------------------------------------------------------------------------
