@@ -58,8 +58,12 @@ typecheck:
 imports:
 	$(BIN)/lint-imports
 
+# The tests mostly wait (on servers, child processes, Redis), so more workers than cores keep the
+# cores busy. Each worker is a session of its own: its own redis-server, cluster and temp dirs.
+PYTEST_WORKERS ?= 4
+
 pytest:
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 format: install
 	$(BIN)/ruff format .

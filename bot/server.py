@@ -8,6 +8,8 @@ import gc
 import logging
 import signal
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -41,10 +43,20 @@ class _Server(uvicorn.Server):
                 loop.remove_signal_handler(sig)
 
 
-async def drain_background_work(wait_seconds: float = DRAIN_SECONDS) -> None:
-    """Let listener work Bolt started after an ack finish before the store closes."""
+async def drain_background_work(
+    long_lived: AbstractSet[asyncio.Task[Any]], wait_seconds: float = DRAIN_SECONDS
+) -> None:
+    """Let listener work Bolt started after an ack finish before the store closes.
+
+    Tasks in `long_lived` were running before serving began (the playground's saver, say): they
+    last as long as the container and stop when it closes, so waiting for them here would only
+    hold every exit for the whole `wait_seconds`. Work still running after it is left for
+    recovery (leases and idempotency keys expire; the jobs pick it up again).
+    """
     current = asyncio.current_task()
-    pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    pending = [
+        t for t in asyncio.all_tasks() if t is not current and t not in long_lived and not t.done()
+    ]
     if pending:
         await asyncio.wait(pending, timeout=wait_seconds)
 
@@ -99,6 +111,7 @@ async def serve(
         # per young collection, collecting cost about 5% of the CPU per approval
         # (bench/approve.py); cycles are still collected, just in larger batches.
         gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
+        long_lived = asyncio.all_tasks()
         try:
             # uvicorn stops accepting on SIGTERM/SIGINT and waits for in-flight requests.
             await server.serve()
@@ -106,7 +119,7 @@ async def serve(
             if socket_handler is not None:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
             await container.jobs.stop()
-            await drain_background_work()
+            await drain_background_work(long_lived)
         log.info("stopped")
 
 

@@ -48,6 +48,7 @@ from services.approvalflow.models import (
 )
 from services.approvalflow.retry import Backoff
 from services.errors import ConfigError, InputError
+from services.outbound_tls import shared_tls_context
 from services.ports import Clock, Credential, Credentials
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class ApprovalFlowClient(GatewayClient):
         self._pools = tuple(
             httpx.AsyncClient(
                 transport=transport,
+                verify=shared_tls_context(),
                 timeout=httpx.Timeout(
                     settings.timeout_seconds, connect=settings.connect_timeout_seconds
                 ),

@@ -27,6 +27,7 @@ from services.confluence.endpoints import (
 from services.confluence.models import PageItem, PageList, SpaceItem, SpaceList
 from services.confluence.ports import ConfluencePage, ConfluenceSpace
 from services.errors import MissingScope, UpstreamUnavailable
+from services.outbound_tls import shared_tls_context
 from services.ports import Clock, Credential, Credentials
 
 M = TypeVar("M", bound=BaseModel)
@@ -68,6 +69,7 @@ class ConfluenceClient(GatewayClient):
         self._settings = settings
         self._http = httpx.AsyncClient(
             transport=transport,
+            verify=shared_tls_context(),
             timeout=httpx.Timeout(
                 settings.timeout_seconds, connect=settings.connect_timeout_seconds
             ),

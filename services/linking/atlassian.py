@@ -43,6 +43,7 @@ from services.errors import (
     UpstreamUnavailable,
 )
 from services.linking.models import Profile, Resource, TokenSet
+from services.outbound_tls import shared_tls_context
 
 with warnings.catch_warnings():
     # Authlib 1.9 prefers the `httpx2` fork and warns on import when it falls back to httpx,
@@ -318,12 +319,16 @@ class AtlassianOAuth:
             redirect_uri=self._credentials.redirect_uri,
             timeout=TOKEN_TIMEOUT,
             transport=self._transport,
+            verify=shared_tls_context(),
             follow_redirects=False,
         )
 
     async def _get(self, path: str, access_token: str) -> Any:
         async with httpx.AsyncClient(
-            timeout=API_TIMEOUT, transport=self._transport, follow_redirects=False
+            timeout=API_TIMEOUT,
+            transport=self._transport,
+            verify=shared_tls_context(),
+            follow_redirects=False,
         ) as client:
             with atlassian_errors("api"):
                 response = await client.get(

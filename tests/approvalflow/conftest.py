@@ -14,6 +14,7 @@ from emulators.approvalflow.seed import SITE_ID
 from services.approvalflow import ApprovalFlowClient, ApprovalFlowSettings
 from services.approvalflow.client import MAX_CONNECTIONS
 from services.errors import LinkBroken, NotLinked
+from services.outbound_tls import shared_tls_context
 from services.ports import Credential
 from testkit.redis_server import free_port
 from tests.fakes.clock import FakeClock
@@ -110,7 +111,7 @@ async def af(clock: FakeClock, request: pytest.FixtureRequest) -> AsyncIterator[
 
     async with (
         serving(sandbox_server("127.0.0.1", port, state, shutdown_seconds=1)),
-        httpx.AsyncClient(base_url=url + "/", timeout=5) as http,
+        httpx.AsyncClient(base_url=url + "/", timeout=5, verify=shared_tls_context()) as http,
     ):
         sandbox = Sandbox(state=state, clock=clock, http=http)
         vault = SandboxVault(sandbox)

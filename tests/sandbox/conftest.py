@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from emulators.approvalflow import SandboxState, sandbox_server
 from emulators.approvalflow.seed import SITE_ID
+from services.outbound_tls import shared_tls_context
 from testkit.browser import consent_form
 from testkit.redis_server import free_port
 from tests.fakes.clock import FakeClock
@@ -133,6 +134,8 @@ async def sandbox(clock: FakeClock) -> AsyncIterator[Sandbox]:
     port = free_port()
     async with (
         serving(sandbox_server("127.0.0.1", port, state, shutdown_seconds=1)),
-        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/", timeout=5) as http,
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}/", timeout=5, verify=shared_tls_context()
+        ) as http,
     ):
         yield Sandbox(state=state, clock=clock, http=http)

@@ -17,6 +17,7 @@ from bot.config import Settings, load_settings
 from bot.web import create_web_app
 from bot.wiring import Container, build
 from emulators.slack.signing import command_body, interactive_body, signed_headers
+from services.outbound_tls import shared_tls_context
 from services.secretbox import new_key
 from testkit.redis_server import free_port
 
@@ -104,7 +105,7 @@ async def _serving(settings: Settings, port: int, clock: Any) -> AsyncIterator[R
             if task.done():
                 task.result()
             await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(timeout=10, verify=shared_tls_context()) as http:
             try:
                 yield RunningBot(url=f"http://127.0.0.1:{port}", container=container, http=http)
             finally:

@@ -17,6 +17,7 @@ from emulators.approvalflow import SandboxState
 from emulators.slack import FakeMessage, FakeSlack, FakeView, ResponsePost
 from emulators.slack.blockkit_limits import message_problems
 from services.audit.chain import AuditEntry
+from services.outbound_tls import shared_tls_context
 from testkit.rfc6238 import code_for_step
 from tests.fakes.clock import FakeClock
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
@@ -280,6 +281,8 @@ async def requests_world(
     environ = bot_environment(fake_slack.api_url, redis_url, **env)
     async with (
         running_bot(environ, clock=clock) as bot,
-        httpx.AsyncClient(follow_redirects=True, timeout=10) as browser,
+        httpx.AsyncClient(
+            follow_redirects=True, timeout=10, verify=shared_tls_context()
+        ) as browser,
     ):
         yield Requests(bot, fake_slack, clock, Linking(bot, fake_slack, clock, browser))

@@ -31,6 +31,7 @@ from emulators.slack.blockkit_limits import message_problems
 from services.errors import LinkBroken
 from services.linking import SealedGrants
 from services.linking.models import REQUESTED_SCOPES, Grant
+from services.outbound_tls import shared_tls_context
 from testkit.browser import consent_form
 from testkit.redis_server import free_port
 from tests.fakes.clock import FakeClock
@@ -128,7 +129,9 @@ async def linking(
     env = bot_environment(fake_slack.api_url, redis_url, ATLASSIAN_CLIENT_SECRET=CLIENT_SECRET)
     async with (
         running_bot(env, clock=clock) as bot,
-        httpx.AsyncClient(follow_redirects=True, timeout=10) as browser,
+        httpx.AsyncClient(
+            follow_redirects=True, timeout=10, verify=shared_tls_context()
+        ) as browser,
     ):
         yield Linking(bot, fake_slack, clock, browser)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import redis as sync_redis
 
+from bot.server import DRAIN_SECONDS
 from emulators.slack import FakeSlack
 from services.secretbox import new_key
 from testkit.redis_server import free_port, throwaway_redis
@@ -99,6 +100,24 @@ def test_starts_on_embedded_redis_keeps_data_and_stops_cleanly(tmp_path: Path) -
         store.close()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+
+
+def test_sigterm_stops_the_playground_promptly_and_cleanly(tmp_path: Path) -> None:
+    """Nothing in flight: the exit comes well before the drain limit, with everything closed."""
+    port = free_port()
+    data = tmp_path / "d"
+    env = clean_env(ENCRYPTION_KEYS=new_key(), PORT=str(port), DATA_DIR=str(data))
+    with bot_process(env, tmp_path) as proc:
+        assert wait_healthy(port, proc).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        # Waiting for the playground's saver (it lives until the store closes) held every
+        # exit for the whole drain limit; the limit is for listener work still in flight.
+        assert proc.wait(timeout=DRAIN_SECONDS) == 0
+        output = proc.stdout.read() if proc.stdout else ""
+    assert '"message": "stopped"' in output
+    assert "embedded redis-server stopped" in output
+    assert (data / "playground.json").is_file()
+    assert not _redis_running_under(data)
 
 
 def _redis_running_under(data: Path) -> bool:
