@@ -40,7 +40,9 @@ from services.linking.models import AuthorizationReply
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, router: SubcommandRouter, linking: AccountLinking) -> None:
+def register(
+    app: AsyncApp, router: SubcommandRouter, linking: AccountLinking, sandbox: bool
+) -> None:
     async def connect(call: SlashCall) -> None:
         if call.args:
             await call.ack(text=NO_ARGUMENTS.format(name="connect"), response_type="ephemeral")
@@ -48,7 +50,7 @@ def register(app: AsyncApp, router: SubcommandRouter, linking: AccountLinking) -
         await call.ack()
         # The state is bound to the Slack user who ran the command, whoever finishes consent.
         start = await linking.start(call.input.team_id, call.input.user_id)
-        text, blocks = connect_message(start)
+        text, blocks = connect_message(start, sandbox)
         await call.respond(text=text, blocks=blocks, replace_original=False)
 
     async def disconnect(call: SlashCall) -> None:
@@ -57,7 +59,7 @@ def register(app: AsyncApp, router: SubcommandRouter, linking: AccountLinking) -
             await call.ack(text=NO_ARGUMENTS.format(name="disconnect"), response_type="ephemeral")
             return
         await call.ack()
-        text, blocks = disconnect_message(await linking.disconnect(call.input.user_id))
+        text, blocks = disconnect_message(await linking.disconnect(call.input.user_id), sandbox)
         await call.respond(text=text, blocks=blocks, replace_original=False)
 
     router.add("connect", connect)

@@ -193,6 +193,7 @@ def register(
     linking: AccountLinking,
     *,
     approvals_channel: str | None,
+    sandbox: bool,
 ) -> None:
     async def refuse(call: SlashCall, problem: str) -> None:
         await router.reply_help(call.ack, problem)
@@ -203,7 +204,7 @@ def register(
     async def needs_permission(call: SlashCall, error: MissingScope) -> None:
         # The fix is a click away: a connect bound to this person, as /approvals connect.
         start = await linking.start(call.input.team_id, call.input.user_id)
-        await reply(call, *missing_scope_message(str(error), start.authorize_url))
+        await reply(call, *missing_scope_message(str(error), start.authorize_url, sandbox))
 
     async def request(call: SlashCall) -> None:
         # The router splits with shlex, which breaks Slack's link labels apart; read the raw text.
@@ -224,20 +225,20 @@ def register(
                 command.policy,
             )
         except NothingToSubmit as exc:
-            text, blocks = nothing_to_submit_message(str(exc))
+            text, blocks = nothing_to_submit_message(str(exc), sandbox)
             await reply(call, text, blocks)
             return
         except MissingScope as exc:
             await needs_permission(call, exc)
             return
-        await reply(call, *posted_message(created))
+        await reply(call, *posted_message(created, sandbox))
 
     async def pending(call: SlashCall) -> None:
         if call.args:
             await refuse(call, PENDING_NO_ARGUMENTS)
             return
         await call.ack()
-        await reply(call, *pending_message(await requests.pending_for(call.input.user_id)))
+        await reply(call, *pending_message(await requests.pending_for(call.input.user_id), sandbox))
 
     async def admin_only(user: str, what: str, target: str) -> None:
         try:
@@ -261,7 +262,7 @@ def register(
             await needs_permission(call, exc)
             return
         text = WATCH_DONE.format(space=space_label(space), channel=channel)
-        await reply(call, *notice_message(text))
+        await reply(call, *notice_message(text, sandbox))
 
     async def unwatch(call: SlashCall) -> None:
         try:
@@ -273,14 +274,14 @@ def register(
         await admin_only(call.input.user_id, "unwatch", f"space:{command.space}")
         space = await requests.unwatch(call.input.user_id, command.space)
         text = UNWATCH_DONE.format(space=space_label(space))
-        await reply(call, *notice_message(text))
+        await reply(call, *notice_message(text, sandbox))
 
     async def policies(call: SlashCall) -> None:
         if call.args:
             await refuse(call, POLICIES_NO_ARGUMENTS)
             return
         await call.ack()
-        await reply(call, *policies_message(requests.policies()))
+        await reply(call, *policies_message(requests.policies(), sandbox))
 
     async def reassign(call: SlashCall) -> None:
         try:
@@ -299,7 +300,7 @@ def register(
             request.id, user, command.old, command.new, command.reason, admin=admin
         )
         text = REASSIGN_DONE.format(id=done.id, old=command.old, new=command.new)
-        await reply(call, *notice_message(text))
+        await reply(call, *notice_message(text, sandbox))
 
     router.add("request", request)
     router.add("reassign", reassign)

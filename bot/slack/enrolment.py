@@ -20,9 +20,10 @@ QR_FILENAME = "approval-token-qr.png"
 
 
 class SlackEnrolmentDms:
-    def __init__(self, api: SlackApi, notifier: SlackNotifier) -> None:
+    def __init__(self, api: SlackApi, notifier: SlackNotifier, sandbox: bool) -> None:
         self._api = api
         self._notifier = notifier
+        self._sandbox = sandbox
 
     async def send(self, enrolment: Enrolment, label: str) -> QrMessage:
         """The QR image, then the setup key and the button below it; where they went."""
@@ -35,7 +36,7 @@ class SlackEnrolmentDms:
             alt_txt=QR_ALT_TEXT,
             quiet=True,
         )
-        text, blocks = enrolment_dm(enrolment, label)
+        text, blocks = enrolment_dm(enrolment, label, self._sandbox)
         try:
             ts = await self._api.post_message(channel, text, blocks, quiet=True)
         except Exception:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from handlers.blocks.common import Block, context, plain, section
+from handlers.blocks.common import Block, context, plain, section, with_sandbox_note
 from handlers.blocks.linking import connect_button
 from handlers.messages import (
     APPROVE_BUTTON,
@@ -343,7 +343,7 @@ def policy_text(policy: Policy, default: bool) -> str:
     return "\n".join([head, *lines])
 
 
-def policies_message(book: PolicyBook) -> tuple[str, list[Block]]:
+def policies_message(book: PolicyBook, sandbox: bool) -> tuple[str, list[Block]]:
     """`/approvals policies`: every policy as the bot understood it, the default first."""
     blocks: list[Block] = [section(POLICIES_TITLE)]
     if book.default is None:
@@ -356,7 +356,7 @@ def policies_message(book: PolicyBook) -> tuple[str, list[Block]]:
         )
         for policy in book.listed()[:40]:
             blocks.append(section(clip(policy_text(policy, policy.name == book.default), 2900)))
-    return POLICIES_TITLE.strip("*"), blocks
+    return POLICIES_TITLE.strip("*"), with_sandbox_note(blocks, sandbox)
 
 
 def decision_buttons(request_id: str) -> Block:
@@ -399,7 +399,9 @@ def evidence_button(request_id: str) -> Block:
     }
 
 
-def request_message(request: ApprovalRequest, *, site_url: str) -> tuple[str, list[Block]]:
+def request_message(
+    request: ApprovalRequest, *, site_url: str, sandbox: bool
+) -> tuple[str, list[Block]]:
     """The channel message for a request in any state; buttons only while it can be signed."""
     snapshot = request.snapshot
     title = request.title or snapshot.title or target_label(request.target)
@@ -447,35 +449,37 @@ def request_message(request: ApprovalRequest, *, site_url: str) -> tuple[str, li
         title=clip(title, MAX_TITLE_SHOWN),
         state=SHORT_STATES.get(request.status.value, request.status.value),
     )
-    return fallback, blocks
+    return fallback, with_sandbox_note(blocks, sandbox)
 
 
-def note_message(text: str) -> tuple[str, list[Block]]:
+def note_message(text: str, sandbox: bool) -> tuple[str, list[Block]]:
     """A thread reply or a DM about a request: the service's sentence, as is."""
-    return text, [section(text)]
+    return text, with_sandbox_note([section(text)], sandbox)
 
 
-def posted_message(request: ApprovalRequest) -> tuple[str, list[Block]]:
+def posted_message(request: ApprovalRequest, sandbox: bool) -> tuple[str, list[Block]]:
     text = REQUEST_POSTED.format(id=request.id, channel=request.channel)
     pages = request.snapshot.pages
     if pages and all(page.title is None and not page.restricted for page in pages):
         # Confluence was not asked (a link from before its scopes) or did not answer.
         text = f"{text}\n{REQUEST_NO_TITLES}"
-    return text, [section(text)]
+    return text, with_sandbox_note([section(text)], sandbox)
 
 
-def missing_scope_message(explanation: str, connect_url: str) -> tuple[str, list[Block]]:
+def missing_scope_message(
+    explanation: str, connect_url: str, sandbox: bool
+) -> tuple[str, list[Block]]:
     """What a command needs that the link lacks, with the Connect Atlassian button."""
     blocks = [
         section(f":warning: {esc(explanation)}"),
         {"type": "actions", "elements": [connect_button(connect_url)]},
     ]
-    return explanation, blocks
+    return explanation, with_sandbox_note(blocks, sandbox)
 
 
-def nothing_to_submit_message(explanation: str) -> tuple[str, list[Block]]:
+def nothing_to_submit_message(explanation: str, sandbox: bool) -> tuple[str, list[Block]]:
     text = f"{REQUEST_NOTHING}\n{esc(explanation)}"
-    return text, [section(text)]
+    return text, with_sandbox_note([section(text)], sandbox)
 
 
 def cannot_post_text(error: str, channel: str) -> str:
@@ -508,11 +512,11 @@ def pending_blocks(requests: Sequence[ApprovalRequest], title: str) -> list[Bloc
     return blocks
 
 
-def pending_message(requests: Sequence[ApprovalRequest]) -> tuple[str, list[Block]]:
+def pending_message(requests: Sequence[ApprovalRequest], sandbox: bool) -> tuple[str, list[Block]]:
     """`/approvals pending`: each request the caller may sign, with its buttons."""
     title = PENDING_TITLE.format(count=len(requests))
     text = PENDING_FALLBACK.format(count=len(requests)) if requests else PENDING_NONE
-    return text, pending_blocks(requests, title)
+    return text, with_sandbox_note(pending_blocks(requests, title), sandbox)
 
 
 def home_pending_blocks(requests: Sequence[ApprovalRequest]) -> list[Block]:

@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.slack.sandbox_note import noted_view
 from emulators.slack.blockkit_limits import view_problems
 from handlers.admin import parse_audit_args, parse_tokens_args
 from handlers.blocks.admin import (
@@ -528,14 +527,14 @@ async def test_every_page_of_hundreds_is_valid_block_kit(world: World) -> None:
     assert total == -(-230 // PAGE_SIZE)
     seen: list[str] = []
     for page in range(total + 1):  # one past the end is shown as the last page
-        view = noted_view(listing_view(roster, ListingState(Selection(), page)))
+        view = listing_view(roster, ListingState(Selection(), page), sandbox=True)
         assert view_problems(view) == [], page
         assert len(view["private_metadata"]) < 100
         rows = [b["block_id"] for b in view["blocks"] if b.get("block_id", "").startswith("row:")]
         if page < total:
             seen += rows
     assert len(seen) == len(set(seen)) == 230
-    empty = listing_view(roster, ListingState(Selection(Filter.LOCKED)))
+    empty = listing_view(roster, ListingState(Selection(Filter.LOCKED)), sandbox=False)
     assert view_problems(empty) == [] and "Nobody matches" in json.dumps(empty)
 
 
@@ -545,7 +544,7 @@ async def test_confirmations_are_valid_and_hold_no_secret(world: World) -> None:
     for action in TokenAction:
         one = await world.inventory.one(admin, "U5")
         state = ConfirmState(action, "U5", "V1", "h", ListingState())
-        view = noted_view(confirm_view(one.rows[0], state, one.taken_at))
+        view = confirm_view(one.rows[0], state, one.taken_at, sandbox=True)
         assert view_problems(view) == [], action
         text = json.dumps(view)
         assert all(secret not in text for secret in secrets.values())
