@@ -393,6 +393,19 @@ def make_confluence(settings: Settings, vault: TokenVault, clock: Clock) -> Conf
     )
 
 
+def make_publisher(
+    settings: Settings, slack: SlackApi, groups: SlackGroupMembers
+) -> SlackRequestPublisher:
+    """Requests shown in Slack: the message, its thread and DMs, in handlers/' words."""
+    return SlackRequestPublisher(
+        slack,
+        site_url=confluence_site_url(settings),
+        sandbox=not settings.live,
+        groups=groups,
+        allow_self=settings.ALLOW_SELF_APPROVAL,
+    )
+
+
 def make_requests(
     settings: Settings,
     *,
@@ -419,12 +432,8 @@ def make_requests(
         tokens=tokens,
         identities=LinkIdentities(linking),
         groups=groups,
-        publisher=SlackRequestPublisher(
-            slack, site_url=confluence_site_url(settings), sandbox=not settings.live
-        ),
-        job_publisher=SlackRequestPublisher(
-            job_slack, site_url=confluence_site_url(settings), sandbox=not settings.live
-        ),
+        publisher=make_publisher(settings, slack, groups),
+        job_publisher=make_publisher(settings, job_slack, groups),
         auditor=audit,
         clock=clock,
         settings=request_settings(settings),
@@ -565,7 +574,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         approvalflow = make_approvalflow(settings, vault, clock)
         stack.push_async_callback(approvalflow.aclose)
         groups = SlackGroupMembers(slack_api)
-        policies = await load_policies(settings.SIGNING_POLICIES, groups.handles)
+        policies = await load_policies(settings.SIGNING_POLICIES, groups.handles, groups.members)
         confluence = make_confluence(settings, vault, clock)
         stack.push_async_callback(confluence.aclose)
         requests = make_requests(
@@ -601,9 +610,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             links=SealedLinkRoster(RedisGrantStore(redis, keys), box),
             directory=people,
             requests=RedisRequestStore(redis, keys),
-            publisher=SlackRequestPublisher(
-                slack_api, site_url=confluence_site_url(settings), sandbox=not settings.live
-            ),
+            publisher=make_publisher(settings, slack_api, groups),
             auditor=audit,
             installation=installation,
         )

@@ -25,31 +25,16 @@ from services.errors import NotFound, UpstreamError
 from services.linking import AccountLinking
 from services.ports import Directory, SlackUser
 from services.requests.model import ApprovalRequest, Status
+from services.requests.outcomes import ChannelClosed, SignerDeactivated
 from services.requests.ports import Publisher
 from services.requests.store import RequestStore
 
 log = logging.getLogger(__name__)
 
 DEACTIVATED_REASON = "deactivated in Slack"
-DEACTIVATED_NOTE = (
-    "<@{user}> was deactivated in Slack, so they can no longer sign this request (their "
-    "Approval Token was revoked and their Atlassian link removed). {next}"
-)
-DEACTIVATED_REQUESTER_NEXT = "Reviewers can still sign it, or it expires on its own."
-DEACTIVATED_REVIEWER_NEXT = "Ask the requester to reassign it if that leaves no reviewer."
-CHANNEL_CLOSED_DM = (
-    "Your request {id} ({title}) was posted in <#{channel}>, which {why}. It can still be "
-    "signed: reviewers see it in `/approvals pending` and sign it with "
-    "`/approvals approve {id}` or `/approvals reject {id}`."
-)
 DEACTIVATED_LOOKUP = "<@{user}> was deactivated in Slack."
 # Token conditions that still hold something a deactivation takes away.
 _HELD = frozenset({Condition.ACTIVE, Condition.LOCKED, Condition.PENDING, Condition.EXPIRED})
-CHANNEL_WHY = {
-    "archived": "was archived",
-    "removed": "I was removed from",
-    "deleted": "was deleted",
-}
 
 
 class Installation(Protocol):
@@ -122,14 +107,11 @@ class WorkspaceChanges:
         )
         log.info("person deactivated in Slack: token revoked, link removed", extra={"user": user})
         for request in await self._open_requests():
-            if request.requester == user:
-                follow = DEACTIVATED_REQUESTER_NEXT
-            elif any(user in stage.signers for stage in request.stages):
-                follow = DEACTIVATED_REVIEWER_NEXT
-            else:
+            requester = request.requester == user
+            if not requester and not any(user in stage.signers for stage in request.stages):
                 continue
-            note = DEACTIVATED_NOTE.format(user=user, next=follow)
-            await self._quietly(self._publisher.thread_note(request, note), request)
+            told = SignerDeactivated(request, user, requester)
+            await self._quietly(self._publisher.report(told), request)
 
     async def check_people(self) -> list[str]:
         """Look up in Slack (users.info) everyone who still holds an Approval Token or a link,
@@ -155,13 +137,8 @@ class WorkspaceChanges:
         for request in await self._open_requests():
             if request.channel != channel:
                 continue
-            text = CHANNEL_CLOSED_DM.format(
-                id=request.id,
-                title=request.title or request.id,
-                channel=channel,
-                why=CHANNEL_WHY.get(why, why),
-            )
-            if await self._quietly(self._publisher.tell(request.requester, request, text), request):
+            closed = ChannelClosed(request, why)
+            if await self._quietly(self._publisher.report(closed), request):
                 told += 1
         return told
 
