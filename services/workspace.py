@@ -28,11 +28,11 @@ from services.requests.model import ApprovalRequest, Status
 from services.requests.outcomes import ChannelClosed, SignerDeactivated
 from services.requests.ports import Publisher
 from services.requests.store import RequestStore
+from services.requests.wording import deactivated_in_slack
 
 log = logging.getLogger(__name__)
 
 DEACTIVATED_REASON = "deactivated in Slack"
-DEACTIVATED_LOOKUP = "<@{user}> was deactivated in Slack."
 # Token conditions that still hold something a deactivation takes away.
 _HELD = frozenset({Condition.ACTIVE, Condition.LOCKED, Condition.PENDING, Condition.EXPIRED})
 
@@ -67,9 +67,9 @@ class CheckedDirectory:
         if not profile.deleted:
             return profile
         if self._deactivated is None:
-            raise RuntimeError("CheckedDirectory used before report_to")
+            raise RuntimeError("report_to not called")
         await self._deactivated(user_id)
-        raise NotFound(DEACTIVATED_LOOKUP.format(user=user_id))
+        raise deactivated_in_slack(user_id)
 
 
 class WorkspaceChanges:
