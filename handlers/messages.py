@@ -695,6 +695,9 @@ STAGE_DONE = ":white_check_mark: {number}. *{name}*: signed ({progress})"
 STAGE_OPEN = (
     ":hourglass_flowing_sand: {number}. *{name}*: {progress} signed, waiting · may sign: {who}"
 )
+STAGE_GROUP_LEFT = "{group} ({people})"  # a group's members who may still sign
+STAGE_GROUP_NOBODY = "nobody left in it"
+STAGE_PEOPLE_MORE = "+{count} more"
 STAGE_LATER = ":white_circle: {number}. *{name}*: opens later, signed by {who}"
 STAGE_STOPPED = ":black_circle: {number}. *{name}*: not signed ({who})"
 STAGE_SIGNED_BY = "signed by {names}"

@@ -37,7 +37,7 @@ BOT_SCOPES = [
 
 
 def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
-    router = SubcommandRouter(sandbox=deps.sandbox)
+    router = SubcommandRouter(sandbox=deps.sandbox, slack=deps.slack)
     # Bolt tries listeners in order: the slash command, the busiest, goes first.
     app.command(COMMAND)(router.dispatch)
     help.register(router)

@@ -1,27 +1,57 @@
 """`Publisher` for approval requests: one channel message per request, rewritten in place by its
-ts; thread replies under it; DMs. Every message is valid Block Kit and says "sandbox" in sandbox
-mode."""
+ts; each outcome's thread replies and DM in handlers/blocks/outcomes.py's words. Every message
+is valid Block Kit and says "sandbox" in sandbox mode."""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from bot.slack.api import SlackApi
+from handlers.blocks.outcomes import kept_note, words
 from handlers.blocks.requests import cannot_post_text, note_message, request_message
-from services.errors import InputError, SlackChannelClosed, SlackGone
-from services.requests.model import ApprovalRequest
+from services.errors import ApprovalsError, InputError, SlackChannelClosed, SlackGone
+from services.requests.model import ApprovalRequest, Status
+from services.requests.outcomes import Outcome
+from services.requests.ports import GroupMembers
 
 log = logging.getLogger(__name__)
 
 
+# How long a user group's member list is reused for showing who may still sign: the message
+# is rewritten on every signature, and usergroups.users.list is a slow-tier Slack method.
+# Only what is shown uses it; whether someone may sign is always asked afresh.
+MEMBERS_SHOWN_FOR_SECONDS = 60.0
+
+
 class SlackRequestPublisher:
-    def __init__(self, api: SlackApi, *, site_url: str, sandbox: bool) -> None:
+    def __init__(
+        self,
+        api: SlackApi,
+        *,
+        site_url: str,
+        sandbox: bool,
+        groups: GroupMembers | None = None,
+        allow_self: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._api = api
         self._site_url = site_url
         self._sandbox = sandbox
+        self._groups = groups
+        self._allow_self = allow_self
+        self._clock = clock
+        self._members: dict[str, tuple[float, frozenset[str]]] = {}
 
     async def publish(self, request: ApprovalRequest) -> str:
-        text, blocks = request_message(request, site_url=self._site_url, sandbox=self._sandbox)
+        text, blocks = request_message(
+            request,
+            site_url=self._site_url,
+            sandbox=self._sandbox,
+            members=await self._open_stage_members(request),
+            allow_self=self._allow_self,
+        )
         if request.message_ts:
             try:
                 await self._api.update_message(request.channel, request.message_ts, text, blocks)
@@ -38,11 +68,39 @@ class SlackRequestPublisher:
             # The person who named the channel can fix it: an input error, not an outage.
             raise InputError(cannot_post_text(exc.error, request.channel)) from None
 
-    async def thread_note(self, request: ApprovalRequest, text: str) -> None:
-        body, blocks = note_message(text, self._sandbox)
-        await self._api.post_message(request.channel, body, blocks, thread_ts=request.message_ts)
+    async def _open_stage_members(self, request: ApprovalRequest) -> dict[str, frozenset[str]]:
+        """The members of the open stage's user groups that Slack lists now (a group Slack
+        does not answer for is left out: the message then names the group alone)."""
+        index = request.open_stage
+        if self._groups is None or request.status is not Status.PENDING or index is None:
+            return {}
+        found = {}
+        for group in request.stages[index].groups:
+            kept = self._members.get(group)
+            if kept is not None and self._clock() - kept[0] < MEMBERS_SHOWN_FOR_SECONDS:
+                found[group] = kept[1]
+                continue
+            try:
+                members = await self._groups.members(group)
+            except ApprovalsError as exc:
+                log.info("group members not shown", extra={"group": group, "error": str(exc)})
+                continue
+            self._members[group] = (self._clock(), members)
+            found[group] = members
+        return found
 
-    async def tell(self, user_id: str, request: ApprovalRequest, text: str) -> None:
-        body, blocks = note_message(text, self._sandbox)
-        # A user id as the channel posts in the app's DM with that person.
-        await self._api.post_message(user_id, body, blocks)
+    async def report(self, outcome: Outcome) -> None:
+        told = words(outcome)
+        request = outcome.request
+        for reply in told.thread:
+            body, blocks = note_message(reply, self._sandbox)
+            await self._api.post_message(
+                request.channel, body, blocks, thread_ts=request.message_ts
+            )
+        if told.dm is not None:
+            body, blocks = note_message(told.dm, self._sandbox)
+            # A user id as the channel posts in the app's DM with that person.
+            await self._api.post_message(request.requester, body, blocks)
+
+    def kept_note(self, outcome: Outcome) -> str:
+        return kept_note(outcome)

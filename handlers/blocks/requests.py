@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from handlers.blocks.common import Block, context, plain, section, with_sandbox_note
@@ -56,9 +56,12 @@ from handlers.messages import (
     SPACE_LINE,
     STAGE_DONE,
     STAGE_ESCALATION,
+    STAGE_GROUP_LEFT,
+    STAGE_GROUP_NOBODY,
     STAGE_LATER,
     STAGE_LINE,
     STAGE_OPEN,
+    STAGE_PEOPLE_MORE,
     STAGE_SIGNED_BY,
     STAGE_STOPPED,
     STAGES_TITLE,
@@ -83,7 +86,7 @@ from services.requests.model import (
     Status,
 )
 from services.requests.policies import PolicyBook
-from services.requests.wording import signers_list, signers_text
+from services.requests.wording import group_mention, mention, signers_list, signers_text
 
 APPROVE_ACTION = "request_approve"
 REJECT_ACTION = "request_reject"
@@ -95,6 +98,7 @@ MAX_PENDING_SHOWN = 15  # two blocks each, well inside a message's 50
 MAX_REASON_SHOWN = 200  # ApprovalFlow's reasons are free text; keep a line a line
 MAX_TITLE_SHOWN = 150
 DEFAULT_MEANING = "I approve submitting these pages for review"
+MAX_MEMBERS_SHOWN = 8  # a group's members named on a waiting stage; more are counted
 SECTION_BUDGET = 2900  # Slack's 3000 per section text, with room for a "more" line
 
 
@@ -286,8 +290,14 @@ def state_text(request: ApprovalRequest) -> str:
             return STATE_CLOSED
 
 
-def stages_text(request: ApprovalRequest) -> str:
-    """Every stage with its progress: signed, waiting (for how many of whom), or later."""
+Members = Mapping[str, frozenset[str]]  # user group id -> its members, as Slack lists them
+
+
+def stages_text(
+    request: ApprovalRequest, members: Members | None = None, allow_self: bool = False
+) -> str:
+    """Every stage with its progress: signed, waiting (for how many of whom, and who of its
+    groups' `members` may still sign), or later."""
     open_stage = request.open_stage
     lines = [STAGES_TITLE.format(policy=esc(request.effective_policy.name))]
     for index, stage in enumerate(request.stages):
@@ -297,12 +307,11 @@ def stages_text(request: ApprovalRequest) -> str:
         if open_stage is None or index < open_stage:
             line = STAGE_DONE.format(number=index + 1, name=esc(stage.name), progress=progress)
         elif index == open_stage and request.status is Status.PENDING:
-            signed_already = frozenset(s.signer.slack_id for s in request.signatures)
             line = STAGE_OPEN.format(
                 number=index + 1,
                 name=esc(stage.name),
                 progress=progress,
-                who=signers_list(stage, signed_already),
+                who=may_sign_text(request, stage, members or {}, allow_self),
             )
         elif index == open_stage or request.status is not Status.PENDING:
             line = STAGE_STOPPED.format(number=index + 1, name=esc(stage.name), who=who)
@@ -313,6 +322,31 @@ def stages_text(request: ApprovalRequest) -> str:
             line += " · " + STAGE_SIGNED_BY.format(names=names)
         lines.append(line)
     return "\n".join(lines_within(lines, 12))
+
+
+def may_sign_text(
+    request: ApprovalRequest, stage: Stage, members: Members, allow_self: bool
+) -> str:
+    """Who may still sign the open stage: its named signers, then each group with those of its
+    members (when known) who have not signed and did not ask; a long group is counted."""
+    if stage.anyone:
+        return signers_list(stage)
+    named = [user for user in stage.signers if request.may_still_sign(user, allow_self)]
+    parts = [mention(user) for user in named]
+    for group in stage.groups:
+        known = members.get(group)
+        if known is None:  # Slack did not say: the group itself still reads right
+            parts.append(group_mention(group))
+            continue
+        left = sorted(
+            user for user in known if user not in named and request.may_still_sign(user, allow_self)
+        )
+        people = [mention(user) for user in left[:MAX_MEMBERS_SHOWN]]
+        if len(left) > MAX_MEMBERS_SHOWN:
+            people.append(STAGE_PEOPLE_MORE.format(count=len(left) - MAX_MEMBERS_SHOWN))
+        listed = ", ".join(people) or STAGE_GROUP_NOBODY
+        parts.append(STAGE_GROUP_LEFT.format(group=group_mention(group), people=listed))
+    return ", ".join(parts)
 
 
 def stage_line(number: int, stage: Stage) -> str:
@@ -400,9 +434,15 @@ def evidence_button(request_id: str) -> Block:
 
 
 def request_message(
-    request: ApprovalRequest, *, site_url: str, sandbox: bool
+    request: ApprovalRequest,
+    *,
+    site_url: str,
+    sandbox: bool,
+    members: Members | None = None,
+    allow_self: bool = False,
 ) -> tuple[str, list[Block]]:
-    """The channel message for a request in any state; buttons only while it can be signed."""
+    """The channel message for a request in any state; buttons only while it can be signed.
+    `members` lists the open stage's user groups, to name who of them may still sign."""
     snapshot = request.snapshot
     title = request.title or snapshot.title or target_label(request.target)
     what = REQUEST_TARGET_LINE.format(
@@ -431,7 +471,7 @@ def request_message(
         blocks.append(section(rollup_text(request.rollup_state, request.target)))
     blocks += outcome_blocks(site_url, request.outcomes)
     if len(request.stages) > 1:
-        blocks.append(section(stages_text(request)))
+        blocks.append(section(stages_text(request, members, allow_self)))
     blocks += signature_blocks(request.signatures)
     people = REQUEST_PEOPLE.format(
         requester=request.requester, reviewers=reviewers_text(request), id=request.id

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.errors import NotFound, StoreError
+from services.errors import StoreError
 from services.requests.model import ApprovalRequest
 from services.requests.store import RequestStore
+from services.requests.wording import request_gone
 
 Step = Callable[[ApprovalRequest], ApprovalRequest]
 
@@ -29,7 +30,7 @@ async def apply(
             return saved
         fresh = await store.get(request.id)
         if fresh is None:
-            raise NotFound(f"There is no request {request.id} any more.")
+            raise request_gone(request.id)
         current = fresh
     raise StoreError(f"{request.id} kept changing under {_TRIES} attempts to save it")
 
@@ -38,5 +39,5 @@ async def apply_by_id(store: RequestStore, request_id: str, step: Step) -> Appro
     """`apply` to the request as stored now."""
     request = await store.get(request_id)
     if request is None:
-        raise NotFound(f"There is no request {request_id} any more.")
+        raise request_gone(request_id)
     return await apply(store, request, step)

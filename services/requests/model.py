@@ -223,6 +223,11 @@ class ApprovalRequest:
     def signature_of(self, user: str) -> Signature | None:
         return next((s for s in self.signatures if s.signer.slack_id == user), None)
 
+    def may_still_sign(self, user: str, allow_self: bool) -> bool:
+        """Whether `user` is still free to sign (whichever stage names them): one signature per
+        person per request, and never the requester's own unless self-approval is allowed."""
+        return self.signature_of(user) is None and (allow_self or user != self.requester)
+
     def stage_of(self, user: str, member_of: frozenset[str], allow_self: bool) -> int | None:
         """The stage `user` would sign now: the open one if they are among its signers, else
         the first later one that names them; None if no stage does (or they may not sign)."""

@@ -39,7 +39,7 @@ from services.errors import ConfigError
 from services.requests.model import DEFAULT_POLICY_NAME, Policy, Stage, single_stage
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
-_GROUP_ID = re.compile(r"S[A-Z0-9]{2,20}")
+GROUP_ID = re.compile(r"S[A-Z0-9]{2,20}")
 _HANDLE = re.compile(r"@([a-z0-9][a-z0-9._-]{0,79})")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 _DURATION = re.compile(r"(\d{1,5})\s*([mhd])")
@@ -82,12 +82,21 @@ class PolicyBook:
 DEFAULT_BOOK = PolicyBook()
 
 
+Members = Mapping[str, frozenset[str] | None]  # group id -> members; None: no such group
+
+
 def parse_policies(
-    document: Any, groups: Mapping[str, str], source: str = "SIGNING_POLICIES"
+    document: Any,
+    groups: Mapping[str, str],
+    source: str = "SIGNING_POLICIES",
+    members: Members | None = None,
 ) -> PolicyBook:
-    """The book from the parsed document; `groups` maps user group handles to their ids.
-    Raises one ConfigError naming every problem and its place."""
+    """The book from the parsed document; `groups` maps user group handles to their ids, and
+    `members` gives the groups' members where they could be read (a `required` larger than a
+    stage's named signers and group members is then a problem; a group not in it is not
+    checked). Raises one ConfigError naming every problem and its place."""
     problems: list[str] = []
+    people = _Workspace(groups, members or {})
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: the file must be a mapping with `policies` and `default`")
     for key in sorted(set(document) - {"policies", "default"}):
@@ -107,7 +116,7 @@ def parse_policies(
             problems.append(f"{place}: duplicate name (also {seen_lower[name.lower()]})")
             continue
         seen_lower[name.lower()] = name
-        policy = _policy(name, body, groups, place, problems)
+        policy = _policy(name, body, people, place, problems)
         if policy is not None:
             policies[name] = policy
     default = document.get("default")
@@ -124,8 +133,20 @@ def parse_policies(
     return PolicyBook(policies, default, source)
 
 
+@dataclass(frozen=True)
+class _Workspace:
+    """What Slack said at start: user group handles to ids, and groups' members."""
+
+    handles: Mapping[str, str]
+    members: Members
+
+    def named(self, group: str) -> str:
+        handle = next((h for h, g in self.handles.items() if g == group), None)
+        return f"@{handle}" if handle else group
+
+
 def _policy(
-    name: str, body: Any, groups: Mapping[str, str], place: str, problems: list[str]
+    name: str, body: Any, people: _Workspace, place: str, problems: list[str]
 ) -> Policy | None:
     if not isinstance(body, dict):
         problems.append(f"{place}: must be a mapping with description and stages")
@@ -149,7 +170,7 @@ def _policy(
             if raw_name.strip().lower() in names:
                 problems.append(f"{stage_place}.name: duplicate stage name “{raw_name.strip()}”")
             names.add(raw_name.strip().lower())
-        stage = _stage(raw, groups, stage_place, problems)
+        stage = _stage(raw, people, stage_place, problems)
         if stage is not None:
             stages.append(stage)
     if len(stages) != len(raw_stages):
@@ -157,7 +178,7 @@ def _policy(
     return Policy(name, tuple(stages), description.strip())
 
 
-def _stage(raw: Any, groups: Mapping[str, str], place: str, problems: list[str]) -> Stage | None:
+def _stage(raw: Any, people: _Workspace, place: str, problems: list[str]) -> Stage | None:
     before = len(problems)
     if not isinstance(raw, dict):
         problems.append(f"{place}: must be a mapping (name, meaning, signers, required ...)")
@@ -174,8 +195,9 @@ def _stage(raw: Any, groups: Mapping[str, str], place: str, problems: list[str])
             f"{place}.meaning: missing (the sentence the signer signs, 1-{MEANING_MAX} characters)"
         )
         meaning = ""
-    users, group_ids = _people(raw.get("signers", "anyone"), groups, f"{place}.signers", problems)
+    users, group_ids = _people(raw.get("signers", "anyone"), people, f"{place}.signers", problems)
     required = _required(raw.get("required", 1), users, group_ids, place, problems)
+    _check_group_size(required, users, group_ids, people, place, problems)
     after = raw.get("escalate_after")
     escalate_after = None
     if after is not None:
@@ -184,7 +206,7 @@ def _stage(raw: Any, groups: Mapping[str, str], place: str, problems: list[str])
     escalate_groups: tuple[str, ...] = ()
     if "escalate_to" in raw:
         escalate_users, escalate_groups = _people(
-            raw["escalate_to"], groups, f"{place}.escalate_to", problems, anyone=False
+            raw["escalate_to"], people, f"{place}.escalate_to", problems, anyone=False
         )
         if after is None:
             problems.append(f"{place}.escalate_to: given without escalate_after")
@@ -206,7 +228,7 @@ def _stage(raw: Any, groups: Mapping[str, str], place: str, problems: list[str])
 
 def _people(
     raw: Any,
-    groups: Mapping[str, str],
+    people: _Workspace,
     place: str,
     problems: list[str],
     *,
@@ -228,10 +250,10 @@ def _people(
             if text in users:
                 problems.append(f"{place}: {text} is named twice")
             users[text] = None
-        elif _GROUP_ID.fullmatch(text):
+        elif GROUP_ID.fullmatch(text):
             group_ids[text] = None
         elif handle := _HANDLE.fullmatch(text):
-            group = groups.get(handle.group(1))
+            group = people.handles.get(handle.group(1))
             if group is None:
                 problems.append(f"{place}: unknown user group handle {text}")
             else:
@@ -264,6 +286,35 @@ def _required(
     return raw
 
 
+def _check_group_size(
+    required: int | None,
+    users: tuple[str, ...],
+    group_ids: tuple[str, ...],
+    people: _Workspace,
+    place: str,
+    problems: list[str],
+) -> None:
+    """`required` against everyone a stage names, its groups' members included, when Slack
+    listed every one of its groups at start (membership changes later; each signature checks
+    it again)."""
+    for group in group_ids:
+        if group in people.members and people.members[group] is None:
+            problems.append(f"{place}.signers: Slack knows no user group {people.named(group)}")
+    if required is None or not group_ids:
+        return
+    listed = [people.members.get(group) for group in group_ids]
+    if any(found is None for found in listed):
+        return
+    everyone = set(users).union(*(found for found in listed if found is not None))
+    if required > len(everyone):
+        groups = ", ".join(people.named(group) for group in group_ids)
+        named = f"{len(users)} named and " if users else ""
+        problems.append(
+            f"{place}.required: {required} is more than the {len(everyone)} people who can "
+            f"sign ({named}the members of {groups}, as Slack lists them now)"
+        )
+
+
 def _duration(raw: Any, place: str, problems: list[str]) -> timedelta | None:
     found = _DURATION.fullmatch(str(raw).strip())
     if found is None or int(found.group(1)) < 1:
@@ -272,4 +323,4 @@ def _duration(raw: Any, place: str, problems: list[str]) -> timedelta | None:
     return int(found.group(1)) * _UNITS[found.group(2)]
 
 
-__all__ = ["DEFAULT_BOOK", "DEFAULT_POLICY_NAME", "PolicyBook", "parse_policies"]
+__all__ = ["DEFAULT_BOOK", "DEFAULT_POLICY_NAME", "GROUP_ID", "PolicyBook", "parse_policies"]

@@ -1,9 +1,10 @@
 """What the requests service needs from outside, and the surface it offers the Slack layer.
 
 `RequestService` is the contract between services/requests/service.py (its implementation) and
-handlers/ (which only parse, call one method, and render). `Publisher` is implemented in
-handlers/: the service calls it after every state change, whoever caused it (a click or a job),
-so the channel message, its thread and the requester's DM always tell the truth.
+handlers/ (which only parse, call one method, and render). `Publisher` is built in bot/wiring.py
+over handlers/' renderer: the service calls it with a typed outcome after every state change,
+whoever caused it (a click or a job), so the channel message, its thread and the requester's DM
+always tell the truth.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Protocol
 from services.approvalflow.targets import TargetSnapshot
 from services.confluence.ports import ConfluenceSpace
 from services.requests.model import ApprovalRequest, Decision
+from services.requests.outcomes import Outcome
 from services.requests.policies import PolicyBook
 
 
@@ -55,18 +57,23 @@ class GroupMembers(Protocol):
 
 
 class Publisher(Protocol):
-    """Shows a request in Slack; implemented in handlers/."""
+    """Shows a request and what happens to it in Slack; implemented with handlers/' renderer.
+
+    The services hand it typed outcomes and never a sentence: the words are all in
+    handlers/blocks/outcomes.py."""
 
     async def publish(self, request: ApprovalRequest) -> str:
         """Post the request's channel message, or rewrite it in place if it has one; returns ts."""
         ...
 
-    async def thread_note(self, request: ApprovalRequest, text: str) -> None:
-        """A reply in the request message's thread."""
+    async def report(self, outcome: Outcome) -> None:
+        """Tell what happened: replies in the request message's thread, a DM to the requester,
+        as the outcome calls for."""
         ...
 
-    async def tell(self, user_id: str, request: ApprovalRequest, text: str) -> None:
-        """A DM to a person about the request."""
+    def kept_note(self, outcome: Outcome) -> str:
+        """The note the request message keeps for an outcome (a failed or unconfirmed submit),
+        stored with the request so every later rewrite shows it."""
         ...
 
 

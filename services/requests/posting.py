@@ -12,7 +12,7 @@ from services.approvalflow.targets import ChangeSetTarget, Target, TargetSnapsho
 from services.audit.events import Actor
 from services.confluence.ports import ConfluenceApi
 from services.confluence.snapshots import with_confluence
-from services.errors import InputError, StoreError
+from services.errors import StoreError
 from services.ports import Clock
 from services.requests.model import ApprovalRequest, Policy, new_request_id
 from services.requests.policies import PolicyBook
@@ -20,7 +20,12 @@ from services.requests.ports import Identities, LinkedIdentity
 from services.requests.reporter import Reporter
 from services.requests.settings import RequestSettings
 from services.requests.store import RequestStore
-from services.requests.wording import nothing_to_submit
+from services.requests.wording import (
+    nothing_to_submit,
+    reviewers_and_policy,
+    self_as_reviewer,
+    unknown_policy,
+)
 
 _ID_TRIES = 8  # 28^4 ids: a clash is rare, eight in a row means something else is wrong
 
@@ -62,10 +67,7 @@ class Posting:
         reviewers = _unique(reviewers)
         chosen = self.policy(policy, reviewers, _unique(reviewer_groups))
         if requester in reviewers and not self._settings.allow_self_approval:
-            raise InputError(
-                "You cannot name yourself as a reviewer: someone else must sign your request. "
-                "Name other reviewers, or none so that anyone else in the channel may sign."
-            )
+            raise self_as_reviewer()
         identity = await self._identities.identity(requester)
         change_set = None
         if isinstance(target, ChangeSetTarget):
@@ -88,18 +90,11 @@ class Posting:
     ) -> Policy:
         """The policy a new request signs by; InputError for a name that is not one."""
         if name is not None and (reviewers or groups):
-            raise InputError(
-                "Name reviewers or a policy, not both: named reviewers make a one-signature "
-                "policy of their own."
-            )
+            raise reviewers_and_policy()
         try:
             return self._policies.choose(name, reviewers, groups)
         except KeyError:
-            known = ", ".join(self._policies.names()) or "none: no SIGNING_POLICIES file is set"
-            raise InputError(
-                f"There is no signing policy “{(name or '')[:40]}”. Policies: {known}. "
-                "/approvals policies lists them."
-            ) from None
+            raise unknown_policy(name or "", self._policies.names()) from None
 
     async def snapshot(
         self, requester: str, target: Target, change_set: ChangeSet | None = None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from services.after_answer import AfterAnswer, RightAway
 from services.audit.events import Actor, AuditEvent, Auditor
 from services.requests.model import ApprovalRequest, Decision, Signature, Signer
+from services.requests.outcomes import Outcome
 from services.requests.ports import Publisher
 from services.requests.store import RequestStore
 
@@ -46,39 +49,27 @@ class Reporter:
         await self._after_answer.settled(request.id)
         return await self._publish(request)
 
-    async def note(self, request: ApprovalRequest, text: str) -> None:
-        """A reply in the request message's thread."""
-        await self._after_answer.settled(request.id)
-        await self._publisher.thread_note(request, text)
+    async def report(self, outcome: Outcome) -> None:
+        """What happened, told in the thread and to the requester (the words are handlers')."""
+        await self._after_answer.settled(outcome.request.id)
+        await self._publisher.report(outcome)
 
-    async def tell(self, user: str, request: ApprovalRequest, text: str) -> None:
-        """A DM about the request."""
-        await self._after_answer.settled(request.id)
-        await self._publisher.tell(user, request, text)
+    async def announce(self, outcome: Outcome) -> ApprovalRequest:
+        """An outcome that changes the message: rewritten first, then told."""
+        await self._after_answer.settled(outcome.request.id)
+        return await self._announce(outcome)
 
-    async def announce(self, request: ApprovalRequest, note: str, dm: str) -> None:
-        """An outcome: the message rewritten, a thread reply and a DM to the requester."""
-        await self._after_answer.settled(request.id)
-        await self._announce(request, note, dm)
-
-    async def announce_after_answer(self, request: ApprovalRequest, note: str, dm: str) -> None:
+    async def announce_after_answer(self, outcome: Outcome) -> None:
         """`announce`, once the signer has their answer."""
-        await self._after_answer.run(request.id, lambda: self._announce(request, note, dm))
 
-    async def signed_after_answer(
-        self, request: ApprovalRequest, notes: list[str], dm: str | None
-    ) -> None:
-        """A signature that leaves stages to sign, once the signer has their answer: the
-        message rewritten, the thread replies, and a DM to the requester if `dm`."""
+        async def announce() -> None:
+            await self._announce(outcome)
 
-        async def tell_all() -> None:
-            shown = await self._publish(request)
-            for text in notes:
-                await self._publisher.thread_note(shown, text)
-            if dm is not None:
-                await self._publisher.tell(shown.requester, shown, dm)
+        await self._after_answer.run(outcome.request.id, announce)
 
-        await self._after_answer.run(request.id, tell_all)
+    def kept_note(self, outcome: Outcome) -> str:
+        """The note the request message keeps for an outcome."""
+        return self._publisher.kept_note(outcome)
 
     async def _publish(self, request: ApprovalRequest) -> ApprovalRequest:
         ts = await self._publisher.publish(request)
@@ -87,10 +78,10 @@ class Reporter:
             request = request.with_changes(message_ts=ts)
         return request
 
-    async def _announce(self, request: ApprovalRequest, note: str, dm: str) -> None:
-        request = await self._publish(request)
-        await self._publisher.thread_note(request, note)
-        await self._publisher.tell(request.requester, request, dm)
+    async def _announce(self, outcome: Outcome) -> ApprovalRequest:
+        request = await self._publish(outcome.request)
+        await self._publisher.report(replace(outcome, request=request))
+        return request
 
     async def audit_signature(self, request: ApprovalRequest, signature: Signature) -> None:
         await self.audit(

@@ -24,13 +24,9 @@ from services.confluence.endpoints import READ_PAGE
 from services.confluence.ports import ConfluenceApi, ConfluenceSpace
 from services.confluence.snapshots import with_confluence
 from services.errors import (
-    AlreadySigned,
-    InputError,
     NotAllowed,
     NotFound,
-    ReasonInvalid,
     RequestError,
-    SnapshotChanged,
     TransitionRefused,
 )
 from services.ports import Clock
@@ -48,6 +44,15 @@ from services.requests.model import (
     SubmitAttempt,
     normalise_request_id,
     signature_meaning,
+)
+from services.requests.outcomes import (
+    Escalated,
+    Expired,
+    Reassigned,
+    Rejected,
+    Reminded,
+    Signed,
+    StageCompleted,
 )
 from services.requests.policies import DEFAULT_BOOK, PolicyBook
 from services.requests.ports import (
@@ -70,21 +75,27 @@ from services.requests.watching import Watching
 from services.requests.wording import (
     already_signed,
     closed,
-    escalation_dm,
-    escalation_note,
+    comment_too_long,
+    form_not_ours,
     missing_scope,
     no_such_request,
+    not_a_decision,
+    not_a_request_id,
     not_a_signer,
     nothing_left,
+    own_request,
+    page_hidden,
+    reason_invalid,
+    reason_too_long,
+    reassign_not_allowed,
     reassign_refused,
-    reassigned_note,
+    reassign_same_person,
     refusal,
-    signature_note,
-    stage_completed_dm,
+    request_gone,
+    signing_elsewhere,
+    snapshot_changed,
     stage_moved,
     stage_not_open,
-    stage_opened_note,
-    utc,
 )
 
 log = logging.getLogger(__name__)
@@ -334,9 +345,7 @@ class Requests:
         comment = comment.strip()
         _check_comment(decision, comment)
         if not _DIGEST.fullmatch(confirmed_digest):
-            raise InputError(
-                "This form is not one the bot opened. Open it again from the request message."
-            )
+            raise form_not_ours()
         now = self._clock.now()
         hold = now + timedelta(seconds=self._settings.signing_hold_seconds)
         # The link is read alongside the claim (one round trip less for the waiting signer);
@@ -357,12 +366,7 @@ class Requests:
                 raise stage_moved(request, stage)
             identity, snapshot = await self._checks(request, user, linked)
             if snapshot.digest != confirmed_digest:
-                raise SnapshotChanged(
-                    f"What you confirmed is not what {request.id} would sign now: its pages "
-                    "changed since the form was opened. Check the pages as they are now and "
-                    "sign again.",
-                    snapshot,
-                )
+                raise snapshot_changed(request, snapshot)
             if decision is Decision.APPROVE and not snapshot.submittable:
                 raise await self._nothing_left(request, user, snapshot)
             # Last, so a refusal above never uses up the person's code.
@@ -427,10 +431,7 @@ class Requests:
         if member_of is None:
             member_of = await self._member_of(request, user, {})
         if user == request.requester and not self._settings.allow_self_approval:
-            raise NotAllowed(
-                f"You asked for {request.id}, so someone else must sign it: a requester cannot "
-                "sign their own request."
-            )
+            raise own_request(request)
         stage = request.stage_of(user, member_of, self._settings.allow_self_approval)
         if stage is None:
             await self._reporter.audit(
@@ -467,12 +468,7 @@ class Requests:
                 snapshot, self._confluence, user, known=request.snapshot
             )
             if isinstance(request.target, PageTarget) and snapshot.pages[0].restricted:
-                raise NotAllowed(
-                    f"Confluence does not show you page {request.target.page_id} (a page "
-                    "restriction keeps you out, or it was deleted), so you cannot sign what it "
-                    "says. Ask a space admin for access, or ask the requester to name someone "
-                    "who can read it."
-                )
+                raise page_hidden(request.target.page_id)
         return identity, snapshot
 
     async def _member_of(
@@ -492,14 +488,7 @@ class Requests:
     async def _announce_rejection(
         self, rejected: ApprovalRequest, signature: Signature
     ) -> ApprovalRequest:
-        who, when = signature.signer.name, utc(signature.signed_at)
-        await self._reporter.announce_after_answer(
-            rejected,
-            f"{who} rejected this at {when}: “{signature.meaning}”. Reason: {signature.comment}\n"
-            f"Nothing was submitted; {rejected.target} ({rejected.title}) is left as it is.",
-            f"Your request {rejected.id} ({rejected.title}) was rejected by {who} at {when}. "
-            f"Reason: {signature.comment}",
-        )
+        await self._reporter.announce_after_answer(Rejected(rejected, signature))
         return rejected
 
     async def _nothing_left(
@@ -521,7 +510,7 @@ class Requests:
         """The error for a signature that lost a race after its checks passed."""
         current = await self._store.get(request_id)
         if current is None:
-            return NotFound(f"There is no request {request_id} any more.")
+            return request_gone(request_id)
         return refusal(current, user, refused, self._clock.now())
 
     async def _signed_stage(
@@ -530,12 +519,10 @@ class Requests:
         """A signature that leaves stages to sign: the message shows it, the thread gets a
         reply, and a stage it completes is told to the requester and to the next signers (all
         once the signer has their answer)."""
-        notes = [signature_note(saved, signature)]
-        dm = None
         if saved.open_stage != before.open_stage and saved.open_stage is not None:
-            notes.append(stage_opened_note(saved))
-            dm = stage_completed_dm(saved, signature)
-        await self._reporter.signed_after_answer(saved, notes, dm)
+            await self._reporter.announce_after_answer(StageCompleted(saved, signature))
+        else:
+            await self._reporter.announce_after_answer(Signed(saved, signature))
         return saved
 
     async def reassign(
@@ -545,15 +532,12 @@ class Requests:
         admin asks; `admin` says the caller is one). Audited with the reason; @new is told."""
         request = await self.get(request_id)
         if actor != request.requester and not admin:
-            raise NotAllowed(
-                f"Only the requester of {request.id} (<@{request.requester}>) or an admin can "
-                "reassign its signers."
-            )
+            raise reassign_not_allowed(request)
         if old == new:
-            raise InputError("Name two different people: the signer to replace, then the new one.")
+            raise reassign_same_person()
         reason = reason.strip()
         if len(reason) > COMMENT_MAX:
-            raise InputError(f"A reason is at most {COMMENT_MAX} characters.")
+            raise reason_too_long(COMMENT_MAX)
         try:
             saved = await apply(self._store, request, lambda r: r.reassign(old, new))
         except TransitionRefused as exc:
@@ -566,9 +550,7 @@ class Requests:
             reason=reason,
             details={"from": old, "to": new},
         )
-        saved = await self._reporter.publish(saved)
-        await self._reporter.note(saved, reassigned_note(saved, actor, old, new, reason))
-        return saved
+        return await self._reporter.announce(Reassigned(saved, actor, old, new, reason))
 
     async def escalate_due(self, now: datetime) -> list[ApprovalRequest]:
         """Stages open longer than their `escalate_after`: a thread reply mentioning whom they
@@ -587,8 +569,7 @@ class Requests:
                 reason=f"stage {stage + 1} open since {request.opened_at().isoformat()}",
                 details={"stage": request.stages[stage].name},
             )
-            await self._job_reporter.note(request, escalation_note(request, stage))
-            await self._job_reporter.tell(request.requester, request, escalation_dm(request, stage))
+            await self._job_reporter.report(Escalated(request, stage))
             escalated.append(request)
         return escalated
 
@@ -605,14 +586,7 @@ class Requests:
                 request,
                 reason=f"no signature within {self._settings.request_ttl_hours:g} hours",
             )
-            request = await self._job_reporter.publish(request)
-            await self._job_reporter.tell(
-                request.requester,
-                request,
-                f"Your request {request.id} ({request.title}) expired at "
-                f"{utc(request.expires_at)} without a signature. If it is still needed, post "
-                f"a new one: /approvals request {request.target.id}",
-            )
+            request = await self._job_reporter.announce(Expired(request))
             expired.append(request)
         return expired
 
@@ -623,11 +597,7 @@ class Requests:
                 request = await apply_by_id(self._store, request_id, lambda r: r.remind(now))
             except (TransitionRefused, NotFound):
                 continue
-            await self._job_reporter.note(
-                request,
-                f"Reminder: {request.id} ({request.title}) is still waiting for a signature. "
-                f"It expires at {utc(request.expires_at)}.",
-            )
+            await self._job_reporter.report(Reminded(request))
             reminded.append(request)
         return reminded
 
@@ -638,8 +608,7 @@ class Requests:
 def _request_id(text: str) -> str:
     wanted = normalise_request_id(text)
     if wanted is None:
-        shown = text.strip()[:20] or "(nothing)"
-        raise InputError(f"“{shown}” is not a request id. Request ids look like AR-7K3Q.")
+        raise not_a_request_id(text)
     return wanted
 
 
@@ -648,20 +617,15 @@ def _decision(value: object) -> Decision:
     try:
         return Decision(str(value))
     except ValueError:
-        raise InputError("A decision is approve or reject.") from None
+        raise not_a_decision() from None
 
 
 def _check_comment(decision: Decision, comment: str) -> None:
     if decision is Decision.REJECT:
         if not REASON_MIN <= len(comment) <= REASON_MAX:
-            raise ReasonInvalid(
-                f"A rejection needs a reason of {REASON_MIN}-{REASON_MAX} characters "
-                f"(yours has {len(comment)}), so the requester knows what to change."
-            )
+            raise reason_invalid(REASON_MIN, REASON_MAX, len(comment))
     elif len(comment) > COMMENT_MAX:
-        raise InputError(
-            f"A comment is at most {COMMENT_MAX} characters (yours has {len(comment)})."
-        )
+        raise comment_too_long(COMMENT_MAX, len(comment))
 
 
 def _page_count(snapshot: TargetSnapshot) -> int:
@@ -684,8 +648,5 @@ def _opened(
     if request is None or claim is Claim.MISSING:
         raise no_such_request(request_id)
     if claim is Claim.BUSY:
-        raise AlreadySigned(
-            f"You are already signing {request.id} in another window. Finish there, or try "
-            "again in a minute."
-        )
+        raise signing_elsewhere(request)
     return request

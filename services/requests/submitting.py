@@ -8,6 +8,7 @@ import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from services.approvalflow.gateway import Sleep
@@ -28,10 +29,11 @@ from services.errors import (
 from services.ports import Clock
 from services.requests.changes import apply, apply_by_id
 from services.requests.model import ApprovalRequest, Index, PageOutcome, SubmitAttempt
+from services.requests.outcomes import SubmitFailed, SubmitInterrupted, Submitted, SubmitUnknown
 from services.requests.reporter import Reporter, actor_of
 from services.requests.settings import RequestSettings
 from services.requests.store import RequestStore
-from services.requests.wording import names, pages_text, reasons, sentence, utc
+from services.requests.wording import none_submitted
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +120,17 @@ class Submits:
         request: ApprovalRequest,
         attempt: SubmitAttempt,
         outcomes: Sequence[PageOutcome],
-        note: str | None,
+        unconfirmed: str | None,
         action: str,
         *,
         signer_waiting: bool = True,
     ) -> ApprovalRequest:
         """Record a submit that went through: the request SUBMITTED and tracked, the audit
-        entry, then the news (after the signer's answer when `signer_waiting`)."""
+        entry, then the news (after the signer's answer when `signer_waiting`).
+        `unconfirmed`: the error of a submit ApprovalFlow did not confirm in time but shows as
+        done."""
+        told = Submitted(request, attempt, tuple(outcomes), unconfirmed)
+        note = self._reporter.kept_note(told) if unconfirmed is not None else None
         interval = self._settings.poll_interval_seconds
         poll_at = self._clock.now() + timedelta(seconds=interval)
 
@@ -157,54 +163,25 @@ class Submits:
                 "attempt": attempt.attempt_id,
             },
         )
-        signer, when = attempt.signer.name, utc(attempt.started_at)
-        meaning = next(
-            (s.meaning for s in request.signatures if s.signer == attempt.signer), "approved"
-        )
-        lines = [
-            f"{signer} approved this at {when}: “{meaning}”.",
-            f"Submitted for review in ApprovalFlow as {signer}: {pages_text(len(submitted))}"
-            f"{names([o for o in outcomes if o.submitted])}.",
-        ]
-        if skipped:
-            lines.append(f"Skipped {pages_text(len(skipped))}: " + reasons(skipped) + ".")
-        if note:
-            lines.append(note)
-        announce = (
-            self._reporter.announce_after_answer if signer_waiting else self._reporter.announce
-        )
-        await announce(
-            done,
-            "\n".join(lines),
-            f"Your request {done.id} ({done.title}) was approved by {signer} at {when}: "
-            f"{pages_text(len(submitted))} submitted for review"
-            + (f", {len(skipped)} skipped." if skipped else "."),
-        )
-        return done
+        if signer_waiting:
+            await self._reporter.announce_after_answer(replace(told, request=done))
+            return done
+        return await self._reporter.announce(replace(told, request=done))
 
     async def _failed(
         self, request: ApprovalRequest, attempt: SubmitAttempt, exc: ApprovalsError
     ) -> ApprovalRequest:
         """Settle a submit that raised: found done after all, pending again, or (when that
         cannot be told yet) left to the recovery job. Raises `exc` unless it was done."""
-        signer, when = attempt.signer.name, utc(attempt.started_at)
         if isinstance(exc, UpstreamError) and exc.outcome_unknown:
             # The call may have worked: look before saying anything (never resubmit blindly).
             outcomes = await self._check(request, attempt)
             if outcomes:
-                note = (
-                    f"ApprovalFlow did not confirm the submit in time ({sentence(exc)}), "
-                    "but it shows the pages submitted."
-                )
                 return await self.submitted(
-                    request, attempt, outcomes, note, "request.submit.confirmed"
+                    request, attempt, outcomes, str(exc), "request.submit.confirmed"
                 )
             if outcomes is None:
-                error = (
-                    f"The submit by {signer} at {when} got no clear answer from ApprovalFlow "
-                    f"({sentence(exc)}). The bot checks whether it went through and will "
-                    "update this message."
-                )
+                error = self._reporter.kept_note(SubmitUnknown(request, attempt, str(exc)))
                 try:
                     noted = await apply(
                         self._store, request, lambda r: r.note_error(attempt.attempt_id, error)
@@ -216,16 +193,14 @@ class Submits:
                 )
                 await self._reporter.publish(noted)
                 raise exc
-        error = (
-            f"The submit by {signer} at {when} failed: {sentence(exc)}. The request is pending "
-            "again, so it can be signed again once that is fixed."
-        )
-        await self._back_to_pending(request, attempt, error, str(exc))
+        await self._back_to_pending(request, SubmitFailed(request, attempt, str(exc)), str(exc))
         raise exc
 
     async def _back_to_pending(
-        self, request: ApprovalRequest, attempt: SubmitAttempt, error: str, reason: str
+        self, request: ApprovalRequest, outcome: SubmitFailed | SubmitInterrupted, reason: str
     ) -> ApprovalRequest | None:
+        attempt = outcome.attempt
+        error = self._reporter.kept_note(outcome)
         try:
             pending = await apply(
                 self._store, request, lambda r: r.fail_submit(attempt.attempt_id, error)
@@ -235,9 +210,7 @@ class Submits:
         await self._reporter.audit(
             actor_of(attempt.signer), "request.submit.failed", request, reason=reason
         )
-        pending = await self._reporter.publish(pending)
-        await self._reporter.note(pending, error)
-        return pending
+        return await self._reporter.announce(replace(outcome, request=pending))
 
     async def _check(
         self, request: ApprovalRequest, attempt: SubmitAttempt
@@ -314,17 +287,13 @@ class Submits:
                 "request.submit.recovered",
                 signer_waiting=False,
             )
-        error = (
-            f"The submit signed by {attempt.signer.name} at {utc(attempt.started_at)} was "
-            "interrupted (the bot restarted), and ApprovalFlow shows nothing submitted. The "
-            "request is pending again, so it can be signed again."
+        return await self._back_to_pending(
+            request, SubmitInterrupted(request, attempt), "interrupted"
         )
-        return await self._back_to_pending(request, attempt, error, "interrupted")
 
 
 def _none_submitted(submission: Submission, known: TargetSnapshot) -> NothingToSubmit:
-    why = reasons(page_outcomes(submission, known))
-    return NothingToSubmit(f"ApprovalFlow submitted none of the pages ({why})")
+    return none_submitted(page_outcomes(submission, known))
 
 
 def page_outcomes(submission: Submission, known: TargetSnapshot) -> tuple[PageOutcome, ...]:

@@ -13,6 +13,7 @@ from services.audit.events import SYSTEM
 from services.errors import ApprovalsError, LinkError, NotFound, TransitionRefused
 from services.requests.changes import apply, apply_by_id
 from services.requests.model import ApprovalRequest, Index
+from services.requests.outcomes import ReviewChanged
 from services.requests.ports import TrackingChange
 from services.requests.reporter import Reporter
 from services.requests.settings import RequestSettings
@@ -89,13 +90,7 @@ class ReviewTracking:
             updated,
             details={"previous": previous or "", "current": current},
         )
-        updated = await self._reporter.publish(updated)
-        note = _review_note(updated, current)
-        await self._reporter.note(updated, note)
-        if final:
-            await self._reporter.tell(
-                updated.requester, updated, f"{updated.id} ({updated.title}): {note}"
-            )
+        updated = await self._reporter.announce(ReviewChanged(updated, current, final))
         return TrackingChange(request=updated, previous=previous, current=current)
 
     async def _review_state(self, request: ApprovalRequest, poller: str) -> str | None:
@@ -135,22 +130,3 @@ def _page_review_state(checked: PagePreflight) -> str | None:
     if "deleted" in reason:
         return "deleted"
     return None
-
-
-def _review_note(request: ApprovalRequest, state: str) -> str:
-    again = f"/approvals request {request.target.id}"
-    notes = {
-        "open": "ApprovalFlow shows nothing under review any more (rollup state: open).",
-        "in_review": "In review in ApprovalFlow: each page's workflow reviewers are asked to "
-        "approve it.",
-        "partially_approved": "Partially approved in ApprovalFlow: some pages are approved, "
-        "others are still pending.",
-        "all_approved": "Every page is approved in ApprovalFlow. Tracking ends here.",
-        "has_rejections": "A page was rejected in ApprovalFlow; its feedback is on the page's "
-        "ApprovalFlow byline. Tracking ends here.",
-        "stale": "An approved page was edited after its approval, which voids that approval. "
-        f"Post a new request to sign off the new version: {again}. Tracking ends here.",
-        "archived": "The change set was archived in ApprovalFlow. Tracking ends here.",
-        "deleted": "The page was deleted in Confluence. Tracking ends here.",
-    }
-    return notes.get(state, f"ApprovalFlow reports the review state “{state}”.")

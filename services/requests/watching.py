@@ -14,9 +14,7 @@ from services.audit.events import Actor
 from services.confluence.ports import ConfluenceApi, ConfluenceSpace
 from services.errors import (
     ApprovalsError,
-    InputError,
     LinkError,
-    NotFound,
     NothingToSubmit,
     UpstreamError,
 )
@@ -26,7 +24,13 @@ from services.requests.ports import Identities, LinkedIdentity
 from services.requests.posting import Posting
 from services.requests.reporter import Reporter
 from services.requests.store import RequestStore, Watch
-from services.requests.wording import missing_scope
+from services.requests.wording import (
+    missing_scope,
+    no_such_space,
+    not_a_space,
+    not_watched,
+    space_ids_only,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ class Watching:
     async def unwatch(self, admin: str, space: str) -> ConfluenceSpace:
         found = await self.resolve(admin, space)
         if not await self._store.remove_watch(found.space_id):
-            raise NotFound(f"Space {_named(found)} is not watched. Nothing was changed.")
+            raise not_watched(_named(found))
         await self._reporter.audit(
             Actor(admin),
             "request.watch.removed",
@@ -113,19 +117,13 @@ class Watching:
                     log.info("space not named", extra={"space": text, "error": str(exc)})
             return named.get(text) or ConfluenceSpace(space_id=text, key="", name="")
         if not _SPACE_KEY.fullmatch(text):
-            raise InputError(
-                f"“{text[:40]}” is not a space key or id. Give the space key (like DOCS, from "
-                "the space's address …/wiki/spaces/DOCS/…) or its numeric id."
-            )
+            raise not_a_space(text)
         if self._confluence is None:
-            raise InputError("Give the space's numeric id: this bot cannot look up space keys.")
+            raise space_ids_only()
         key = text if text.startswith("~") else text.upper()
         found = await self._confluence.spaces_by_key(admin, [key])
         if key not in found:
-            raise NotFound(
-                f"There is no Confluence space with the key {key} that you can see. Check the "
-                "key (it is in the space's address: …/wiki/spaces/KEY/…), or give the space id."
-            )
+            raise no_such_space(key)
         return found[key]
 
     async def poll_watched(self, now: datetime) -> list[ApprovalRequest]:

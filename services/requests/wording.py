@@ -1,4 +1,5 @@
-"""What the requests feature says: times, counts, and the errors a signer or requester sees."""
+"""What a refused step says (the errors a signer or requester sees), and the phrases shared with
+handlers/blocks/outcomes.py, which says what happened to a request."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ from services.approvalflow.endpoints import PRODUCT_SCOPE
 from services.approvalflow.targets import Target, TargetSnapshot
 from services.errors import (
     AlreadySigned,
+    InputError,
     MissingScope,
     NotAllowed,
     NotEligible,
     NotFound,
     NothingToSubmit,
     NotPending,
+    ReasonInvalid,
     RequestClosed,
     RequestError,
     SignedBefore,
+    SnapshotChanged,
     StageNotOpen,
     TransitionRefused,
 )
@@ -41,8 +45,9 @@ def pages_text(n: int) -> str:
     return "1 page" if n == 1 else f"{n} pages"
 
 
-def sentence(exc: Exception) -> str:
-    return str(exc).strip().rstrip(".")
+def sentence(cause: object) -> str:
+    """An error's text as a clause: no full stop of its own."""
+    return str(cause).strip().rstrip(".")
 
 
 def already_signed(request: ApprovalRequest, signature: Signature) -> AlreadySigned:
@@ -187,7 +192,7 @@ def signers_text(stage: Stage) -> str:
     return f"{stage.quorum} of {listed}"
 
 
-def _upper_first(text: str) -> str:
+def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
@@ -216,7 +221,7 @@ def stage_not_open(request: ApprovalRequest, wanted: int) -> RequestError:
         return closed(request, request.created_at)
     stage = request.stages[open_stage]
     if wanted < open_stage:
-        now_open = _upper_first(stage_label(request, open_stage))
+        now_open = upper_first(stage_label(request, open_stage))
         return AlreadySigned(
             f"The stage you signed for, {stage_label(request, wanted)}, got its signatures "
             f"meanwhile, so yours was not recorded. {now_open} is open now; "
@@ -270,65 +275,145 @@ def reassign_refused(
     )
 
 
-def reassigned_note(request: ApprovalRequest, actor: str, old: str, new: str, reason: str) -> str:
-    why = f" Reason: {reason}" if reason else ""
-    return (
-        f"<@{actor}> reassigned <@{old}>'s signature on {request.id} to <@{new}>.{why} "
-        f"<@{new}>, you sign as yourself, with your own Approval Token."
-    )
-
-
-def _escalation_people(stage: Stage) -> str:
-    named = [mention(u) for u in stage.escalate_to] + [
-        group_mention(g) for g in stage.escalate_groups
-    ]
-    return ", ".join(named)
-
-
-def escalation_note(request: ApprovalRequest, index: int) -> str:
-    stage = request.stages[index]
-    return (
-        f"Escalation: {stage_label(request, index)} has waited since {utc(request.opened_at())} "
-        f"for {stage_progress(request, index)} signatures by {signers_text(stage)}. "
-        f"{_escalation_people(stage)}: please help it get signed, or reassign a signer "
-        f"(/approvals reassign {request.id} @from @to)."
-    )
-
-
-def escalation_dm(request: ApprovalRequest, index: int) -> str:
-    stage = request.stages[index]
-    return (
-        f"Your request {request.id} ({request.title}) has waited since "
-        f"{utc(request.opened_at())} for its “{stage.name}” signatures; it was escalated to "
-        f"{_escalation_people(stage)}."
-    )
-
-
 def stage_progress(request: ApprovalRequest, index: int) -> str:
     stage = request.stages[index]
     return f"{len(request.approvals_in(index))} of {stage.quorum}"
 
 
-def signature_note(request: ApprovalRequest, signature: Signature) -> str:
-    return (
-        f"{signature.signer.name} signed {stage_label(request, signature.stage)} at "
-        f"{utc(signature.signed_at)}: “{signature.meaning}” "
-        f"({stage_progress(request, signature.stage)})."
+# --- the form, the command and its arguments ------------------------------------------------
+
+
+def not_a_request_id(text: str) -> InputError:
+    shown = text.strip()[:20] or "(nothing)"
+    return InputError(f"“{shown}” is not a request id. Request ids look like AR-7K3Q.")
+
+
+def request_gone(request_id: str) -> NotFound:
+    return NotFound(f"There is no request {request_id} any more.")
+
+
+def not_a_decision() -> InputError:
+    return InputError("A decision is approve or reject.")
+
+
+def form_not_ours() -> InputError:
+    return InputError(
+        "This form is not one the bot opened. Open it again from the request message."
     )
 
 
-def stage_opened_note(request: ApprovalRequest) -> str:
-    index = request.open_stage
-    assert index is not None
-    stage = request.stages[index]
-    return (
-        f"{_upper_first(stage_label(request, index))} is open: {signers_text(stage)}, please "
-        f"sign {request.id} (“{stage.meaning or 'I approve submitting these pages for review'}”)."
+def reason_invalid(shortest: int, longest: int, length: int) -> ReasonInvalid:
+    return ReasonInvalid(
+        f"A rejection needs a reason of {shortest}-{longest} characters "
+        f"(yours has {length}), so the requester knows what to change."
     )
 
 
-def stage_completed_dm(request: ApprovalRequest, signature: Signature) -> str:
-    done = request.stages[signature.stage].name
-    index = request.open_stage
-    after = "" if index is None else f" Next: {stage_label(request, index)}."
-    return f"Your request {request.id} ({request.title}): stage “{done}” is signed.{after}"
+def comment_too_long(longest: int, length: int) -> InputError:
+    return InputError(f"A comment is at most {longest} characters (yours has {length}).")
+
+
+def signing_elsewhere(request: ApprovalRequest) -> AlreadySigned:
+    return AlreadySigned(
+        f"You are already signing {request.id} in another window. Finish there, or try "
+        "again in a minute."
+    )
+
+
+def own_request(request: ApprovalRequest) -> NotAllowed:
+    return NotAllowed(
+        f"You asked for {request.id}, so someone else must sign it: a requester cannot "
+        "sign their own request."
+    )
+
+
+def snapshot_changed(request: ApprovalRequest, snapshot: TargetSnapshot) -> SnapshotChanged:
+    return SnapshotChanged(
+        f"What you confirmed is not what {request.id} would sign now: its pages "
+        "changed since the form was opened. Check the pages as they are now and "
+        "sign again.",
+        snapshot,
+    )
+
+
+def page_hidden(page_id: str) -> NotAllowed:
+    return NotAllowed(
+        f"Confluence does not show you page {page_id} (a page "
+        "restriction keeps you out, or it was deleted), so you cannot sign what it "
+        "says. Ask a space admin for access, or ask the requester to name someone "
+        "who can read it."
+    )
+
+
+def none_submitted(outcomes: Sequence[PageOutcome]) -> NothingToSubmit:
+    return NothingToSubmit(f"ApprovalFlow submitted none of the pages ({reasons(outcomes)})")
+
+
+# --- posting and reassigning ------------------------------------------------------------------
+
+
+def self_as_reviewer() -> InputError:
+    return InputError(
+        "You cannot name yourself as a reviewer: someone else must sign your request. "
+        "Name other reviewers, or none so that anyone else in the channel may sign."
+    )
+
+
+def reviewers_and_policy() -> InputError:
+    return InputError(
+        "Name reviewers or a policy, not both: named reviewers make a one-signature "
+        "policy of their own."
+    )
+
+
+def unknown_policy(name: str, known: Sequence[str]) -> InputError:
+    listed = ", ".join(known) or "none: no SIGNING_POLICIES file is set"
+    return InputError(
+        f"There is no signing policy “{name[:40]}”. Policies: {listed}. "
+        "/approvals policies lists them."
+    )
+
+
+def reassign_not_allowed(request: ApprovalRequest) -> NotAllowed:
+    return NotAllowed(
+        f"Only the requester of {request.id} (<@{request.requester}>) or an admin can "
+        "reassign its signers."
+    )
+
+
+def reassign_same_person() -> InputError:
+    return InputError("Name two different people: the signer to replace, then the new one.")
+
+
+def reason_too_long(longest: int) -> InputError:
+    return InputError(f"A reason is at most {longest} characters.")
+
+
+# --- watched spaces ---------------------------------------------------------------------------
+
+
+def not_watched(space: str) -> NotFound:
+    return NotFound(f"Space {space} is not watched. Nothing was changed.")
+
+
+def not_a_space(text: str) -> InputError:
+    return InputError(
+        f"“{text[:40]}” is not a space key or id. Give the space key (like DOCS, from "
+        "the space's address …/wiki/spaces/DOCS/…) or its numeric id."
+    )
+
+
+def space_ids_only() -> InputError:
+    return InputError("Give the space's numeric id: this bot cannot look up space keys.")
+
+
+def no_such_space(key: str) -> NotFound:
+    return NotFound(
+        f"There is no Confluence space with the key {key} that you can see. Check the "
+        "key (it is in the space's address: …/wiki/spaces/KEY/…), or give the space id."
+    )
+
+
+def deactivated_in_slack(user: str) -> NotFound:
+    """A look-up of someone Slack answers as deactivated (services/workspace.py)."""
+    return NotFound(f"<@{user}> was deactivated in Slack, so they can no longer act here.")

@@ -1,8 +1,8 @@
 """Random sequences of lifecycle steps, some racing, never reach an invalid request state.
 
-Run against the Redis store and the in-memory fake. The steps are the domain's own
-transitions applied through `apply` (read, step, compare-and-set), as the services apply them;
-pairs of steps also race from the same stale read, as two processes would.
+Run against the Redis store (one server, and a Redis Cluster) and the in-memory fake. The steps
+are the domain's own transitions applied through `apply` (read, step, compare-and-set), as the
+services apply them; pairs of steps also race from the same stale read, as two processes would.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
+from bot.stores.client import connect_redis, redis_endpoint
 from bot.stores.keys import Keys
 from bot.stores.requests import RedisRequestStore
 from services.errors import TransitionRefused
@@ -35,6 +36,7 @@ from services.requests.model import (
     SubmitAttempt,
 )
 from services.requests.store import RequestStore
+from testkit.redis_cluster import ThrowawayCluster
 from tests.contract.test_request_store import T0, make_request
 from tests.fakes.request_store import MemoryRequestStore
 
@@ -272,6 +274,22 @@ def test_the_lifecycle_on_redis(
 ) -> None:
     async def main() -> None:
         client = Redis.from_url(redis_url_for_property)
+        try:
+            keys = Keys(f"property{next(_examples)}:")
+            await play(RedisRequestStore(client, keys), plan)
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+
+
+@settings(PROPERTY, max_examples=40)  # fewer: each example connects to a six-node cluster
+@given(plan=rounds)
+def test_the_lifecycle_on_redis_cluster(
+    redis_cluster: ThrowawayCluster, plan: list[list[tuple[object, ...]]]
+) -> None:
+    async def main() -> None:
+        client = connect_redis(redis_endpoint(redis_cluster.url))
         try:
             keys = Keys(f"property{next(_examples)}:")
             await play(RedisRequestStore(client, keys), plan)

@@ -19,6 +19,7 @@ from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.keys import Keys
 from bot.stores.requests import RedisRequestStore
+from handlers.blocks.outcomes import kept_note, words
 from services.approval_token import ApprovalTokens
 from services.approval_token.ports import TokenStore
 from services.approvalflow.gateway import Sleep
@@ -29,6 +30,7 @@ from services.audit.trail import AuditTrail
 from services.confluence import ConfluenceClient, ConfluenceSettings
 from services.errors import NotLinked
 from services.requests.model import ApprovalRequest, Decision
+from services.requests.outcomes import Outcome
 from services.requests.policies import DEFAULT_BOOK, PolicyBook
 from services.requests.ports import LinkedIdentity
 from services.requests.service import Requests
@@ -97,11 +99,14 @@ class RecordingPublisher:
         self.published.append(request)
         return request.message_ts or f"1700000000.{len(self.published):06d}"
 
-    async def thread_note(self, request: ApprovalRequest, text: str) -> None:
-        self.notes.append((request.id, text))
+    async def report(self, outcome: Outcome) -> None:
+        told = words(outcome)
+        self.notes.extend((outcome.request.id, text) for text in told.thread)
+        if told.dm is not None:
+            self.dms.append((outcome.request.requester, outcome.request.id, told.dm))
 
-    async def tell(self, user_id: str, request: ApprovalRequest, text: str) -> None:
-        self.dms.append((user_id, request.id, text))
+    def kept_note(self, outcome: Outcome) -> str:
+        return kept_note(outcome)
 
     def last(self, request_id: str) -> ApprovalRequest:
         return [r for r in self.published if r.id == request_id][-1]

@@ -132,6 +132,8 @@ async def test_three_stages_signed_in_order_then_submitted_as_qa(world: Requests
     assert "waiting for *Review*" in await sign(world, "U0CAROL", posted)
     shown = message_text(world.message(posted))
     assert "*Review*: 1 of 2 signed, waiting · may sign: <!subteam^S0REVIEW>" in shown
+    # Who of the group may still sign: its members less the one who signed.
+    assert "may sign: <!subteam^S0REVIEW> (<@U0DAVE>, <@U0FRANK>)" in shown
     assert "You already approved" in await sign(world, "U0CAROL", posted)
     assert "waiting for *QA*" in await sign(world, "U0DAVE", posted)
     shown = message_text(world.message(posted))
@@ -254,8 +256,13 @@ policies:
         meaning: Again
         signers: [U0ERIN]
         colour: blue
+      - name: Peers
+        meaning: I reviewed them
+        signers: ["@doc-reviewers"]
+        required: 4
 """
     )
+    add_groups(fake_slack)  # three members
     environ = bot_environment(fake_slack.api_url, redis_url, SIGNING_POLICIES=str(bad))
     # The fake Slack answers from this event loop, so the child is awaited, not waited for.
     child = await asyncio.create_subprocess_exec(
@@ -279,5 +286,7 @@ policies:
         "policies.doc-control.stages[3].colour: unknown key",
         "policies.doc-control.stages[3].name: duplicate stage name “Author”",
         "default: “missing-one” is not one of the policies",
+        "policies.doc-control.stages[4].required: 4 is more than the 3 people who can sign "
+        "(the members of @doc-reviewers, as Slack lists them now)",
     ):
         assert problem in err, (problem, err)

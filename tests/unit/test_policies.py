@@ -129,3 +129,37 @@ def test_every_problem_in_one_message() -> None:
         "escalate_after: given without escalate_to",
     ):
         assert part in message, message
+
+
+GROUP_STAGES = """
+default: x
+policies:
+  x:
+    stages:
+      - name: Review
+        meaning: I reviewed them
+        signers: ["@doc-reviewers", U0BOB]
+        required: {required}
+      - name: Leads
+        meaning: I lead
+        signers: [S0LEADS]
+"""
+
+
+def test_required_is_checked_against_the_groups_members_slack_lists() -> None:
+    members = {"S0REVIEW": frozenset({"U0CAROL", "U0BOB"}), "S0LEADS": frozenset({"U0LEAD"})}
+    document = yaml.safe_load(GROUP_STAGES.format(required=2))
+    assert parse_policies(document, GROUPS, "policies.yml", members).default == "x"
+    with pytest.raises(ConfigError) as refused:
+        parse_policies(yaml.safe_load(GROUP_STAGES.format(required=3)), GROUPS, "p", members)
+    assert (
+        "policies.x.stages[1].required: 3 is more than the 2 people who can sign (1 named and "
+        "the members of @doc-reviewers, as Slack lists them now)" in str(refused.value)
+    )
+    # A group Slack did not answer for is not checked; one it does not know is a problem.
+    assert parse_policies(yaml.safe_load(GROUP_STAGES.format(required=3)), GROUPS, "p", {})
+    with pytest.raises(ConfigError) as unknown:
+        parse_policies(document, GROUPS, "p", {**members, "S0LEADS": None})
+    assert "policies.x.stages[2].signers: Slack knows no user group @doc-leads" in str(
+        unknown.value
+    )

@@ -38,8 +38,10 @@ from services.requests.model import (
     ApprovalRequest,
     Decision,
     PageOutcome,
+    Policy,
     Signature,
     Signer,
+    Stage,
     Status,
 )
 from services.requests.ports import SigningForm
@@ -348,3 +350,37 @@ def test_page_target_form_has_one_page() -> None:
     page_request = request(target=target, snapshot=snap, title="")
     text, blocks = request_message(page_request, site_url=SITE, sandbox=False)
     assert message_problems(text, blocks) == [] and "page 65611" in all_text(blocks)
+
+
+def test_a_waiting_stage_names_who_of_its_group_may_still_sign() -> None:
+    review = Stage(name="Review", meaning="I reviewed them", signers=("U0BOB",), groups=("S0R",))
+    policy = Policy("doc-control", (Stage(name="Author", signers=("U0ALICE",)), review))
+    author = Signature(
+        Signer("U0ALICE", "acc-alice", "Alice Author"),
+        Decision.APPROVE,
+        "I am the author",
+        "",
+        NOW,
+        "0" * 64,
+        stage=0,
+    )
+    members = {"S0R": frozenset({"U0ALICE", "U0CAROL", "U0REQ", "U0BOB"})}
+    waiting = request(requester="U0REQ", policy=policy, signatures=(author,))
+    text, blocks = request_message(waiting, site_url=SITE, sandbox=False, members=members)
+    shown = json.dumps(blocks, ensure_ascii=False)
+    # Bob is named once; Alice signed already (one signature a person); the requester never.
+    assert "may sign: <@U0BOB>, <!subteam^S0R> (<@U0CAROL>)" in shown
+    assert message_problems(text, blocks) == []
+
+    crowd = {"S0R": frozenset(f"U0M{i:03d}" for i in range(40))}
+    text, blocks = request_message(waiting, site_url=SITE, sandbox=False, members=crowd)
+    shown = json.dumps(blocks, ensure_ascii=False)
+    assert "<@U0M007>, +32 more)" in shown and "U0M008" not in shown
+    assert message_problems(text, blocks) == []
+
+    nobody = {"S0R": frozenset({"U0ALICE", "U0REQ"})}
+    _, blocks = request_message(waiting, site_url=SITE, sandbox=False, members=nobody)
+    assert "<!subteam^S0R> (nobody left in it)" in json.dumps(blocks, ensure_ascii=False)
+    # Slack did not answer for the group: it is named as a group, as before.
+    _, blocks = request_message(waiting, site_url=SITE, sandbox=False)
+    assert "may sign: <@U0BOB>, <!subteam^S0R>" in json.dumps(blocks, ensure_ascii=False)
