@@ -31,7 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve Slack and the web routes (and run the jobs)")
     serve.add_argument("--socket", action="store_true", help="use Socket Mode (SLACK_APP_TOKEN)")
     serve.add_argument("--no-jobs", action="store_true", help="leave background jobs to a worker")
-    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")  # noqa: S104
+    serve.add_argument(
+        "--host",
+        default=None,
+        help="address to listen on (default 0.0.0.0; 127.0.0.1 for the playground)",
+    )
     sub.add_parser("worker", help="run only the background jobs")
     sub.add_parser("check", help="say what the bot is connected to and whether each part answers")
     sub.add_parser("keygen", help="print a new ENCRYPTION_KEYS key")

@@ -22,6 +22,8 @@ from bot.wiring import Container, build
 log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 10.0
+LOOPBACK = "127.0.0.1"
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a server with Slack credentials listens on all
 GC_YOUNG_THRESHOLD = 20_000  # allocations between young collections (Python's default: 700)
 
 
@@ -59,24 +61,43 @@ async def drain_background_work(
         await asyncio.wait(pending, timeout=wait_seconds)
 
 
+def listen_host(requested: str | None, *, playground: bool) -> str:
+    """The operator's --host when given; else loopback in playground mode (whoever reaches the
+    playground can act as anyone in it) and every interface otherwise."""
+    if requested:
+        return requested
+    return LOOPBACK if playground else ALL_INTERFACES
+
+
 async def serve(
     settings: Settings,
     *,
     socket_mode: bool,
     run_jobs: bool,
-    host: str = "0.0.0.0",  # noqa: S104 - a server listens on all interfaces
+    host: str | None = None,
 ) -> None:
     async with build(settings) as container:
         web = create_web_app(container)
         config = uvicorn.Config(
-            web, host=host, port=settings.PORT, lifespan="off", log_config=None, access_log=False
+            web,
+            host=listen_host(host, playground=container.playground is not None),
+            port=settings.PORT,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
         )
         server = _Server(config)
         socket_handler = await _start_socket_mode(container) if socket_mode else None
         if run_jobs:
             container.jobs.start()
         log.info(
-            "serving", extra={"port": settings.PORT, "socket_mode": socket_mode, "jobs": run_jobs}
+            "serving",
+            extra={
+                "host": config.host,
+                "port": settings.PORT,
+                "socket_mode": socket_mode,
+                "jobs": run_jobs,
+            },
         )
         if container.playground is not None:
             # The one line a person trying the bot needs; plain, so it stands out of the JSON.

@@ -77,13 +77,13 @@ from services.linking import (
     SealedGrants,
     TokenVault,
 )
-from services.ports import Clock, StoreHealth
+from services.ports import Clock, Directory, StoreHealth
 from services.requests.identities import LinkIdentities
 from services.requests.policies import PolicyBook
 from services.requests.service import Requests
 from services.requests.settings import RequestSettings
 from services.secretbox import SecretBox
-from services.workspace import WorkspaceChanges
+from services.workspace import CheckedDirectory, WorkspaceChanges
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,9 @@ SANDBOX_MOUNT = "/sandbox"
 SANDBOX_CLIENT_ID = "approvals-bot-sandbox"
 SANDBOX_CLIENT_SECRET = "approvals-bot-sandbox-secret"  # noqa: S105 - the sandbox's, not a secret
 IDLE_LINK_REFRESH_SECONDS = 6 * 3600
+# Everyone holding a token or a link is looked up in Slack this often, for a deactivation
+# whose user_change event never reached the bot.
+CHECK_PEOPLE_JOB, CHECK_PEOPLE_SECONDS = "check-deactivated-people", 6 * 3600
 # Approval Token jobs: an unconfirmed enrolment's QR leaves the DM within a minute of its 10
 # minutes; expiry reminders (7 days and 1 day before) need no finer grain than an hour.
 EXPIRE_ENROLMENTS_JOB, EXPIRE_ENROLMENTS_SECONDS = "expire-enrolments", 60
@@ -270,7 +273,7 @@ def make_linking(
     leases: RedisLeases,
     audit: AuditTrail,
     notifier: SlackNotifier,
-    directory: SlackDirectory,
+    directory: Directory,
 ) -> tuple[AccountLinking, TokenVault]:
     """Account linking and the token vault, sharing one Atlassian client and grant store."""
     endpoints = atlassian_endpoints(settings)
@@ -345,7 +348,7 @@ def make_admin(
     tokens: ApprovalTokens,
     slack: SlackApi,
     notifier: SlackNotifier,
-    directory: SlackDirectory,
+    directory: Directory,
 ) -> AdminServices:
     """The admin check, the token inventory and its actions, and the audit review (issue 7)."""
     links = SealedLinkRoster(RedisGrantStore(redis, keys), box)
@@ -532,7 +535,10 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         stack.push_async_callback(after_answer.drain)
         # One of each for every feature: DMs and security alerts, and users.info look-ups.
         notifier = SlackNotifier(slack_api, settings.SECURITY_CHANNEL, sandbox=not settings.live)
-        directory = SlackDirectory(slack_api)
+        people = SlackDirectory(slack_api)
+        # Every users.info look-up is also a check: a deactivated person is handed to the
+        # workspace's deactivation (report_to, below) and is not found.
+        directory = CheckedDirectory(people)
         enrolment_dms = SlackEnrolmentDms(slack_api, notifier, sandbox=not settings.live)
         sandbox = make_sandbox(settings, clock)
         if sandbox is not None:
@@ -601,11 +607,14 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         workspace = WorkspaceChanges(
             tokens=tokens,
             linking=linking,
+            links=SealedLinkRoster(RedisGrantStore(redis, keys), box),
+            directory=people,
             requests=RedisRequestStore(redis, keys),
             publisher=make_publisher(settings, slack_api, groups),
             auditor=audit,
             installation=installation,
         )
+        directory.report_to(workspace.person_deactivated)
         deps = HandlerDeps(
             sandbox=not settings.live,
             linking=linking,
@@ -625,6 +634,9 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         async def refresh_idle_links() -> None:
             await vault.refresh_idle()
 
+        async def check_people() -> None:
+            await workspace.check_people()
+
         # Keeping grants alive is Atlassian's business: it goes on while Slack is away.
         jobs.add(
             Job(
@@ -637,6 +649,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         job_notifier = SlackNotifier(
             job_slack, settings.SECURITY_CHANNEL, sandbox=not settings.live
         )
+        jobs.add(Job(CHECK_PEOPLE_JOB, CHECK_PEOPLE_SECONDS, check_people))
         token_jobs = ApprovalTokenJobs(
             tokens, SlackEnrolmentDms(job_slack, job_notifier, sandbox=not settings.live)
         )

@@ -247,9 +247,7 @@ def register(
 
     async def reply(call: SlashCall, text: str) -> None:
         blocks = with_sandbox_note([section(text)], sandbox)
-        await call.respond(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-        )
+        await call.respond(text=text, blocks=blocks, replace_original=False)
 
     async def help_for(call: SlashCall, problem: str) -> None:
         await router.reply_help(call.ack, problem)
@@ -299,9 +297,7 @@ def register(
             return
         who = await access.require(user, "audit.view")
         text, blocks = audit_message(await review.overview(who, command.since), sandbox)
-        await call.respond(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-        )
+        await call.respond(text=text, blocks=blocks, replace_original=False)
 
     router.add("tokens", tokens)
     router.add("audit", audit)

@@ -8,7 +8,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from handlers.blocks.approval_token import (
     CODE_BLOCK,
@@ -32,7 +31,7 @@ from handlers.messages import (
     ENROL_GONE,
     OWN_ONLY_NO_ARGUMENTS,
 )
-from handlers.ports import EnrolmentSender
+from handlers.ports import EnrolmentSender, ResponseUrl
 from handlers.slash import SlashCall, SubcommandRouter
 from handlers.status import StatusSection
 from services.approval_token import ApprovalTokens, Enrolment
@@ -150,9 +149,7 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
                 text, blocks = enrol_sent_message(enrolment.pending_until, sandbox)
             else:
                 text, blocks = notice_message(ENROL_GONE, sandbox)
-        await call.respond(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-        )
+        await call.respond(text=text, blocks=blocks, replace_original=False)
 
     async def lost(call: SlashCall) -> None:
         if call.args:
@@ -169,9 +166,7 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
         if revocation.qr is not None:
             await dms.discard(revocation.qr, "revoked")
         text, blocks = lost_message(sandbox)
-        await call.respond(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-        )
+        await call.respond(text=text, blocks=blocks, replace_original=False)
 
     router.add("enroll", enroll)
     router.add("lost", lost)
@@ -201,13 +196,14 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
         await dms.tell(submission.user_id, ACTIVATED_DM.format(until=utc(activation.expires_at)))
 
     @app.action(CONNECT_FIRST_ACTION)
-    async def connect_first(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def connect_first(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         click = ButtonClick.from_body(body)
         # The same connect flow as /approvals connect: a state bound to whoever pressed.
         start = await linking.start(click.team_id, click.user_id)
         text, blocks = connect_message(start, sandbox)
-        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=True)
+        respond = ResponseUrl(slack, body.get("response_url"))
+        await respond(text=text, blocks=blocks, replace_original=True)
 
 
 def token_status_section(tokens: ApprovalTokens) -> StatusSection:

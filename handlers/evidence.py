@@ -7,7 +7,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from handlers.blocks.common import section, with_sandbox_note
 from handlers.blocks.requests import EVIDENCE_ACTION
@@ -21,7 +20,7 @@ from handlers.messages import (
     SANDBOX_NOTE,
     missing_argument,
 )
-from handlers.ports import SlackSurfaces
+from handlers.ports import ResponseUrl, SlackSurfaces
 from handlers.slash import SlashCall, SubcommandRouter
 from services.evidence import EvidenceReports, ReportFile
 from services.requests.model import normalise_request_id
@@ -87,18 +86,15 @@ def register(
         user = call.input.user_id
         report = await evidence.for_slack_user(request_id, user)
         sent = await deliver(user, report)
-        await call.respond(
-            text=sent, blocks=blocks(sent), response_type="ephemeral", replace_original=False
-        )
+        await call.respond(text=sent, blocks=blocks(sent), replace_original=False)
 
-    async def clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         click = EvidenceClick.from_body(body)
         report = await evidence.for_slack_user(click.request_text, click.user_id)
         sent = await deliver(click.user_id, report)
-        await respond(
-            text=sent, blocks=blocks(sent), response_type="ephemeral", replace_original=False
-        )
+        respond = ResponseUrl(slack, body.get("response_url"))
+        await respond(text=sent, blocks=blocks(sent), replace_original=False)
 
     router.add("evidence", command)
     app.action(EVIDENCE_ACTION)(clicked)

@@ -51,9 +51,7 @@ def register(
         # The state is bound to the Slack user who ran the command, whoever finishes consent.
         start = await linking.start(call.input.team_id, call.input.user_id)
         text, blocks = connect_message(start, sandbox)
-        await call.respond(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-        )
+        await call.respond(text=text, blocks=blocks, replace_original=False)
 
     async def disconnect(call: SlashCall) -> None:
         if call.args:
@@ -62,9 +60,7 @@ def register(
             return
         await call.ack()
         text, blocks = disconnect_message(await linking.disconnect(call.input.user_id), sandbox)
-        await call.respond(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-        )
+        await call.respond(text=text, blocks=blocks, replace_original=False)
 
     router.add("connect", connect)
     router.add("disconnect", disconnect)

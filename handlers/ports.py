@@ -46,9 +46,41 @@ class SlackSurfaces(Protocol):
         """Upload a file into the bot's DM with the person."""
         ...
 
+    async def respond(
+        self,
+        response_url: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        replace_original: bool = False,
+    ) -> None:
+        """An ephemeral reply through a response_url (a 429 waited out, never lost)."""
+        ...
+
     async def reply(self, where: ReplyTo, text: str) -> None:
         """An ephemeral reply where the person is (see ReplyTo)."""
         ...
+
+
+@dataclass(frozen=True)
+class ResponseUrl:
+    """Answers the person through the response_url Slack gave with their command or click,
+    by the outbound adapter rather than Bolt's own `respond` (which neither waits out a 429
+    nor says it failed)."""
+
+    slack: SlackSurfaces
+    url: str | None
+
+    async def __call__(
+        self,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        replace_original: bool = False,
+    ) -> None:
+        if not self.url:
+            raise ValueError("no response_url to answer through")
+        await self.slack.respond(self.url, text, blocks, replace_original=replace_original)
 
 
 class EnrolmentSender(Protocol):

@@ -37,7 +37,7 @@ BOT_SCOPES = [
 
 
 def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
-    router = SubcommandRouter(sandbox=deps.sandbox)
+    router = SubcommandRouter(sandbox=deps.sandbox, slack=deps.slack)
     # Bolt tries listeners in order, and ruling one out costs about 20 µs (it builds the
     # listener's arguments for each matcher): the slash command, the busiest, goes first, then
     # signing, whose modal submission is the bulk of a busy day's interactions.

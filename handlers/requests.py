@@ -199,9 +199,7 @@ def register(
         await router.reply_help(call.ack, problem)
 
     async def reply(call: SlashCall, text: str, blocks: list[Block]) -> None:
-        await call.respond(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-        )
+        await call.respond(text=text, blocks=blocks, replace_original=False)
 
     async def needs_permission(call: SlashCall, error: MissingScope) -> None:
         # The fix is a click away: a connect bound to this person, as /approvals connect.

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from handlers.blocks.help import help_blocks
 from handlers.messages import unknown_subcommand
+from handlers.ports import ResponseUrl, SlackSurfaces
 
 MAX_TEXT = 2000  # Slack caps command text lower; a longer body is forged or broken.
 
@@ -48,7 +48,7 @@ class SlashCall:
     input: SlashInput
     args: list[str]
     ack: AsyncAck
-    respond: AsyncRespond
+    respond: ResponseUrl
 
 
 Subcommand = Callable[[SlashCall], Awaitable[None]]
@@ -66,9 +66,10 @@ def split_text(text: str) -> list[str]:
 class SubcommandRouter:
     """Maps the first word of `/approvals …` to a listener; anything else gets help."""
 
-    def __init__(self, sandbox: bool) -> None:
+    def __init__(self, sandbox: bool, slack: SlackSurfaces) -> None:
         self._routes: dict[str, Subcommand] = {}
         self._sandbox = sandbox
+        self._slack = slack
 
     def add(self, name: str, listener: Subcommand) -> None:
         if name in self._routes:
@@ -79,7 +80,7 @@ class SubcommandRouter:
     def names(self) -> list[str]:
         return sorted(self._routes)
 
-    async def dispatch(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def dispatch(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         slash = SlashInput.from_payload(command)
         words = split_text(slash.text)
         name = words[0].lower() if words else "help"
@@ -87,6 +88,8 @@ class SubcommandRouter:
         if listener is None:
             await self.reply_help(ack, unknown_subcommand(words[0]))
             return
+        url = command.get("response_url")
+        respond = ResponseUrl(self._slack, url if isinstance(url, str) else None)
         await listener(SlashCall(slash, words[1:], ack, respond))
 
     async def reply_help(self, ack: AsyncAck, problem: str | None) -> None:

@@ -24,8 +24,6 @@ def register(router: SubcommandRouter, sections: Sequence[StatusSection], sandbo
         user, team = call.input.user_id, call.input.team_id
         parts = await asyncio.gather(*(section(user, team) for section in sections))
         text, blocks = status_message(list(parts), sandbox)
-        await call.respond(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-        )
+        await call.respond(text=text, blocks=blocks, replace_original=False)
 
     router.add("status", status)

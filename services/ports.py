@@ -49,6 +49,11 @@ class SlackUser(Protocol):
         """A workspace admin or owner."""
         ...
 
+    @property
+    def deleted(self) -> bool:
+        """Deactivated in Slack: may no longer sign (21 CFR 11.100(a))."""
+        ...
+
 
 class Directory(Protocol):
     """Looks Slack users up (users.info)."""

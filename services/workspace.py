@@ -4,28 +4,37 @@ channel closed to it, the app removed.
 A deactivated person's signing means end with their account (21 CFR 11.100(a): a signature is
 unique to one person and never reused or passed to anyone else): their Approval Token is revoked
 and their Atlassian link deleted, both audited, and every open request that names them says
-so in its thread. A request whose channel was archived, or that the bot was removed from, stays
-signable: its requester is told by DM where (`/approvals pending`, `/approvals approve <id>`).
+so in its thread. Slack says so by a `user_change` event, or by users.info at any look-up
+(`CheckedDirectory`; `check_people` looks up everyone still holding a token or a link, for an
+event the bot missed). A request whose channel was archived, or that the bot was removed from,
+stays signable: its requester is told by DM where (`/approvals pending`,
+`/approvals approve <id>`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from services.admin.ports import LinkRoster
 from services.approval_token import ApprovalTokens
+from services.approval_token.service import Condition
 from services.audit.events import SYSTEM, AuditEvent, Auditor
 from services.errors import NotFound, UpstreamError
 from services.linking import AccountLinking
+from services.ports import Directory, SlackUser
 from services.requests.model import ApprovalRequest, Status
 from services.requests.outcomes import ChannelClosed, SignerDeactivated
 from services.requests.ports import Publisher
 from services.requests.store import RequestStore
+from services.requests.wording import deactivated_in_slack
 
 log = logging.getLogger(__name__)
 
 DEACTIVATED_REASON = "deactivated in Slack"
+# Token conditions that still hold something a deactivation takes away.
+_HELD = frozenset({Condition.ACTIVE, Condition.LOCKED, Condition.PENDING, Condition.EXPIRED})
 
 
 class Installation(Protocol):
@@ -40,12 +49,37 @@ class Installation(Protocol):
         ...
 
 
+class CheckedDirectory:
+    """`Directory` whose every look-up is also a check: a person Slack answers as deactivated
+    is handed to the deactivation (`WorkspaceChanges.person_deactivated`, set by `report_to`)
+    and is then not found, so no caller acts for them."""
+
+    def __init__(self, directory: Directory) -> None:
+        self._directory = directory
+        self._deactivated: Callable[[str], Awaitable[None]] | None = None
+
+    def report_to(self, deactivated: Callable[[str], Awaitable[None]]) -> None:
+        # Set once the deactivation is built: it needs linking, which needs this directory.
+        self._deactivated = deactivated
+
+    async def user(self, user_id: str) -> SlackUser:
+        profile = await self._directory.user(user_id)
+        if not profile.deleted:
+            return profile
+        if self._deactivated is None:
+            raise RuntimeError("report_to not called")
+        await self._deactivated(user_id)
+        raise deactivated_in_slack(user_id)
+
+
 class WorkspaceChanges:
     def __init__(
         self,
         *,
         tokens: ApprovalTokens,
         linking: AccountLinking,
+        links: LinkRoster,
+        directory: Directory,  # the plain look-up, not a CheckedDirectory
         requests: RequestStore,
         publisher: Publisher,
         auditor: Auditor,
@@ -53,6 +87,8 @@ class WorkspaceChanges:
     ) -> None:
         self._tokens = tokens
         self._linking = linking
+        self._links = links
+        self._directory = directory
         self._requests = requests
         self._publisher = publisher
         self._auditor = auditor
@@ -76,6 +112,23 @@ class WorkspaceChanges:
                 continue
             told = SignerDeactivated(request, user, requester)
             await self._quietly(self._publisher.report(told), request)
+
+    async def check_people(self) -> list[str]:
+        """Look up in Slack (users.info) everyone who still holds an Approval Token or a link,
+        and deactivate those Slack says were deactivated; who they were. For a `user_change`
+        the bot never got (it was down, or Slack gave up retrying)."""
+        held = {s.user for s in await self._tokens.all_statuses() if s.condition in _HELD}
+        held |= {entry.user_id for entry in await self._links.all_links()}
+        deactivated = []
+        for user in sorted(held):
+            try:
+                profile = await self._directory.user(user)
+            except NotFound:
+                continue  # unknown to Slack: nothing says they were deactivated
+            if profile.deleted:
+                await self.person_deactivated(user)
+                deactivated.append(user)
+        return deactivated
 
     async def channel_closed(self, channel: str, why: str) -> int:
         """Tell the requester of each open request in `channel` where it can still be signed;

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.slack.client import SAFE_TO_REPEAT, TIMEOUT_SECONDS
+from bot.slack.client import SAFE_TO_REPEAT, TIMEOUT_SECONDS, retry_handlers
 from bot.slack.failures import slack_errors
 from handlers.ports import OpenedView
 from services.errors import SlackRefused
@@ -145,11 +145,27 @@ class SlackApi:
             ),
         )
 
-    async def respond(self, response_url: str, text: str) -> None:
+    async def respond(
+        self,
+        response_url: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        *,
+        replace_original: bool = False,
+    ) -> None:
         """An ephemeral reply through a command's or an action's response_url."""
-        hook = AsyncWebhookClient(response_url, timeout=TIMEOUT_SECONDS)
+        # The same retry handlers as the Web API: a 429 is waited out and sent again; a
+        # connection failure is not (the URL names no method that is safe to repeat).
+        hook = AsyncWebhookClient(
+            response_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers()
+        )
         with slack_errors("response_url", repeatable=False):
-            answer = await hook.send(text=text, response_type="ephemeral", replace_original=False)
+            answer = await hook.send(
+                text=text,
+                blocks=blocks,
+                response_type="ephemeral",
+                replace_original=replace_original,
+            )
         if answer.status_code != 200:
             raise SlackRefused(
                 f"Slack response_url answered HTTP {answer.status_code}",

@@ -1,5 +1,5 @@
 """`SlackSurfaces` for the listeners: modals (the tolerant views.update lives here, once), the
-Home tab, ephemeral replies, files in a DM."""
+Home tab, ephemeral replies (response_url ones too), files in a DM."""
 
 from __future__ import annotations
 
@@ -43,6 +43,16 @@ class SlackSurfacesAdapter:
         await self._api.upload_file(
             channel, content, filename=filename, title=filename, initial_comment=comment
         )
+
+    async def respond(
+        self,
+        response_url: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        replace_original: bool = False,
+    ) -> None:
+        await self._api.respond(response_url, text, blocks, replace_original=replace_original)
 
     async def reply(self, where: ReplyTo, text: str) -> None:
         if where.response_url:

@@ -412,3 +412,8 @@ def no_such_space(key: str) -> NotFound:
         f"There is no Confluence space with the key {key} that you can see. Check the "
         "key (it is in the space's address: …/wiki/spaces/KEY/…), or give the space id."
     )
+
+
+def deactivated_in_slack(user: str) -> NotFound:
+    """A look-up of someone Slack answers as deactivated (services/workspace.py)."""
+    return NotFound(f"<@{user}> was deactivated in Slack, so they can no longer act here.")

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from emulators.slack import FakeSlack
 from services.secretbox import new_key
@@ -92,6 +93,7 @@ async def test_a_page_is_refused_to_nobody_and_files_only_to_who_may_see_them(
         assert (await nobody.get("/as/U0NOBODY")).status_code == 404
         picker = await nobody.get("/")
         assert picker.status_code == 200 and "Ada Admin" in picker.text
+        assert "playground playground" not in picker.text.lower()
 
 
 def test_serve_without_slack_credentials_serves_the_playground_and_keeps_it(
@@ -105,6 +107,9 @@ def test_serve_without_slack_credentials_serves_the_playground_and_keeps_it(
         # The printed URL itself answers 200 (no redirect).
         with httpx.Client(timeout=10) as plain:
             assert _get_when_up(plain, url).status_code == 200
+            # Loopback only: 127.0.0.2 is this machine too, but not the address it listens on.
+            with pytest.raises(httpx.ConnectError):
+                plain.get(f"http://127.0.0.2:{port}/playground")
         with httpx.Client(base_url=f"http://127.0.0.1:{port}/playground", timeout=10) as web:
             assert web.get("/as/U0CAROL").status_code == 303
             said = web.post("/say", data={"c": "C0GENERAL", "text": "kept across restarts"})

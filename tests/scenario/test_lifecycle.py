@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from bot.wiring import WATCHED_SPACES_JOB
+from bot.wiring import CHECK_PEOPLE_JOB, WATCHED_SPACES_JOB
 from services.approval_token.service import Condition
 from tests.scenario.requests_kit import Posted, Requests, view_text
 from tests.scenario.test_requests import world as world
@@ -69,6 +69,53 @@ async def test_a_deactivated_reviewer_loses_link_and_token_and_the_request_says_
     form = await world.click("U0BOB", posted.id, posted=posted)
     assert "connect" in view_text(form).lower()
     assert world.sandbox.calls_to("submit_change_set") == []
+
+
+async def test_a_deactivation_no_event_told_of_is_found_by_the_check(world: Requests) -> None:
+    posted = await world.request("cs-eng184 <@U0BOB|bob>")
+    container = world.bot.container
+    world.slack.users["U0BOB"].deleted = True  # deactivated in Slack; no event reaches the bot
+
+    await world.job(CHECK_PEOPLE_JOB).run()
+    looked_up = {c.args.get("user") for c in world.slack.calls_to("users.info")}
+    assert {"U0ALICE", "U0BOB"} <= looked_up
+    assert (await container.tokens.status("U0BOB")).condition is Condition.REVOKED
+    assert await container.linking.status("U0BOB") is None
+    assert (await container.tokens.status("U0ALICE")).condition is Condition.ACTIVE
+    assert await container.linking.status("U0ALICE") is not None
+    [note] = world.slack.replies(posted.channel, posted.ts)
+    assert "<@U0BOB> was deactivated in Slack" in note.text
+
+    # Checked again: nothing left to take away, so nothing said or audited twice.
+    await world.job(CHECK_PEOPLE_JOB).run()
+    assert len(world.slack.replies(posted.channel, posted.ts)) == 1
+    actions = [(e.action, e.target) for e in await world.audit()]
+    assert actions.count(("person.deactivated", "slack:U0BOB")) == 1
+    form = await world.click("U0BOB", posted.id, posted=posted)
+    assert "connect" in view_text(form).lower()
+    assert world.sandbox.calls_to("submit_change_set") == []
+
+
+async def test_a_look_up_that_finds_a_person_deactivated_deactivates_them(
+    world: Requests,
+) -> None:
+    posted = await world.request("cs-eng184 <@U0BOB|bob>")
+    container = world.bot.container
+    world.slack.add_user("U0BOB", real_name="Bob Brown", is_admin=True, deleted=True)
+
+    # An admin command looks its caller up (users.info): Slack says deactivated.
+    answer = await world.command(f"watch 98301 <#{posted.channel}|docs>", "U0BOB")
+    assert answer is not None and "Only Slack workspace admins" in (answer.text or "")
+    assert (await container.tokens.status("U0BOB")).condition is Condition.REVOKED
+    assert await container.linking.status("U0BOB") is None
+    actions = [(e.action, e.target) for e in await world.audit()]
+    assert ("person.deactivated", "slack:U0BOB") in actions
+    assert any(action == "admin.refused" for action, _ in actions)
+    await world.slack.wait_for(
+        "chat.postMessage", where=lambda c: c.ok and c.args.get("thread_ts") == posted.ts
+    )
+    [note] = world.slack.replies(posted.channel, posted.ts)
+    assert "<@U0BOB> was deactivated in Slack" in note.text
 
 
 async def test_an_archived_channel_sends_the_requester_where_to_sign(world: Requests) -> None:

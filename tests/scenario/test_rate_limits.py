@@ -56,6 +56,15 @@ async def _view_update(api: SlackApi, slack: FakeSlack) -> None:
     await api.update_view(opened.view_id, MODAL, opened.view_hash)
 
 
+async def _view_push(api: SlackApi, slack: FakeSlack) -> None:
+    await api.open_view(slack.new_trigger_id("U0ALICE"), MODAL)
+    await api.push_view(slack.new_trigger_id("U0ALICE"), MODAL)
+
+
+async def _respond(api: SlackApi, slack: FakeSlack) -> None:
+    await api.respond(slack.new_response_url(channel=CHANNEL, user="U0ALICE"), "noted")
+
+
 async def _upload(api: SlackApi, slack: FakeSlack) -> None:
     channel = await api.open_dm("U0ALICE")
     await api.upload_file(channel, b"report", filename="r.csv", title="r.csv")
@@ -77,6 +86,8 @@ CALLS: dict[str, Call] = {
     "views.open": lambda api, slack: api.open_view(slack.new_trigger_id("U0ALICE"), MODAL),
     "views.update": _view_update,
     "views.publish": lambda api, slack: api.publish_home("U0ALICE", HOME),
+    "views.push": _view_push,
+    "response_url": _respond,
     "files.getUploadURLExternal": _upload,
     "file_upload": _upload,
     "files.completeUploadExternal": _upload,
@@ -84,6 +95,7 @@ CALLS: dict[str, Call] = {
     "users.info": lambda api, slack: api.user_info("U0ALICE"),
     "users.list": lambda api, slack: api.users_page(200, None),
     "usergroups.users.list": lambda api, slack: api.group_members("S0GROUP"),
+    "usergroups.list": lambda api, slack: api.groups(),
 }
 
 
@@ -100,6 +112,19 @@ async def test_each_method_waits_out_a_429_and_is_sent_once_more(
     assert statuses[-2:] == [429, 200]
     assert statuses.count(200) == len(statuses) - 1  # the 429 was repeated once, not more
     assert fake_slack.violations == []
+
+
+async def test_a_dm_is_opened_and_posted_through_429s_once(
+    bot: RunningBot, fake_slack: FakeSlack
+) -> None:
+    api = bot.container.slack_api
+    fake_slack.rate_limit_next("conversations.open", retry_after=0)
+    fake_slack.rate_limit_next("chat.postMessage", retry_after=0)
+    channel = await api.open_dm("U0ALICE")
+    ts = await api.post_message(channel, "in the DM")
+    assert [m.ts for m in fake_slack.dm_messages("U0ALICE")] == [ts]
+    for method in ("conversations.open", "chat.postMessage"):
+        assert [c.status for c in fake_slack.calls_to(method)] == [429, 200], method
 
 
 async def test_the_wait_is_slacks_retry_after(bot: RunningBot, fake_slack: FakeSlack) -> None:
@@ -143,6 +168,19 @@ async def test_a_request_is_posted_signed_and_submitted_through_429s(
     said += [m.text for m in slack.dm_messages("U0ALICE") + slack.dm_messages("U0BOB")]
     said += [view_text(answer["view"])]
     assert not any("try again" in text.lower() or "ratelimited" in text for text in said)
+    assert slack.violations == []
+
+
+async def test_a_command_reply_by_response_url_comes_through_a_429(world: Requests) -> None:
+    slack = world.slack
+    before = len(slack.calls_to("response_url"))
+    slack.rate_limit_next("response_url", retry_after=0)
+    posted = await world.request("cs-eng184 <@U0BOB|bob>")
+    replies = slack.calls_to("response_url")[before:]
+    assert [c.status for c in replies] == [429, 200]
+    assert len([p for p in slack.response_posts if posted.id in (p.text or "")]) == 1
+    assert not any("try again" in (p.text or "").lower() for p in slack.response_posts)
+    assert len([m for m in slack.messages(posted.channel) if m.thread_ts is None]) == 1
     assert slack.violations == []
 
 

@@ -44,6 +44,7 @@ class Person:
     name: str
     email: str | None
     is_admin: bool = False
+    deleted: bool = False
 
 
 class FakeDirectory:

@@ -67,6 +67,7 @@ class Profile:
     name: str
     email: str | None = None
     is_admin: bool = False
+    deleted: bool = False
 
 
 class FakeDirectory:
