@@ -60,10 +60,12 @@ imports:
 
 # The tests mostly wait (on servers, child processes, Redis), so more workers than cores keep the
 # cores busy. Each worker is a session of its own: its own redis-server, cluster and temp dirs.
+# Work stealing: a worker that runs out takes tests queued on another, so the run does not end
+# with one worker alone on a queue of long process tests.
 PYTEST_WORKERS ?= 4
 
 pytest:
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 format: install
 	$(BIN)/ruff format .
