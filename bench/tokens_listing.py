@@ -98,24 +98,24 @@ async def main(users: int, runs: int) -> int:
         roster = await inventory.roster(admin)  # warm-up: scripts, connections
         total = pages(len(roster.rows))
         for page in range(total):
-            view = listing_view(roster, ListingState(Selection(), page), sandbox=False)
+            view = listing_view(roster, ListingState(Selection(), page))
             problems = view_problems(view)
             assert problems == [], (page, problems)
         print(f"{len(roster.rows)} rows, {total} pages, every page valid Block Kit")
 
         async def first_page() -> None:
             fresh = await inventory.roster(admin)
-            listing_view(fresh, ListingState(), sandbox=False)
+            listing_view(fresh, ListingState())
 
         async def all_pages_one_read() -> None:
             fresh = await inventory.roster(admin)
             for page in range(total):
-                listing_view(fresh, ListingState(Selection(), page), sandbox=False)
+                listing_view(fresh, ListingState(Selection(), page))
 
         async def all_pages_clicked() -> None:
             for page in range(total):
                 fresh = await inventory.roster(admin)
-                listing_view(fresh, ListingState(Selection(), page), sandbox=False)
+                listing_view(fresh, ListingState(Selection(), page))
 
         first = await _median(runs, first_page)
         one_read = await _median(runs, all_pages_one_read)

@@ -32,6 +32,7 @@ from bot.slack.notices import (
 )
 from bot.slack.people import SlackDirectory, SlackGroupMembers, SlackMemberNames
 from bot.slack.requests import SlackRequestPublisher
+from bot.slack.sandbox_note import note_acks
 from bot.slack.surfaces import SlackSurfacesAdapter
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
@@ -153,7 +154,7 @@ _SECRET_CALLS.setLevel(logging.INFO)
 
 
 async def make_slack_clients(
-    access: SlackAccess, stack: AsyncExitStack
+    access: SlackAccess, stack: AsyncExitStack, *, sandbox: bool
 ) -> tuple[AsyncWebClient, SlackApi]:
     """The Web API client (Bolt's too) and the adapter over it and its quiet twin, sharing one
     aiohttp session closed with the stack. Without a session of its own, slack_sdk opens a
@@ -165,10 +166,11 @@ async def make_slack_clients(
     stack.push_async_callback(session.close)
     client = web_client(access.bot_token, access.api_url, session)
     quiet = web_client(access.bot_token, access.api_url, session, logger=_SECRET_CALLS)
-    return client, SlackApi(client, quiet=quiet)
+    return client, SlackApi(client, quiet=quiet, sandbox=sandbox)
 
 
 def make_bolt_app(signing_secret: str, client: AsyncWebClient, deps: HandlerDeps) -> AsyncApp:
+    """The Bolt app with every listener; in sandbox mode its acks carry the sandbox note."""
     # Bolt turns on its OAuth install flow when these are in the environment; this bot is a
     # single-workspace app with a static bot token, so hide them while the app is built.
     # (SLACK_BOT_TOKEN too: the client we pass already carries it, and Bolt warns otherwise.)
@@ -190,6 +192,8 @@ def make_bolt_app(signing_secret: str, client: AsyncWebClient, deps: HandlerDeps
     finally:
         os.environ.update(hidden)
 
+    if deps.sandbox:
+        note_acks(app)
     register_all(app, deps)
     return app
 
@@ -400,7 +404,6 @@ def make_publisher(
     return SlackRequestPublisher(
         slack,
         site_url=confluence_site_url(settings),
-        sandbox=not settings.live,
         groups=groups,
         allow_self=settings.ALLOW_SELF_APPROVAL,
     )
@@ -526,7 +529,9 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         audit = AuditTrail(audit_log, clock)
         playground = await make_playground(settings, stack, sandbox_mount=SANDBOX_MOUNT)
         access = slack_access(settings, playground)
-        slack, slack_api = await make_slack_clients(access, stack)
+        # In sandbox mode every message says so: SlackApi adds the note to what it sends, and
+        # the Bolt app to what its listeners ack (bot/slack/sandbox_note.py), nothing else.
+        slack, slack_api = await make_slack_clients(access, stack, sandbox=not settings.live)
         # The jobs' posts (watched spaces, reminders, escalations, tracking, token reminders)
         # are spaced per channel; answers to people go out through `slack_api` at once.
         job_slack = slack_api.paced(ChannelPacer(settings.SLACK_POST_INTERVAL_SECONDS))
@@ -534,12 +539,12 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         after_answer = InOrderAfterAnswer()
         stack.push_async_callback(after_answer.drain)
         # One of each for every feature: DMs and security alerts, and users.info look-ups.
-        notifier = SlackNotifier(slack_api, settings.SECURITY_CHANNEL, sandbox=not settings.live)
+        notifier = SlackNotifier(slack_api, settings.SECURITY_CHANNEL)
         people = SlackDirectory(slack_api)
         # Every users.info look-up is also a check: a deactivated person is handed to the
         # workspace's deactivation (report_to, below) and is not found.
         directory = CheckedDirectory(people)
-        enrolment_dms = SlackEnrolmentDms(slack_api, notifier, sandbox=not settings.live)
+        enrolment_dms = SlackEnrolmentDms(slack_api, notifier)
         sandbox = make_sandbox(settings, clock)
         if sandbox is not None:
             stack.callback(sandbox.flush)
@@ -646,13 +651,9 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
                 posts_to_slack=False,
             )
         )
-        job_notifier = SlackNotifier(
-            job_slack, settings.SECURITY_CHANNEL, sandbox=not settings.live
-        )
+        job_notifier = SlackNotifier(job_slack, settings.SECURITY_CHANNEL)
         jobs.add(Job(CHECK_PEOPLE_JOB, CHECK_PEOPLE_SECONDS, check_people))
-        token_jobs = ApprovalTokenJobs(
-            tokens, SlackEnrolmentDms(job_slack, job_notifier, sandbox=not settings.live)
-        )
+        token_jobs = ApprovalTokenJobs(tokens, SlackEnrolmentDms(job_slack, job_notifier))
         for job in (
             Job(EXPIRE_ENROLMENTS_JOB, EXPIRE_ENROLMENTS_SECONDS, token_jobs.expire_enrolments),
             Job(TOKEN_REMINDERS_JOB, TOKEN_REMINDERS_SECONDS, token_jobs.remind_expiring),

@@ -39,7 +39,7 @@ from handlers.blocks.admin import (
     verification_line,
     working_view,
 )
-from handlers.blocks.common import section, with_sandbox_note
+from handlers.blocks.common import section
 from handlers.messages import (
     ADMIN_BAD_FORM,
     ADMIN_DAYS_HINT,
@@ -52,7 +52,6 @@ from handlers.messages import (
     AUDIT_FORMAT_ONLY_EXPORT,
     AUDIT_NEEDS_VALUE,
     AUDIT_REPEATED,
-    SANDBOX_NOTE,
     TOKENS_BAD_FILTER,
     TOKENS_EXPORT_COMMENT,
     TOKENS_EXPORT_SENT,
@@ -238,15 +237,11 @@ def register(
     router: SubcommandRouter,
     admin: AdminServices,
     slack: SlackSurfaces,
-    sandbox: bool,
 ) -> None:
     access, inventory, actions, review = admin.access, admin.inventory, admin.actions, admin.audit
 
-    def comment(text: str) -> str:
-        return f"{text}\n:test_tube: {SANDBOX_NOTE}" if sandbox else text
-
     async def reply(call: SlashCall, text: str) -> None:
-        blocks = with_sandbox_note([section(text)], sandbox)
+        blocks = [section(text)]
         await call.respond(text=text, blocks=blocks, replace_original=False)
 
     async def help_for(call: SlashCall, problem: str) -> None:
@@ -265,14 +260,14 @@ def register(
             export = await inventory.export(who)
             when = utc(export.taken_at)
             note = TOKENS_EXPORT_COMMENT.format(when=when, summary=summary_line(export.summary))
-            await slack.send_file(user, export.filename, export.content, comment(note))
+            await slack.send_file(user, export.filename, export.content, note)
             await reply(call, TOKENS_EXPORT_SENT.format(rows=export.rows, filename=export.filename))
             return
         who = await access.require(user, "tokens.list")
         # Open at once: the trigger_id dies 3 s after the click, whatever we still have to read.
-        opened = await slack.open_view(call.input.trigger_id, loading_view(sandbox))
+        opened = await slack.open_view(call.input.trigger_id, loading_view())
         roster = await inventory.roster(who)
-        view = listing_view(roster, ListingState(command.selection), sandbox)
+        view = listing_view(roster, ListingState(command.selection))
         await slack.update_view(opened.view_id, view, opened.view_hash)
 
     async def audit(call: SlashCall) -> None:
@@ -289,14 +284,14 @@ def register(
             since = f" since {command.since.isoformat()}" if command.since else ""
             check = verification_line(export.verification.ok, export.verification.describe())
             note = AUDIT_EXPORT_COMMENT.format(since=since, entries=export.entries, check=check)
-            await slack.send_file(user, export.filename, export.content, comment(note))
+            await slack.send_file(user, export.filename, export.content, note)
             sent = AUDIT_EXPORT_SENT.format(
                 entries=export.entries, since=since, filename=export.filename
             )
             await reply(call, sent)
             return
         who = await access.require(user, "audit.view")
-        text, blocks = audit_message(await review.overview(who, command.since), sandbox)
+        text, blocks = audit_message(await review.overview(who, command.since))
         await call.respond(text=text, blocks=blocks, replace_original=False)
 
     router.add("tokens", tokens)
@@ -305,7 +300,7 @@ def register(
     async def redraw(click: ModalAction, state: ListingState) -> None:
         who = await access.require(click.user_id, "tokens.list")
         roster = await inventory.roster(who)
-        view = listing_view(roster, state, sandbox)
+        view = listing_view(roster, state)
         await slack.update_view(click.view_id, view, click.view_hash)
 
     @app.action(PREVIOUS_ACTION)
@@ -344,7 +339,7 @@ def register(
         state = ConfirmState(
             act, target, click.view_id, click.view_hash, ListingState.decode(click.metadata)
         )
-        view = confirm_view(one.rows[0], state, one.taken_at, sandbox)
+        view = confirm_view(one.rows[0], state, one.taken_at)
         await slack.push_view(click.trigger_id, view)
 
     @app.view(CONFIRM_CALLBACK)
@@ -359,7 +354,7 @@ def register(
             await ack(response_action="errors", errors=errors)
             return
         # Answer now; the admin check and the change may take longer than Slack waits.
-        await ack(response_action="update", view=working_view(state.action, sandbox))
+        await ack(response_action="update", view=working_view(state.action))
         try:
             who = await access.require(
                 form.user_id, f"token.{state.action.value}", _target(state.user)
@@ -367,13 +362,13 @@ def register(
             notice = await _apply(who, state, form)
         except UserError as exc:
             # A form can answer only inside its own modal; refusals were audited already.
-            failed = outcome_view(state.action, f":warning: {exc}", sandbox)
+            failed = outcome_view(state.action, f":warning: {exc}")
             await slack.update_view(form.view_id, failed, None)
             return
-        await slack.update_view(form.view_id, outcome_view(state.action, notice, sandbox), None)
+        await slack.update_view(form.view_id, outcome_view(state.action, notice), None)
         if state.listing_view_id:
             roster = await inventory.roster(who)
-            listing = listing_view(roster, state.listing, sandbox, notice=notice)
+            listing = listing_view(roster, state.listing, notice=notice)
             await slack.update_view(state.listing_view_id, listing, state.listing_hash)
 
     async def _apply(who: Admin, state: ConfirmState, form: ConfirmSubmission) -> str:

@@ -126,7 +126,7 @@ async def enrol_by_dm(
 
 
 def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None:
-    tokens, linking, sandbox = deps.tokens, deps.linking, deps.sandbox
+    tokens, linking = deps.tokens, deps.linking
     dms, slack = deps.enrolment_dms, deps.slack
 
     async def enroll(call: SlashCall) -> None:
@@ -139,16 +139,16 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
         user = call.input.user_id
         link = await linking.status(user)
         if link is None:
-            text, blocks = connect_first_message(sandbox)
+            text, blocks = connect_first_message()
         else:
             # The label in the authenticator app is the Atlassian email; a link made
             # without REQUIRE_EMAIL_MATCH may have it hidden, and then the name must do.
             label = link.email or link.name
             enrolment = await enrol_by_dm(tokens, dms, user, label)
             if enrolment is not None:
-                text, blocks = enrol_sent_message(enrolment.pending_until, sandbox)
+                text, blocks = enrol_sent_message(enrolment.pending_until)
             else:
-                text, blocks = notice_message(ENROL_GONE, sandbox)
+                text, blocks = notice_message(ENROL_GONE)
         await call.respond(text=text, blocks=blocks, replace_original=False)
 
     async def lost(call: SlashCall) -> None:
@@ -165,7 +165,7 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
         await deps.token_alerts.token_lost(user, revocation.previous_state.value)
         if revocation.qr is not None:
             await dms.discard(revocation.qr, "revoked")
-        text, blocks = lost_message(sandbox)
+        text, blocks = lost_message()
         await call.respond(text=text, blocks=blocks, replace_original=False)
 
     router.add("enroll", enroll)
@@ -176,7 +176,7 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
         await ack()
         click = EnterCodeClick.from_body(body)
         # The trigger dies 3 s after the click: open the modal before anything else.
-        await slack.open_view(click.trigger_id, code_modal(click.enrolment_id, sandbox))
+        await slack.open_view(click.trigger_id, code_modal(click.enrolment_id))
 
     @app.view(CODE_MODAL)
     async def submit_code(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -190,7 +190,7 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
         except UserError as exc:
             await ack(response_action="errors", errors={CODE_BLOCK: str(exc)})
             return
-        await ack(response_action="update", view=activated_view(activation.expires_at, sandbox))
+        await ack(response_action="update", view=activated_view(activation.expires_at))
         if activation.qr is not None:
             await dms.discard(activation.qr, "activated")
         await dms.tell(submission.user_id, ACTIVATED_DM.format(until=utc(activation.expires_at)))
@@ -201,7 +201,7 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
         click = ButtonClick.from_body(body)
         # The same connect flow as /approvals connect: a state bound to whoever pressed.
         start = await linking.start(click.team_id, click.user_id)
-        text, blocks = connect_message(start, sandbox)
+        text, blocks = connect_message(start)
         respond = ResponseUrl(slack, body.get("response_url"))
         await respond(text=text, blocks=blocks, replace_original=True)
 

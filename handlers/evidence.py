@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from handlers.blocks.common import section, with_sandbox_note
+from handlers.blocks.common import section
 from handlers.blocks.requests import EVIDENCE_ACTION
 from handlers.messages import (
     EVIDENCE_COMMENT,
@@ -17,7 +17,6 @@ from handlers.messages import (
     EVIDENCE_USAGE,
     EVIDENCE_WORKING,
     REQUEST_BAD_ID,
-    SANDBOX_NOTE,
     missing_argument,
 )
 from handlers.ports import ResponseUrl, SlackSurfaces
@@ -49,18 +48,14 @@ def register(
     router: SubcommandRouter,
     evidence: EvidenceReports,
     slack: SlackSurfaces,
-    *,
-    sandbox: bool,
 ) -> None:
     def blocks(text: str) -> list[dict[str, Any]]:
-        return with_sandbox_note([section(text)], sandbox)
+        return [section(text)]
 
     async def deliver(user: str, report: ReportFile) -> str:
         comment = EVIDENCE_COMMENT.format(
             report=report.report_id, id=report.request_id, pages=report.pages, sha256=report.sha256
         )
-        if sandbox:
-            comment += f"\n:test_tube: {SANDBOX_NOTE}"
         await slack.send_file(user, report.filename, report.content, comment)
         return EVIDENCE_SENT.format(
             id=report.request_id,

@@ -30,4 +30,4 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
         user, team = str(event["user"]), str(body.get("team_id", ""))
         parts = await asyncio.gather(*(section(user, team) for section in sections))
         blocks = [block for part in parts for block in [{"type": "divider"}, *part]]
-        await deps.slack.publish_home(user, home_view(blocks, deps.sandbox))
+        await deps.slack.publish_home(user, home_view(blocks))

@@ -40,9 +40,7 @@ from services.linking.models import AuthorizationReply
 log = logging.getLogger(__name__)
 
 
-def register(
-    app: AsyncApp, router: SubcommandRouter, linking: AccountLinking, sandbox: bool
-) -> None:
+def register(app: AsyncApp, router: SubcommandRouter, linking: AccountLinking) -> None:
     async def connect(call: SlashCall) -> None:
         if call.args:
             await call.ack(text=NO_ARGUMENTS.format(name="connect"), response_type="ephemeral")
@@ -50,7 +48,7 @@ def register(
         await call.ack()
         # The state is bound to the Slack user who ran the command, whoever finishes consent.
         start = await linking.start(call.input.team_id, call.input.user_id)
-        text, blocks = connect_message(start, sandbox)
+        text, blocks = connect_message(start)
         await call.respond(text=text, blocks=blocks, replace_original=False)
 
     async def disconnect(call: SlashCall) -> None:
@@ -59,7 +57,7 @@ def register(
             await call.ack(text=NO_ARGUMENTS.format(name="disconnect"), response_type="ephemeral")
             return
         await call.ack()
-        text, blocks = disconnect_message(await linking.disconnect(call.input.user_id), sandbox)
+        text, blocks = disconnect_message(await linking.disconnect(call.input.user_id))
         await call.respond(text=text, blocks=blocks, replace_original=False)
 
     router.add("connect", connect)

@@ -37,7 +37,7 @@ BOT_SCOPES = [
 
 
 def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
-    router = SubcommandRouter(sandbox=deps.sandbox, slack=deps.slack)
+    router = SubcommandRouter(slack=deps.slack)
     # Bolt tries listeners in order, and ruling one out costs about 20 µs (it builds the
     # listener's arguments for each matcher): the slash command, the busiest, goes first, then
     # signing, whose modal submission is the bulk of a busy day's interactions.
@@ -50,21 +50,19 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
         deps.tokens,
         deps.slack,
         deps.enrolment_dms,
-        sandbox=deps.sandbox,
     )
     help.register(router)
-    linking.register(app, router, deps.linking, deps.sandbox)
+    linking.register(app, router, deps.linking)
     approval_token.register(app, router, deps)
-    admin.register(app, router, deps.admin, deps.slack, deps.sandbox)
+    admin.register(app, router, deps.admin, deps.slack)
     requests.register(
         router,
         deps.requests,
         deps.admin.access,
         deps.linking,
         approvals_channel=deps.approvals_channel,
-        sandbox=deps.sandbox,
     )
-    evidence.register(app, router, deps.evidence, deps.slack, sandbox=deps.sandbox)
+    evidence.register(app, router, deps.evidence, deps.slack)
     # /approvals status: one section per feature; add yours to this list.
     status.register(
         router,
@@ -72,7 +70,6 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
             linking.link_status_section(deps.linking),
             approval_token.token_status_section(deps.tokens),
         ],
-        deps.sandbox,
     )
     home.register(app, deps)
     lifecycle.register(app, deps.workspace)

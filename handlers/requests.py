@@ -193,7 +193,6 @@ def register(
     linking: AccountLinking,
     *,
     approvals_channel: str | None,
-    sandbox: bool,
 ) -> None:
     async def refuse(call: SlashCall, problem: str) -> None:
         await router.reply_help(call.ack, problem)
@@ -204,7 +203,7 @@ def register(
     async def needs_permission(call: SlashCall, error: MissingScope) -> None:
         # The fix is a click away: a connect bound to this person, as /approvals connect.
         start = await linking.start(call.input.team_id, call.input.user_id)
-        await reply(call, *missing_scope_message(str(error), start.authorize_url, sandbox))
+        await reply(call, *missing_scope_message(str(error), start.authorize_url))
 
     async def request(call: SlashCall) -> None:
         # The router splits with shlex, which breaks Slack's link labels apart; read the raw text.
@@ -225,20 +224,20 @@ def register(
                 command.policy,
             )
         except NothingToSubmit as exc:
-            text, blocks = nothing_to_submit_message(str(exc), sandbox)
+            text, blocks = nothing_to_submit_message(str(exc))
             await reply(call, text, blocks)
             return
         except MissingScope as exc:
             await needs_permission(call, exc)
             return
-        await reply(call, *posted_message(created, sandbox))
+        await reply(call, *posted_message(created))
 
     async def pending(call: SlashCall) -> None:
         if call.args:
             await refuse(call, PENDING_NO_ARGUMENTS)
             return
         await call.ack()
-        await reply(call, *pending_message(await requests.pending_for(call.input.user_id), sandbox))
+        await reply(call, *pending_message(await requests.pending_for(call.input.user_id)))
 
     async def admin_only(user: str, what: str, target: str) -> None:
         try:
@@ -262,7 +261,7 @@ def register(
             await needs_permission(call, exc)
             return
         text = WATCH_DONE.format(space=space_label(space), channel=channel)
-        await reply(call, *notice_message(text, sandbox))
+        await reply(call, *notice_message(text))
 
     async def unwatch(call: SlashCall) -> None:
         try:
@@ -274,14 +273,14 @@ def register(
         await admin_only(call.input.user_id, "unwatch", f"space:{command.space}")
         space = await requests.unwatch(call.input.user_id, command.space)
         text = UNWATCH_DONE.format(space=space_label(space))
-        await reply(call, *notice_message(text, sandbox))
+        await reply(call, *notice_message(text))
 
     async def policies(call: SlashCall) -> None:
         if call.args:
             await refuse(call, POLICIES_NO_ARGUMENTS)
             return
         await call.ack()
-        await reply(call, *policies_message(requests.policies(), sandbox))
+        await reply(call, *policies_message(requests.policies()))
 
     async def reassign(call: SlashCall) -> None:
         try:
@@ -300,7 +299,7 @@ def register(
             request.id, user, command.old, command.new, command.reason, admin=admin
         )
         text = REASSIGN_DONE.format(id=done.id, old=command.old, new=command.new)
-        await reply(call, *notice_message(text, sandbox))
+        await reply(call, *notice_message(text))
 
     router.add("request", request)
     router.add("reassign", reassign)

@@ -218,7 +218,6 @@ class SigningHandlers:
         slack: SlackSurfaces,
         dms: EnrolmentSender,
         *,
-        sandbox: bool,
         ack_budget_seconds: float = ACK_BUDGET_SECONDS,
     ) -> None:
         self._requests = requests
@@ -226,7 +225,6 @@ class SigningHandlers:
         self._dms = dms
         self._linking = linking
         self._tokens = tokens
-        self._sandbox = sandbox
         self._site_url = linking.site_url
         self._ack_budget = ack_budget_seconds
         # Signatures that outlive their ack: held here so the loop never drops them mid-submit.
@@ -245,12 +243,10 @@ class SigningHandlers:
     ) -> None:
         """views.open first, anything slow after (the trigger_id lives 3 s)."""
         if request_id is None:
-            view = problem_view(None, decision, FORGED_BUTTON, self._sandbox)
+            view = problem_view(None, decision, FORGED_BUTTON)
             await self._slack.open_view(trigger_id, view)
             return
-        opened = await self._slack.open_view(
-            trigger_id, loading_view(request_id, decision, self._sandbox)
-        )
+        opened = await self._slack.open_view(trigger_id, loading_view(request_id, decision))
         view = await self.form_or_problem(user_id, team_id, request_id, decision)
         await self._slack.update_view(opened.view_id, view, opened.view_hash)
 
@@ -271,7 +267,7 @@ class SigningHandlers:
         blocked = self._token_problem(status, request_id, decision)
         if blocked is not None:
             return blocked
-        return signing_view(opening, site_url=self._site_url, sandbox=self._sandbox)
+        return signing_view(opening, site_url=self._site_url)
 
     def _token_problem(
         self, status: TokenStatus, request_id: str, decision: Decision
@@ -290,7 +286,7 @@ class SigningHandlers:
         text = token_problem_text(SIGN_NEEDS_TOKEN[status.condition.value], when)
         # A lock ends by itself (or an admin lifts it); enrolling again is no way around it.
         enroll = status.condition is not Condition.LOCKED
-        return problem_view(request_id, decision, text, self._sandbox, enroll=enroll)
+        return problem_view(request_id, decision, text, enroll=enroll)
 
     async def _problem(
         self,
@@ -305,11 +301,9 @@ class SigningHandlers:
         if isinstance(error, LinkError):
             # The fix is a click away: a connect bound to this person, as /approvals connect.
             start = await self._linking.start(team_id, user_id)
-            return problem_view(
-                request_id, decision, str(error), self._sandbox, connect_url=start.authorize_url
-            )
+            return problem_view(request_id, decision, str(error), connect_url=start.authorize_url)
         enroll = isinstance(error, TokenError) and not isinstance(error, TokenLocked)
-        return problem_view(request_id, decision, user_message(error), self._sandbox, enroll=enroll)
+        return problem_view(request_id, decision, user_message(error), enroll=enroll)
 
     # -- submitting --------------------------------------------------------------------------
 
@@ -317,7 +311,7 @@ class SigningHandlers:
         submission = SignSubmission.from_body(body)
         meta = submission.metadata
         if meta is None:
-            view = problem_view(None, Decision.APPROVE, SIGN_FORM_GONE, self._sandbox)
+            view = problem_view(None, Decision.APPROVE, SIGN_FORM_GONE)
             await ack(response_action="update", view=view)
             return
         task = asyncio.create_task(
@@ -338,14 +332,12 @@ class SigningHandlers:
             # A submit under way: say so now, tell the outcome when it comes.
             await ack(
                 response_action="update",
-                view=submitting_view(meta.request_id, meta.decision, self._sandbox),
+                view=submitting_view(meta.request_id, meta.decision),
             )
             answer = await self._answer(task, submission, meta)
             if isinstance(answer, Inline):
                 # Too late to show it under the field: show it instead of the form.
-                answer = Show(
-                    problem_view(meta.request_id, meta.decision, answer.text, self._sandbox)
-                )
+                answer = Show(problem_view(meta.request_id, meta.decision, answer.text))
             if isinstance(answer, Show):
                 await self._slack.update_view(submission.view_id, answer.view)
             else:
@@ -357,7 +349,7 @@ class SigningHandlers:
         elif isinstance(answer, Show):
             await ack(response_action="update", view=answer.view)
         else:
-            notice = notice_view(meta.request_id, meta.decision, SIGN_RELOADING, self._sandbox)
+            notice = notice_view(meta.request_id, meta.decision, SIGN_RELOADING)
             await ack(response_action="update", view=notice)
             await self._reload(submission, meta)
 
@@ -379,13 +371,13 @@ class SigningHandlers:
             unknown = exc.outcome_unknown and not await self._pending_again(meta.request_id)
             template = SIGN_SUBMIT_UNKNOWN if unknown else SIGN_SUBMIT_FAILED
             text = template.format(detail=str(exc))
-            return Show(problem_view(meta.request_id, meta.decision, text, self._sandbox))
+            return Show(problem_view(meta.request_id, meta.decision, text))
         except ApprovalsError as exc:
             view = await self._problem(
                 exc, submission.user_id, submission.team_id, meta.request_id, meta.decision
             )
             return Show(view)
-        view = signed_view(signed, meta.decision, site_url=self._site_url, sandbox=self._sandbox)
+        view = signed_view(signed, meta.decision, site_url=self._site_url)
         return Show(view)
 
     async def _pending_again(self, request_id: str) -> bool:
@@ -400,7 +392,7 @@ class SigningHandlers:
         if block_id in submission.blocks:
             return Inline(block_id, text)
         # Slack refuses errors for a block the view does not have (a forged form).
-        return Show(problem_view(meta.request_id, meta.decision, text, self._sandbox))
+        return Show(problem_view(meta.request_id, meta.decision, text))
 
     async def _reload(self, submission: SignSubmission, meta: FormMetadata) -> None:
         try:
@@ -412,9 +404,7 @@ class SigningHandlers:
                 exc, submission.user_id, submission.team_id, meta.request_id, meta.decision
             )
         else:
-            view = signing_view(
-                form, site_url=self._site_url, sandbox=self._sandbox, reconfirm=True
-            )
+            view = signing_view(form, site_url=self._site_url, reconfirm=True)
         await self._slack.update_view(submission.view_id, view)
 
     # -- the Enroll button in a problem modal ------------------------------------------------
@@ -433,7 +423,7 @@ class SigningHandlers:
             if not await self._tokens.record_qr_message(click.user_id, enrolment.enrolment_id, qr):
                 await self._dms.delete(qr)  # replaced meanwhile: nobody would delete it later
             text = SIGN_ENROL_SENT.format(until=utc(enrolment.pending_until))
-        view = notice_view(None, Decision.APPROVE, text, self._sandbox)
+        view = notice_view(None, Decision.APPROVE, text)
         await self._slack.update_view(click.view_id, view, click.view_hash)
 
 
@@ -445,10 +435,8 @@ def register(
     tokens: ApprovalTokens,
     slack: SlackSurfaces,
     dms: EnrolmentSender,
-    *,
-    sandbox: bool,
 ) -> SigningHandlers:
-    signing = SigningHandlers(requests, linking, tokens, slack, dms, sandbox=sandbox)
+    signing = SigningHandlers(requests, linking, tokens, slack, dms)
 
     async def by_command(call: SlashCall, decision: Decision) -> None:
         verb = decision.value

@@ -66,9 +66,8 @@ def split_text(text: str) -> list[str]:
 class SubcommandRouter:
     """Maps the first word of `/approvals …` to a listener; anything else gets help."""
 
-    def __init__(self, sandbox: bool, slack: SlackSurfaces) -> None:
+    def __init__(self, slack: SlackSurfaces) -> None:
         self._routes: dict[str, Subcommand] = {}
-        self._sandbox = sandbox
         self._slack = slack
 
     def add(self, name: str, listener: Subcommand) -> None:
@@ -94,5 +93,5 @@ class SubcommandRouter:
 
     async def reply_help(self, ack: AsyncAck, problem: str | None) -> None:
         # The ack itself is the answer: an ephemeral reply costs no Web API call.
-        text, blocks = help_blocks(problem, self._sandbox)
+        text, blocks = help_blocks(problem)
         await ack(text=text, blocks=blocks, response_type="ephemeral")

@@ -14,7 +14,7 @@ from handlers.slash import SlashCall, SubcommandRouter
 StatusSection = Callable[[str, str], Awaitable[list[Block]]]
 
 
-def register(router: SubcommandRouter, sections: Sequence[StatusSection], sandbox: bool) -> None:
+def register(router: SubcommandRouter, sections: Sequence[StatusSection]) -> None:
     async def status(call: SlashCall) -> None:
         if call.args:
             # Status is always your own; there is nobody else to ask about here.
@@ -23,7 +23,7 @@ def register(router: SubcommandRouter, sections: Sequence[StatusSection], sandbo
         await call.ack()
         user, team = call.input.user_id, call.input.team_id
         parts = await asyncio.gather(*(section(user, team) for section in sections))
-        text, blocks = status_message(list(parts), sandbox)
+        text, blocks = status_message(list(parts))
         await call.respond(text=text, blocks=blocks, replace_original=False)
 
     router.add("status", status)

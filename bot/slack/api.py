@@ -20,6 +20,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.slack.client import SAFE_TO_REPEAT, TIMEOUT_SECONDS, retry_handlers
 from bot.slack.failures import slack_errors
+from bot.slack.sandbox_note import noted_blocks, noted_comment, noted_view
 from handlers.ports import OpenedView
 from services.errors import SlackRefused
 
@@ -71,7 +72,8 @@ class ChannelPacer:
 class SlackApi:
     """The Web API as the bot uses it. `quiet` calls go through a client whose logger never logs
     bodies (the enrolment DM carries a setup key). With a `pacer`, posts wait their turn in
-    their channel (see `paced`); without one they are sent at once."""
+    their channel (see `paced`); without one they are sent at once. With `sandbox`, every
+    message, view and file comment carries the sandbox note (bot/slack/sandbox_note.py)."""
 
     def __init__(
         self,
@@ -79,15 +81,23 @@ class SlackApi:
         *,
         quiet: AsyncWebClient | None = None,
         pacer: ChannelPacer | None = None,
+        sandbox: bool = False,
     ) -> None:
         self._client = client
         self._quiet = quiet or client
         self._pacer = pacer
+        self._sandbox = sandbox
 
     def paced(self, pacer: ChannelPacer) -> SlackApi:
         """The same clients, with posts spaced per channel by `pacer`: for the jobs, whose
         bursts (a watched space's new change sets, reminders) would otherwise meet 429s."""
-        return SlackApi(self._client, quiet=self._quiet, pacer=pacer)
+        return SlackApi(self._client, quiet=self._quiet, pacer=pacer, sandbox=self._sandbox)
+
+    def _blocks(self, text: str, blocks: list[Block] | None) -> list[Block] | None:
+        return noted_blocks(text, blocks) if self._sandbox else blocks
+
+    def _view(self, view: dict[str, Any]) -> dict[str, Any]:
+        return noted_view(view) if self._sandbox else view
 
     async def _call(self, method: str, call: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
         with slack_errors(method, repeatable=method in SAFE_TO_REPEAT):
@@ -107,6 +117,7 @@ class SlackApi:
     ) -> str:
         """chat.postMessage (a user id as the channel posts in the bot's DM); the new ts."""
         client = self._quiet if quiet else self._client
+        blocks = self._blocks(text, blocks)
 
         async def post() -> dict[str, Any]:
             return await self._call(
@@ -127,6 +138,7 @@ class SlackApi:
     async def update_message(
         self, channel: str, ts: str, text: str, blocks: list[Block] | None = None
     ) -> None:
+        blocks = self._blocks(text, blocks)
         await self._call(
             "chat.update",
             lambda: self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
@@ -138,6 +150,7 @@ class SlackApi:
     async def post_ephemeral(
         self, channel: str, user: str, text: str, blocks: list[Block] | None = None
     ) -> None:
+        blocks = self._blocks(text, blocks)
         await self._call(
             "chat.postEphemeral",
             lambda: self._client.chat_postEphemeral(
@@ -154,6 +167,7 @@ class SlackApi:
         replace_original: bool = False,
     ) -> None:
         """An ephemeral reply through a command's or an action's response_url."""
+        blocks = self._blocks(text, blocks)
         # The same retry handlers as the Web API: a 429 is waited out and sent again; a
         # connection failure is not (the URL names no method that is safe to repeat).
         hook = AsyncWebhookClient(
@@ -198,6 +212,8 @@ class SlackApi:
         extra: dict[str, Any] = {}
         if alt_txt is not None:
             extra["alt_txt"] = alt_txt
+        if self._sandbox and initial_comment is not None:
+            initial_comment = noted_comment(initial_comment)
         if initial_comment is not None:
             extra["initial_comment"] = initial_comment
         answer = await self._call(
@@ -214,6 +230,7 @@ class SlackApi:
     # -- modals and the Home tab --------------------------------------------------------------
 
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> OpenedView:
+        view = self._view(view)
         answer = await self._call(
             "views.open", lambda: self._client.views_open(trigger_id=trigger_id, view=view)
         )
@@ -221,6 +238,7 @@ class SlackApi:
         return OpenedView(str(opened.get("id", "")), str(opened.get("hash", "")))
 
     async def push_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        view = self._view(view)
         await self._call(
             "views.push", lambda: self._client.views_push(trigger_id=trigger_id, view=view)
         )
@@ -230,12 +248,14 @@ class SlackApi:
     ) -> None:
         """views.update; raises SlackGone when the modal was closed, SlackConflict when a newer
         update redrew it since `view_hash`."""
+        view = self._view(view)
         await self._call(
             "views.update",
             lambda: self._client.views_update(view_id=view_id, view=view, hash=view_hash or None),
         )
 
     async def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        view = self._view(view)
         await self._call(
             "views.publish", lambda: self._client.views_publish(user_id=user, view=view)
         )

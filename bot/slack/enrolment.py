@@ -20,10 +20,9 @@ QR_FILENAME = "approval-token-qr.png"
 
 
 class SlackEnrolmentDms:
-    def __init__(self, api: SlackApi, notifier: SlackNotifier, sandbox: bool) -> None:
+    def __init__(self, api: SlackApi, notifier: SlackNotifier) -> None:
         self._api = api
         self._notifier = notifier
-        self._sandbox = sandbox
 
     async def send(self, enrolment: Enrolment, label: str) -> QrMessage:
         """The QR image, then the setup key and the button below it; where they went."""
@@ -36,7 +35,7 @@ class SlackEnrolmentDms:
             alt_txt=QR_ALT_TEXT,
             quiet=True,
         )
-        text, blocks = enrolment_dm(enrolment, label, self._sandbox)
+        text, blocks = enrolment_dm(enrolment, label)
         try:
             ts = await self._api.post_message(channel, text, blocks, quiet=True)
         except Exception:

@@ -1,5 +1,5 @@
 """Notices to people and to SECURITY_CHANNEL: `Notifier`, `SecurityAlerts`, `LinkNotices` and the
-admin's token notices. Every message says "sandbox" in sandbox mode."""
+admin's token notices (SlackApi adds the "sandbox" note in sandbox mode)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bot.slack.api import SlackApi
 from bot.slack.failures import log_reason
 from handlers.blocks.admin import utc
 from handlers.blocks.approval_token import minute_up
-from handlers.blocks.common import section, with_sandbox_note
+from handlers.blocks.common import section
 from handlers.blocks.linking import account_label
 from handlers.messages import (
     ADMIN_EXTENDED_DM,
@@ -37,20 +37,19 @@ log = logging.getLogger(__name__)
 class SlackNotifier:
     """`Notifier`: DMs and security alerts."""
 
-    def __init__(self, api: SlackApi, security_channel: str | None, sandbox: bool) -> None:
+    def __init__(self, api: SlackApi, security_channel: str | None) -> None:
         self._api = api
         self._security_channel = security_channel
-        self._sandbox = sandbox
 
     async def dm(self, user_id: str, text: str) -> None:
-        blocks = with_sandbox_note([section(text)], self._sandbox)
+        blocks = [section(text)]
         await self._api.post_message(user_id, text, blocks)
 
     async def security_alert(self, text: str) -> None:
         if not self._security_channel:
             log.warning("security alert (no SECURITY_CHANNEL set)", extra={"alert": text})
             return
-        blocks = with_sandbox_note([section(f":rotating_light: {text}")], self._sandbox)
+        blocks = [section(f":rotating_light: {text}")]
         await self._api.post_message(self._security_channel, text, blocks)
 
 

@@ -1,6 +1,6 @@
 """`Publisher` for approval requests: one channel message per request, rewritten in place by its
 ts; each outcome's thread replies and DM in handlers/blocks/outcomes.py's words. Every message
-is valid Block Kit and says "sandbox" in sandbox mode."""
+is valid Block Kit."""
 
 from __future__ import annotations
 
@@ -31,14 +31,12 @@ class SlackRequestPublisher:
         api: SlackApi,
         *,
         site_url: str,
-        sandbox: bool,
         groups: GroupMembers | None = None,
         allow_self: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api = api
         self._site_url = site_url
-        self._sandbox = sandbox
         self._groups = groups
         self._allow_self = allow_self
         self._clock = clock
@@ -48,7 +46,6 @@ class SlackRequestPublisher:
         text, blocks = request_message(
             request,
             site_url=self._site_url,
-            sandbox=self._sandbox,
             members=await self._open_stage_members(request),
             allow_self=self._allow_self,
         )
@@ -93,12 +90,12 @@ class SlackRequestPublisher:
         told = words(outcome)
         request = outcome.request
         for reply in told.thread:
-            body, blocks = note_message(reply, self._sandbox)
+            body, blocks = note_message(reply)
             await self._api.post_message(
                 request.channel, body, blocks, thread_ts=request.message_ts
             )
         if told.dm is not None:
-            body, blocks = note_message(told.dm, self._sandbox)
+            body, blocks = note_message(told.dm)
             # A user id as the channel posts in the app's DM with that person.
             await self._api.post_message(request.requester, body, blocks)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from handlers.blocks.common import Block, context, mrkdwn, plain, section, with_sandbox_note
+from handlers.blocks.common import Block, context, mrkdwn, plain, section
 from handlers.messages import (
     ADMIN_ACTION_LABELS,
     ADMIN_CONFIRM,
@@ -165,9 +165,9 @@ def parse_row_action(value: str) -> tuple[TokenAction, str] | None:
 # --- the listing modal ------------------------------------------------------------------
 
 
-def loading_view(sandbox: bool) -> View:
+def loading_view() -> View:
     """Opened at once after the ack, while the trigger_id is still valid (3 s)."""
-    return _modal(TOKENS_TITLE, [section(TOKENS_LOADING)], sandbox, LISTING_CALLBACK)
+    return _modal(TOKENS_TITLE, [section(TOKENS_LOADING)], LISTING_CALLBACK)
 
 
 def summary_line(summary: Summary) -> str:
@@ -185,9 +185,7 @@ def pages(count: int) -> int:
     return max(1, -(-count // PAGE_SIZE))
 
 
-def listing_view(
-    roster: Roster, state: ListingState, sandbox: bool, notice: str | None = None
-) -> View:
+def listing_view(roster: Roster, state: ListingState, notice: str | None = None) -> View:
     """One page of the selection, with the summary, the filter menu and Previous / Next."""
     matching = roster.matching(state.selection)
     total_pages = pages(len(matching))
@@ -223,7 +221,7 @@ def listing_view(
     nav = _nav_buttons(page, total_pages)
     if nav:
         blocks.append({"type": "actions", "block_id": "nav", "elements": nav})
-    return _modal(TOKENS_TITLE, blocks, sandbox, LISTING_CALLBACK, state.encode())
+    return _modal(TOKENS_TITLE, blocks, LISTING_CALLBACK, state.encode())
 
 
 def row_text(row: TokenRow, now: datetime) -> str:
@@ -321,7 +319,7 @@ def _nav_buttons(page: int, total_pages: int) -> list[dict[str, Any]]:
 # --- confirmations ------------------------------------------------------------------------
 
 
-def confirm_view(row: TokenRow, state: ConfirmState, now: datetime, sandbox: bool) -> View:
+def confirm_view(row: TokenRow, state: ConfirmState, now: datetime) -> View:
     """Pushed over the listing: what will happen to whom, the days (extend), a reason."""
     action = state.action
     blocks: list[Block] = [
@@ -359,35 +357,33 @@ def confirm_view(row: TokenRow, state: ConfirmState, now: datetime, sandbox: boo
         }
     )
     blocks.append(context(ADMIN_RECORDED))
-    view = _modal(ADMIN_CONFIRM_TITLES[action], blocks, sandbox, CONFIRM_CALLBACK, state.encode())
+    view = _modal(ADMIN_CONFIRM_TITLES[action], blocks, CONFIRM_CALLBACK, state.encode())
     view["submit"] = plain(ADMIN_ACTION_LABELS[action].rstrip("…"))
     view["close"] = plain("Back")
     return view
 
 
-def working_view(action: TokenAction, sandbox: bool) -> View:
+def working_view(action: TokenAction) -> View:
     """Shown by the submission's ack while the server checks and acts."""
-    view = _modal(ADMIN_CONFIRM_TITLES[action], [section(ADMIN_WORKING)], sandbox, CONFIRM_CALLBACK)
+    view = _modal(ADMIN_CONFIRM_TITLES[action], [section(ADMIN_WORKING)], CONFIRM_CALLBACK)
     view["close"] = plain("Back")
     return view
 
 
-def outcome_view(action: TokenAction, text: str, sandbox: bool) -> View:
-    view = _modal(ADMIN_CONFIRM_TITLES[action], [section(text)], sandbox, CONFIRM_CALLBACK)
+def outcome_view(action: TokenAction, text: str) -> View:
+    view = _modal(ADMIN_CONFIRM_TITLES[action], [section(text)], CONFIRM_CALLBACK)
     view["close"] = plain("Back")
     return view
 
 
-def _modal(
-    title: str, blocks: list[Block], sandbox: bool, callback_id: str, metadata: str = ""
-) -> View:
+def _modal(title: str, blocks: list[Block], callback_id: str, metadata: str = "") -> View:
     return {
         "type": "modal",
         "callback_id": callback_id,
         "title": plain(title),
         "close": plain("Close"),
         "private_metadata": metadata,
-        "blocks": with_sandbox_note(blocks, sandbox),
+        "blocks": blocks,
     }
 
 
@@ -418,7 +414,7 @@ def verification_line(overview_ok: bool, describe: str) -> str:
     return (AUDIT_INTACT if overview_ok else AUDIT_BROKEN).format(result=escape(describe))
 
 
-def audit_message(overview: AuditOverview, sandbox: bool) -> tuple[str, list[Block]]:
+def audit_message(overview: AuditOverview) -> tuple[str, list[Block]]:
     since = f" since {overview.since.isoformat()}" if overview.since else ""
     check = verification_line(overview.verification.ok, overview.verification.describe())
     blocks: list[Block] = [section(f"*{AUDIT_TITLE}*{since}"), section(check)]
@@ -430,4 +426,4 @@ def audit_message(overview: AuditOverview, sandbox: bool) -> tuple[str, list[Blo
     else:
         blocks.append(section(AUDIT_EMPTY))
     text = f"{AUDIT_TITLE}{since}: {check}"
-    return text, with_sandbox_note(blocks, sandbox)
+    return text, blocks

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers.blocks.common import Block, context, plain, section, with_sandbox_note
+from handlers.blocks.common import Block, context, plain, section
 from handlers.blocks.linking import utc
 from handlers.messages import (
     ACTIVATED_CLEANUP,
@@ -49,7 +49,7 @@ def minute_up(when: datetime) -> str:
     return utc(when + timedelta(seconds=59, microseconds=999_999))
 
 
-def enrolment_dm(enrolment: Enrolment, label: str, sandbox: bool) -> tuple[str, list[Block]]:
+def enrolment_dm(enrolment: Enrolment, label: str) -> tuple[str, list[Block]]:
     """The message under the QR image: the setup key, the Enter code button, the deadline.
 
     The fallback text leaves the key out: it is what notifications and lock screens show."""
@@ -72,10 +72,10 @@ def enrolment_dm(enrolment: Enrolment, label: str, sandbox: bool) -> tuple[str, 
         },
         context(ENROL_DM_NOTE.format(until=utc(enrolment.pending_until))),
     ]
-    return ENROL_DM_FALLBACK, with_sandbox_note(blocks, sandbox)
+    return ENROL_DM_FALLBACK, blocks
 
 
-def code_modal(enrolment_id: str, sandbox: bool) -> dict[str, Any]:
+def code_modal(enrolment_id: str) -> dict[str, Any]:
     """One input labelled "code"; private_metadata is the enrolment id and nothing else."""
     blocks: list[Block] = [
         section(CODE_MODAL_TEXT),
@@ -100,11 +100,11 @@ def code_modal(enrolment_id: str, sandbox: bool) -> dict[str, Any]:
         "submit": plain(CODE_MODAL_SUBMIT),
         "close": plain(CODE_MODAL_CLOSE),
         "private_metadata": enrolment_id,
-        "blocks": with_sandbox_note(blocks, sandbox),
+        "blocks": blocks,
     }
 
 
-def activated_view(expires_at: datetime, sandbox: bool) -> dict[str, Any]:
+def activated_view(expires_at: datetime) -> dict[str, Any]:
     """What the modal turns into once the code was accepted."""
     blocks = [section(ACTIVATED_TEXT.format(until=utc(expires_at))), context(ACTIVATED_CLEANUP)]
     return {
@@ -112,16 +112,16 @@ def activated_view(expires_at: datetime, sandbox: bool) -> dict[str, Any]:
         "callback_id": CODE_MODAL,
         "title": plain(CODE_MODAL_TITLE),
         "close": plain(ACTIVATED_MODAL_CLOSE),
-        "blocks": with_sandbox_note(blocks, sandbox),
+        "blocks": blocks,
     }
 
 
-def enrol_sent_message(pending_until: datetime, sandbox: bool) -> tuple[str, list[Block]]:
+def enrol_sent_message(pending_until: datetime) -> tuple[str, list[Block]]:
     text = ENROL_SENT.format(until=utc(pending_until))
-    return text, with_sandbox_note([section(text)], sandbox)
+    return text, [section(text)]
 
 
-def connect_first_message(sandbox: bool) -> tuple[str, list[Block]]:
+def connect_first_message() -> tuple[str, list[Block]]:
     blocks = [
         section(ENROL_NEEDS_LINK),
         {
@@ -136,16 +136,16 @@ def connect_first_message(sandbox: bool) -> tuple[str, list[Block]]:
             ],
         },
     ]
-    return ENROL_NEEDS_LINK, with_sandbox_note(blocks, sandbox)
+    return ENROL_NEEDS_LINK, blocks
 
 
-def notice_message(text: str, sandbox: bool) -> tuple[str, list[Block]]:
+def notice_message(text: str) -> tuple[str, list[Block]]:
     """A one-paragraph ephemeral reply (lost, an enrolment that vanished ...)."""
-    return text, with_sandbox_note([section(text)], sandbox)
+    return text, [section(text)]
 
 
-def lost_message(sandbox: bool) -> tuple[str, list[Block]]:
-    return notice_message(LOST_DONE, sandbox)
+def lost_message() -> tuple[str, list[Block]]:
+    return notice_message(LOST_DONE)
 
 
 def expiry_reminder_text(reminder: ExpiryReminder) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.messages import SANDBOX_NOTE
-
 Block = dict[str, Any]
 
 
@@ -26,8 +24,3 @@ def section(text: str) -> Block:
 
 def context(text: str) -> Block:
     return {"type": "context", "elements": [mrkdwn(text)]}
-
-
-def with_sandbox_note(blocks: list[Block], sandbox: bool) -> list[Block]:
-    """Every message the bot sends in sandbox mode says so (ARCHITECTURE §4)."""
-    return [*blocks, context(f":test_tube: {SANDBOX_NOTE}")] if sandbox else blocks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from handlers.blocks.common import Block, plain, section, with_sandbox_note
+from handlers.blocks.common import Block, plain, section
 from handlers.messages import (
     CONNECT_BUTTON,
     CONNECT_FALLBACK,
@@ -41,14 +41,14 @@ def account_label(link: LinkStatus) -> str:
     return plain_mrkdwn(label)
 
 
-def connect_message(start: ConnectStart, sandbox: bool) -> tuple[str, list[Block]]:
+def connect_message(start: ConnectStart) -> tuple[str, list[Block]]:
     blocks = [section(CONNECT_TEXT.format(until=utc(start.expires_at)))]
     current = start.current
     if current is not None:
         note = CONNECT_REPAIRS if current.broken else CONNECT_REPLACES
         blocks.append(section(note.format(name=plain_mrkdwn(current.name), site=current.site_url)))
     blocks.append({"type": "actions", "elements": [connect_button(start.authorize_url)]})
-    return CONNECT_FALLBACK.format(url=start.authorize_url), with_sandbox_note(blocks, sandbox)
+    return CONNECT_FALLBACK.format(url=start.authorize_url), blocks
 
 
 def connect_button(url: str) -> dict[str, object]:
@@ -61,14 +61,14 @@ def connect_button(url: str) -> dict[str, object]:
     }
 
 
-def disconnect_message(removed: LinkStatus | None, sandbox: bool) -> tuple[str, list[Block]]:
+def disconnect_message(removed: LinkStatus | None) -> tuple[str, list[Block]]:
     if removed is None:
         text = NOTHING_TO_DISCONNECT
     else:
         text = DISCONNECTED.format(
             name=account_label(removed), site=removed.site_url, apps_url=CONNECTED_APPS_URL
         )
-    return text, with_sandbox_note([section(text)], sandbox)
+    return text, [section(text)]
 
 
 def _codes(scopes: list[str]) -> str:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from handlers.blocks.common import Block, context, plain, section, with_sandbox_note
+from handlers.blocks.common import Block, context, plain, section
 from handlers.blocks.linking import connect_button
 from handlers.messages import (
     APPROVE_BUTTON,
@@ -377,7 +377,7 @@ def policy_text(policy: Policy, default: bool) -> str:
     return "\n".join([head, *lines])
 
 
-def policies_message(book: PolicyBook, sandbox: bool) -> tuple[str, list[Block]]:
+def policies_message(book: PolicyBook) -> tuple[str, list[Block]]:
     """`/approvals policies`: every policy as the bot understood it, the default first."""
     blocks: list[Block] = [section(POLICIES_TITLE)]
     if book.default is None:
@@ -390,7 +390,7 @@ def policies_message(book: PolicyBook, sandbox: bool) -> tuple[str, list[Block]]
         )
         for policy in book.listed()[:40]:
             blocks.append(section(clip(policy_text(policy, policy.name == book.default), 2900)))
-    return POLICIES_TITLE.strip("*"), with_sandbox_note(blocks, sandbox)
+    return POLICIES_TITLE.strip("*"), blocks
 
 
 def decision_buttons(request_id: str) -> Block:
@@ -437,7 +437,6 @@ def request_message(
     request: ApprovalRequest,
     *,
     site_url: str,
-    sandbox: bool,
     members: Members | None = None,
     allow_self: bool = False,
 ) -> tuple[str, list[Block]]:
@@ -489,37 +488,35 @@ def request_message(
         title=clip(title, MAX_TITLE_SHOWN),
         state=SHORT_STATES.get(request.status.value, request.status.value),
     )
-    return fallback, with_sandbox_note(blocks, sandbox)
+    return fallback, blocks
 
 
-def note_message(text: str, sandbox: bool) -> tuple[str, list[Block]]:
+def note_message(text: str) -> tuple[str, list[Block]]:
     """A thread reply or a DM about a request: the service's sentence, as is."""
-    return text, with_sandbox_note([section(text)], sandbox)
+    return text, [section(text)]
 
 
-def posted_message(request: ApprovalRequest, sandbox: bool) -> tuple[str, list[Block]]:
+def posted_message(request: ApprovalRequest) -> tuple[str, list[Block]]:
     text = REQUEST_POSTED.format(id=request.id, channel=request.channel)
     pages = request.snapshot.pages
     if pages and all(page.title is None and not page.restricted for page in pages):
         # Confluence was not asked (a link from before its scopes) or did not answer.
         text = f"{text}\n{REQUEST_NO_TITLES}"
-    return text, with_sandbox_note([section(text)], sandbox)
+    return text, [section(text)]
 
 
-def missing_scope_message(
-    explanation: str, connect_url: str, sandbox: bool
-) -> tuple[str, list[Block]]:
+def missing_scope_message(explanation: str, connect_url: str) -> tuple[str, list[Block]]:
     """What a command needs that the link lacks, with the Connect Atlassian button."""
     blocks = [
         section(f":warning: {esc(explanation)}"),
         {"type": "actions", "elements": [connect_button(connect_url)]},
     ]
-    return explanation, with_sandbox_note(blocks, sandbox)
+    return explanation, blocks
 
 
-def nothing_to_submit_message(explanation: str, sandbox: bool) -> tuple[str, list[Block]]:
+def nothing_to_submit_message(explanation: str) -> tuple[str, list[Block]]:
     text = f"{REQUEST_NOTHING}\n{esc(explanation)}"
-    return text, with_sandbox_note([section(text)], sandbox)
+    return text, [section(text)]
 
 
 def cannot_post_text(error: str, channel: str) -> str:
@@ -552,11 +549,11 @@ def pending_blocks(requests: Sequence[ApprovalRequest], title: str) -> list[Bloc
     return blocks
 
 
-def pending_message(requests: Sequence[ApprovalRequest], sandbox: bool) -> tuple[str, list[Block]]:
+def pending_message(requests: Sequence[ApprovalRequest]) -> tuple[str, list[Block]]:
     """`/approvals pending`: each request the caller may sign, with its buttons."""
     title = PENDING_TITLE.format(count=len(requests))
     text = PENDING_FALLBACK.format(count=len(requests)) if requests else PENDING_NONE
-    return text, with_sandbox_note(pending_blocks(requests, title), sandbox)
+    return text, pending_blocks(requests, title)
 
 
 def home_pending_blocks(requests: Sequence[ApprovalRequest]) -> list[Block]:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from handlers.blocks.common import Block, context, plain, section, with_sandbox_note
+from handlers.blocks.common import Block, context, plain, section
 from handlers.blocks.requests import (
     clip,
     esc,
@@ -132,7 +132,6 @@ class FormMetadata:
 def _modal(
     title: str,
     blocks: list[Block],
-    sandbox: bool,
     *,
     callback_id: str = INFO_MODAL,
     submit: str | None = None,
@@ -144,7 +143,7 @@ def _modal(
         "callback_id": callback_id,
         "title": plain(title),
         "close": plain(close),
-        "blocks": with_sandbox_note(blocks, sandbox),
+        "blocks": blocks,
     }
     if submit is not None:
         view["submit"] = plain(submit)
@@ -159,27 +158,21 @@ def modal_title(request_id: str | None, decision: Decision) -> str:
     return SIGN_TITLES[decision.value].format(id=request_id)
 
 
-def loading_view(request_id: str | None, decision: Decision, sandbox: bool) -> dict[str, Any]:
+def loading_view(request_id: str | None, decision: Decision) -> dict[str, Any]:
     """Opened the moment the button is pressed (the trigger lives 3 s), then replaced."""
-    return _modal(modal_title(request_id, decision), [section(SIGN_LOADING)], sandbox)
+    return _modal(modal_title(request_id, decision), [section(SIGN_LOADING)])
 
 
-def notice_view(
-    request_id: str | None, decision: Decision, text: str, sandbox: bool
-) -> dict[str, Any]:
+def notice_view(request_id: str | None, decision: Decision, text: str) -> dict[str, Any]:
     """A modal that only says something (reloading, submitting ...)."""
-    return _modal(modal_title(request_id, decision), [section(text)], sandbox)
+    return _modal(modal_title(request_id, decision), [section(text)])
 
 
-def submitting_view(request_id: str, decision: Decision, sandbox: bool) -> dict[str, Any]:
-    return _modal(
-        modal_title(request_id, decision), [section(SIGN_SUBMITTING)], sandbox, close=SIGN_DONE
-    )
+def submitting_view(request_id: str, decision: Decision) -> dict[str, Any]:
+    return _modal(modal_title(request_id, decision), [section(SIGN_SUBMITTING)], close=SIGN_DONE)
 
 
-def signing_view(
-    form: SigningForm, *, site_url: str, sandbox: bool, reconfirm: bool = False
-) -> dict[str, Any]:
+def signing_view(form: SigningForm, *, site_url: str, reconfirm: bool = False) -> dict[str, Any]:
     """The form: the fresh snapshot, the meaning, a comment (reject: a reason) and the code."""
     request, decision, snapshot = form.request, form.decision, form.snapshot
     title = request.title or snapshot.title or target_label(request.target)
@@ -264,7 +257,6 @@ def signing_view(
     return _modal(
         modal_title(request.id, decision),
         blocks,
-        sandbox,
         callback_id=SIGN_MODAL,
         submit=SIGN_SUBMIT[decision.value],
         private_metadata=metadata.encode(),
@@ -300,9 +292,7 @@ def change_line(site_url: str, change: PageChange, page: PageSnapshot | None) ->
     return f"• {link}: {diff} · {SIGN_EDITED_BY.format(who=who)}{when}"
 
 
-def signed_view(
-    request: ApprovalRequest, decision: Decision, *, site_url: str, sandbox: bool
-) -> dict[str, Any]:
+def signed_view(request: ApprovalRequest, decision: Decision, *, site_url: str) -> dict[str, Any]:
     """What the signer sees once `sign` returned: the outcome, briefly."""
     if decision is Decision.REJECT and request.status is Status.REJECTED:
         head = SIGNED_REJECTED.format(requester=request.requester)
@@ -329,14 +319,13 @@ def signed_view(
         state = SHORT_STATES.get(request.status.value, request.status.value)
         head = SIGNED_OTHER.format(state=state)
     blocks = [section(head), context(SIGNED_SEE_MESSAGE.format(channel=request.channel))]
-    return _modal(modal_title(request.id, decision), blocks, sandbox, close=SIGN_DONE)
+    return _modal(modal_title(request.id, decision), blocks, close=SIGN_DONE)
 
 
 def problem_view(
     request_id: str | None,
     decision: Decision,
     text: str,
-    sandbox: bool,
     *,
     connect_url: str | None = None,
     enroll: bool = False,
@@ -367,7 +356,7 @@ def problem_view(
         blocks.append({"type": "actions", "elements": buttons})
     if connect_url is not None:
         blocks.append(context(SIGN_CONNECT_NOTE))
-    return _modal(modal_title(request_id, decision), blocks, sandbox, close=SIGN_DONE)
+    return _modal(modal_title(request_id, decision), blocks, close=SIGN_DONE)
 
 
 def token_problem_text(template: str, when: datetime | None) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from handlers.blocks.common import Block, section, with_sandbox_note
+from handlers.blocks.common import Block, section
 from handlers.messages import STATUS_TITLE
 
 
-def status_message(sections: list[list[Block]], sandbox: bool) -> tuple[str, list[Block]]:
+def status_message(sections: list[list[Block]]) -> tuple[str, list[Block]]:
     blocks: list[Block] = [section(STATUS_TITLE)]
     for part in sections:
         blocks.append({"type": "divider"})
@@ -14,4 +14,4 @@ def status_message(sections: list[list[Block]], sandbox: bool) -> tuple[str, lis
     text = "\n\n".join(
         [STATUS_TITLE] + [b["text"]["text"] for part in sections for b in part if "text" in b]
     )
-    return text[:3000], with_sandbox_note(blocks, sandbox)
+    return text[:3000], blocks

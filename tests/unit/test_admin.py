@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.slack.sandbox_note import noted_view
 from emulators.slack.blockkit_limits import view_problems
 from handlers.admin import parse_audit_args, parse_tokens_args
 from handlers.blocks.admin import (
@@ -527,14 +528,14 @@ async def test_every_page_of_hundreds_is_valid_block_kit(world: World) -> None:
     assert total == -(-230 // PAGE_SIZE)
     seen: list[str] = []
     for page in range(total + 1):  # one past the end is shown as the last page
-        view = listing_view(roster, ListingState(Selection(), page), sandbox=True)
+        view = noted_view(listing_view(roster, ListingState(Selection(), page)))
         assert view_problems(view) == [], page
         assert len(view["private_metadata"]) < 100
         rows = [b["block_id"] for b in view["blocks"] if b.get("block_id", "").startswith("row:")]
         if page < total:
             seen += rows
     assert len(seen) == len(set(seen)) == 230
-    empty = listing_view(roster, ListingState(Selection(Filter.LOCKED)), sandbox=False)
+    empty = listing_view(roster, ListingState(Selection(Filter.LOCKED)))
     assert view_problems(empty) == [] and "Nobody matches" in json.dumps(empty)
 
 
@@ -544,7 +545,7 @@ async def test_confirmations_are_valid_and_hold_no_secret(world: World) -> None:
     for action in TokenAction:
         one = await world.inventory.one(admin, "U5")
         state = ConfirmState(action, "U5", "V1", "h", ListingState())
-        view = confirm_view(one.rows[0], state, one.taken_at, sandbox=True)
+        view = noted_view(confirm_view(one.rows[0], state, one.taken_at))
         assert view_problems(view) == [], action
         text = json.dumps(view)
         assert all(secret not in text for secret in secrets.values())

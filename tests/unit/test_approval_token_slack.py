@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.slack.sandbox_note import noted_blocks, noted_view
 from emulators.slack.blockkit_limits import message_problems, view_problems
 from handlers.approval_token import CodeSubmission, EnterCodeClick
 from handlers.blocks.approval_token import (
@@ -40,28 +41,31 @@ def enrolment() -> Enrolment:
 def test_every_surface_is_within_the_limits_and_says_sandbox_when_it_is(sandbox: bool) -> None:
     longest_email = "a" * 64 + "@" + "b" * 185 + ".com"  # 254 characters, the most there is
     messages = [
-        enrolment_dm(enrolment(), longest_email, sandbox),
-        enrol_sent_message(NOW, sandbox),
-        connect_first_message(sandbox),
-        lost_message(sandbox),
+        enrolment_dm(enrolment(), longest_email),
+        enrol_sent_message(NOW),
+        connect_first_message(),
+        lost_message(),
     ]
-    for text, blocks in messages:
+    # In sandbox mode the outbound adapter adds the note (bot/slack/sandbox_note.py).
+    for text, built in messages:
+        blocks = noted_blocks(text, built) if sandbox else built
         assert message_problems(text, blocks) == []
         assert ("sandbox" in str(blocks[-1])) is sandbox
-    for view in (code_modal("0123456789abcdef", sandbox), activated_view(NOW, sandbox)):
+    for built_view in (code_modal("0123456789abcdef"), activated_view(NOW)):
+        view = noted_view(built_view) if sandbox else built_view
         assert view_problems(view) == []
         assert ("sandbox" in str(view["blocks"][-1])) is sandbox
 
 
 def test_the_key_is_shown_grouped_but_never_in_the_notification_text() -> None:
-    text, blocks = enrolment_dm(enrolment(), "a@example.com", sandbox=False)
+    text, blocks = enrolment_dm(enrolment(), "a@example.com")
     assert SECRET not in text and "JBSW" not in text
     assert "`JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP`" in str(blocks)
     assert "otpauth" not in str(blocks)
 
 
 def test_the_code_modal_holds_only_the_enrolment_id() -> None:
-    view = code_modal("0123456789abcdef", sandbox=False)
+    view = code_modal("0123456789abcdef")
     assert view["private_metadata"] == "0123456789abcdef"
     [field] = [b for b in view["blocks"] if b["type"] == "input"]
     assert "code" in field["label"]["text"] and field["element"]["max_length"] <= 12

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.slack.sandbox_note import noted_blocks, noted_view
 from emulators.slack.blockkit_limits import message_problems, view_problems
 from handlers.blocks.requests import (
     APPROVE_ACTION,
@@ -100,6 +101,11 @@ def all_text(blocks: list[dict[str, Any]]) -> str:
     return json.dumps(blocks, ensure_ascii=False)
 
 
+def sandboxed(text: str, blocks: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """A message as Slack gets it in sandbox mode: the adapter adds the note."""
+    return text, noted_blocks(text, blocks)
+
+
 def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
 
@@ -109,7 +115,7 @@ def action_ids(blocks: list[dict[str, Any]]) -> list[str]:
 
 
 def test_pending_request_message() -> None:
-    text, blocks = request_message(request(), site_url=SITE, sandbox=True)
+    text, blocks = sandboxed(*request_message(request(), site_url=SITE))
     assert message_problems(text, blocks) == []
     shown = all_text(blocks)
     for part in (
@@ -133,9 +139,7 @@ def test_pending_request_message() -> None:
 
 
 def test_many_pages_show_ten_then_more() -> None:
-    text, blocks = request_message(
-        request(snapshot=snapshot(pages=37, blocked=2)), site_url=SITE, sandbox=False
-    )
+    text, blocks = request_message(request(snapshot=snapshot(pages=37, blocked=2)), site_url=SITE)
     assert message_problems(text, blocks) == []
     shown = all_text(blocks)
     assert "…and 27 more" in shown and "35 submittable, 2 blocked" in shown
@@ -154,7 +158,7 @@ def test_submitted_message_has_signatures_and_outcomes_and_no_buttons() -> None:
         outcomes=outcomes,
         rollup_state="in_review",
     )
-    text, blocks = request_message(done, site_url=SITE, sandbox=False)
+    text, blocks = request_message(done, site_url=SITE)
     assert message_problems(text, blocks) == []
     shown = all_text(blocks)
     assert action_ids(blocks) == [EVIDENCE_ACTION]
@@ -170,16 +174,16 @@ def test_rejected_expired_failed_and_tracked_states() -> None:
         status=Status.REJECTED,
         signatures=(signature(Decision.REJECT, "Missing the audit results for 2026 please"),),
     )
-    text, blocks = request_message(rejected, site_url=SITE, sandbox=False)
+    text, blocks = request_message(rejected, site_url=SITE)
     assert action_ids(blocks) == [EVIDENCE_ACTION] and "Rejected" in all_text(blocks)
     assert "Reason: Missing the audit results" in all_text(blocks)
 
     expired = request(status=Status.EXPIRED)
-    text, blocks = request_message(expired, site_url=SITE, sandbox=False)
+    text, blocks = request_message(expired, site_url=SITE)
     assert action_ids(blocks) == [EVIDENCE_ACTION] and "Expired" in all_text(blocks)
 
     failed = request(last_error="ApprovalFlow answered 500")
-    text, blocks = request_message(failed, site_url=SITE, sandbox=False)
+    text, blocks = request_message(failed, site_url=SITE)
     assert len(buttons(blocks)) == 2, "a failed submit keeps the buttons"
     assert "The last submit failed" in all_text(blocks) and "500" in all_text(blocks)
 
@@ -189,22 +193,22 @@ def test_rejected_expired_failed_and_tracked_states() -> None:
         ("stale", "/approvals request cs-eng184"),
     ):
         closed = request(status=Status.CLOSED, rollup_state=state)
-        text, blocks = request_message(closed, site_url=SITE, sandbox=False)
+        text, blocks = request_message(closed, site_url=SITE)
         assert message_problems(text, blocks) == []
         assert words in all_text(blocks) and action_ids(blocks) == [EVIDENCE_ACTION]
 
 
 def test_titles_cannot_mention_or_link() -> None:
     sneaky = request(title="<!channel> <https://evil.example|click>", summary="<@U0BOSS>")
-    _, blocks = request_message(sneaky, site_url=SITE, sandbox=False)
+    _, blocks = request_message(sneaky, site_url=SITE)
     shown = all_text(blocks)
     assert "<!channel>" not in shown and "<@U0BOSS>" not in shown and "<https://evil" not in shown
 
 
 def test_many_signatures_are_never_cut() -> None:
     many = tuple(signature(comment="x" * 280) for _ in range(30))
-    text, blocks = request_message(
-        request(status=Status.SUBMITTED, signatures=many), site_url=SITE, sandbox=True
+    text, blocks = sandboxed(
+        *request_message(request(status=Status.SUBMITTED, signatures=many), site_url=SITE)
     )
     assert message_problems(text, blocks) == []
     assert all_text(blocks).count("Bob Baker") == 30
@@ -212,10 +216,10 @@ def test_many_signatures_are_never_cut() -> None:
 
 def test_pending_list_has_buttons_for_each() -> None:
     requests = [request(id=f"AR-{c}K3Q") for c in "ACDEFGHJKMNPQRTUVWXYZ"]
-    text, blocks = pending_message(requests, sandbox=True)
+    text, blocks = sandboxed(*pending_message(requests))
     assert message_problems(text, blocks) == []
     assert len(buttons(blocks)) == 30 and "…and 6 more" in all_text(blocks)
-    empty_text, empty = pending_message([], sandbox=False)
+    empty_text, empty = pending_message([])
     assert message_problems(empty_text, empty) == [] and buttons(empty) == []
 
 
@@ -231,7 +235,7 @@ def form(decision: Decision, changed: bool = False) -> SigningForm:
 
 @pytest.mark.parametrize("decision", list(Decision))
 def test_signing_view(decision: Decision) -> None:
-    view = signing_view(form(decision, changed=True), site_url=SITE, sandbox=True)
+    view = noted_view(signing_view(form(decision, changed=True), site_url=SITE))
     assert view_problems(view) == []
     inputs = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
     assert "code" in inputs[CODE_BLOCK]["label"]["text"]
@@ -278,16 +282,18 @@ def test_metadata_round_trips_with_its_stage() -> None:
 
 
 def test_problem_and_signed_views_are_valid() -> None:
-    view = problem_view(
-        "AR-7K3Q", Decision.APPROVE, "Not linked", True, connect_url="https://x", enroll=True
+    view = noted_view(
+        problem_view(
+            "AR-7K3Q", Decision.APPROVE, "Not linked", connect_url="https://x", enroll=True
+        )
     )
     assert view_problems(view) == []
-    assert view_problems(problem_view(None, Decision.REJECT, "<b>", False)) == []
+    assert view_problems(problem_view(None, Decision.REJECT, "<b>")) == []
     done = request(
         status=Status.SUBMITTED,
         outcomes=(PageOutcome("65601", None, True), PageOutcome("65602", None, False, "no")),
     )
-    signed = signed_view(done, Decision.APPROVE, site_url=SITE, sandbox=True)
+    signed = noted_view(signed_view(done, Decision.APPROVE, site_url=SITE))
     assert view_problems(signed) == [] and "1 submitted, 1 skipped" in all_text(signed["blocks"])
 
 
@@ -348,7 +354,7 @@ def test_page_target_form_has_one_page() -> None:
         digest=snapshot_digest(target, None, [("65611", 8)]),
     )
     page_request = request(target=target, snapshot=snap, title="")
-    text, blocks = request_message(page_request, site_url=SITE, sandbox=False)
+    text, blocks = request_message(page_request, site_url=SITE)
     assert message_problems(text, blocks) == [] and "page 65611" in all_text(blocks)
 
 
@@ -366,21 +372,21 @@ def test_a_waiting_stage_names_who_of_its_group_may_still_sign() -> None:
     )
     members = {"S0R": frozenset({"U0ALICE", "U0CAROL", "U0REQ", "U0BOB"})}
     waiting = request(requester="U0REQ", policy=policy, signatures=(author,))
-    text, blocks = request_message(waiting, site_url=SITE, sandbox=False, members=members)
+    text, blocks = request_message(waiting, site_url=SITE, members=members)
     shown = json.dumps(blocks, ensure_ascii=False)
     # Bob is named once; Alice signed already (one signature a person); the requester never.
     assert "may sign: <@U0BOB>, <!subteam^S0R> (<@U0CAROL>)" in shown
     assert message_problems(text, blocks) == []
 
     crowd = {"S0R": frozenset(f"U0M{i:03d}" for i in range(40))}
-    text, blocks = request_message(waiting, site_url=SITE, sandbox=False, members=crowd)
+    text, blocks = request_message(waiting, site_url=SITE, members=crowd)
     shown = json.dumps(blocks, ensure_ascii=False)
     assert "<@U0M007>, +32 more)" in shown and "U0M008" not in shown
     assert message_problems(text, blocks) == []
 
     nobody = {"S0R": frozenset({"U0ALICE", "U0REQ"})}
-    _, blocks = request_message(waiting, site_url=SITE, sandbox=False, members=nobody)
+    _, blocks = request_message(waiting, site_url=SITE, members=nobody)
     assert "<!subteam^S0R> (nobody left in it)" in json.dumps(blocks, ensure_ascii=False)
     # Slack did not answer for the group: it is named as a group, as before.
-    _, blocks = request_message(waiting, site_url=SITE, sandbox=False)
+    _, blocks = request_message(waiting, site_url=SITE)
     assert "may sign: <@U0BOB>, <!subteam^S0R>" in json.dumps(blocks, ensure_ascii=False)
