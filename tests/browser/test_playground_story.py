@@ -248,3 +248,15 @@ def test_connect_enrol_request_approve_review_and_admin(
     )
     assert listing
     page.shot("08-admin-tokens")
+
+    # On a phone's width every conversation stays reachable and nothing runs off the screen.
+    browser.set_window_size(390, 844)
+    page.be("bob")
+    page.open("dm")
+    page.open("docs-approvals")
+    page.text_in(f"#{request_id}", "PR-184")
+    assert browser.execute_script(
+        "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    ), "the page scrolls sideways at a phone's width"
+    assert page.one("#composer").is_displayed()
+    page.shot("09-phone-width")
