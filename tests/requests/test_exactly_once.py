@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
@@ -43,6 +43,28 @@ def ok_submits(world: World, endpoint: str = "submit_change_set") -> list[Any]:
     return [call for call in world.sandbox.calls_to(endpoint) if call.status == 200]
 
 
+async def race(
+    world: World,
+    services: Sequence[RequestService],
+    request_id: str,
+    digest: str,
+    signers: Sequence[str],
+) -> list[object]:
+    """Every signer signs at once, the n-th through the n-th service in turn (several
+    "processes"); a refusal for a signature already made or a request already closed is kept as
+    the result instead of raised."""
+
+    async def sign(n: int, user: str) -> object:
+        try:
+            return await services[n % len(services)].sign(
+                request_id, user, Decision.APPROVE, world.current_code(user), "", digest
+            )
+        except (AlreadySigned, RequestClosed) as exc:
+            return exc
+
+    return await asyncio.gather(*(sign(n, user) for n, user in enumerate(signers)))
+
+
 async def test_twenty_concurrent_approvals_submit_once(redis_world: World, redis_url: str) -> None:
     world = redis_world
     people = [BOB_SLACK]
@@ -64,22 +86,8 @@ async def test_twenty_concurrent_approvals_submit_once(redis_world: World, redis
     signers = people + [BOB_SLACK] * 10  # ten people, and one of them ten times over
     assert len(signers) == 20
 
-    async def sign(n: int, user: str) -> object:
-        service = services[n % len(services)]
-        try:
-            return await service.sign(
-                request.id,
-                user,
-                Decision.APPROVE,
-                world.current_code(user),
-                "",
-                form.snapshot.digest,
-            )
-        except (AlreadySigned, RequestClosed) as exc:
-            return exc
-
     try:
-        results = await asyncio.gather(*(sign(n, user) for n, user in enumerate(signers)))
+        results = await race(world, services, request.id, form.snapshot.digest, signers)
     finally:
         for client in clients:
             await client.aclose()
@@ -123,21 +131,8 @@ async def test_twenty_concurrent_signatures_for_the_last_slot_of_a_quorum(
     signers = racers + [BOB_SLACK] * (20 - len(racers))
     assert len(signers) == 20 and len(set(signers)) == 10
 
-    async def sign(n: int, user: str) -> object:
-        try:
-            return await services[n % len(services)].sign(
-                request.id,
-                user,
-                Decision.APPROVE,
-                world.current_code(user),
-                "",
-                form.snapshot.digest,
-            )
-        except (AlreadySigned, RequestClosed) as exc:
-            return exc
-
     try:
-        results = await asyncio.gather(*(sign(n, user) for n, user in enumerate(signers)))
+        results = await race(world, services, request.id, form.snapshot.digest, signers)
     finally:
         for client in clients:
             await client.aclose()
