@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import shutil
 import socket
 import subprocess
@@ -9,12 +11,48 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+# Ports handed out here sit below the kernel's ephemeral range, so a server elsewhere that binds
+# port 0 between our check and our use can never be given the same one; each pytest-xdist worker
+# takes its own slice, and each process starts at a random place in it.
+_LOWEST_PORT = 10000
+_SLICES = 16
+
+
+def _ephemeral_floor() -> int:
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        return int(text.split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _port_candidates() -> Iterator[int]:
+    floor = max(_ephemeral_floor(), _LOWEST_PORT + _SLICES * 64)
+    width = (floor - _LOWEST_PORT) // _SLICES
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")[2:]
+    start = _LOWEST_PORT + width * (int(worker) % _SLICES if worker.isdigit() else _SLICES - 1)
+    offset = random.randrange(width)
+    while True:
+        offset = (offset + 1) % width
+        yield start + offset
+
+
+_candidates = _port_candidates()
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on now, and that no port-0 bind will be given."""
+    for _ in range(1000):
+        port = next(_candidates)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 @contextmanager
