@@ -14,6 +14,7 @@ from bot.slack.sandbox_note import noted_blocks
 from emulators.slack.blockkit_limits import message_problems
 from handlers.blocks import outcomes as renderer
 from handlers.blocks.requests import note_message
+from services.errors import UpstreamTimeout, UpstreamUnavailable
 from services.requests.model import Decision, PageOutcome, Signature, Signer, SubmitAttempt
 from services.requests.outcomes import (
     ChannelClosed,
@@ -64,8 +65,8 @@ def examples() -> list[Outcome]:
         Rejected(req, REJECTION),
         Submitted(req, ATTEMPT, pages),
         Submitted(req, ATTEMPT, pages, unconfirmed="no answer in time"),
-        SubmitFailed(req, ATTEMPT, "ApprovalFlow answered HTTP 500."),
-        SubmitUnknown(req, ATTEMPT, "no answer in time"),
+        SubmitFailed(req, ATTEMPT, UpstreamUnavailable("ApprovalFlow answered HTTP 500.")),
+        SubmitUnknown(req, ATTEMPT, UpstreamTimeout("no answer in time")),
         SubmitInterrupted(req, ATTEMPT),
         Expired(req),
         Reminded(req),
@@ -169,10 +170,10 @@ def _sentences(path: Path) -> list[str]:
     return found
 
 
-# The requests feature's words: refusals (raised as errors, each in a function of its own) in
-# wording.py; operators' policy-file problems in policies.py; the domain's signed meanings in
-# model.py. Everything else in the feature says what happened only as a typed outcome.
-WORDED = {"wording.py", "policies.py", "model.py"}
+# The requests feature's words: operators' policy-file problems in policies.py; the domain's
+# signed meanings in model.py. Everything else in the feature says what happened only as a typed
+# outcome, and why a step was refused only as a typed refusal (both worded in handlers/).
+WORDED = {"policies.py", "model.py"}
 
 
 def test_the_requests_services_hold_no_sentences_outside_their_wording() -> None:
