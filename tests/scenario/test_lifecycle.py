@@ -12,7 +12,6 @@ import httpx
 from bot.wiring import CHECK_PEOPLE_JOB, WATCHED_SPACES_JOB
 from services.approval_token.service import Condition
 from tests.scenario.requests_kit import Posted, Requests, view_text
-from tests.scenario.test_requests import world as world
 
 
 async def send_event(world: Requests, event: dict[str, Any], event_id: str) -> httpx.Response:
