@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from bot.slack.api import SlackApi
-from handlers.blocks.outcomes import kept_note, words
+from handlers.blocks.outcomes import failure_reason, kept_note, words
 from handlers.blocks.requests import cannot_post_text, note_message, request_message
 from services.errors import ApprovalsError, InputError, SlackChannelClosed, SlackGone
 from services.requests.model import ApprovalRequest, Status
@@ -101,3 +101,6 @@ class SlackRequestPublisher:
 
     def kept_note(self, outcome: Outcome) -> str:
         return kept_note(outcome)
+
+    def failure_reason(self, error: ApprovalsError) -> str:
+        return failure_reason(error)

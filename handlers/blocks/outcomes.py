@@ -151,13 +151,13 @@ def _submit_failed(outcome: SubmitFailed) -> Words:
     attempt = outcome.attempt
     text = (
         f"The submit by {attempt.signer.name} at {utc(attempt.started_at)} failed: "
-        f"{_cause(outcome.cause)}. The request is pending again, so it can be signed again "
+        f"{failure_reason(outcome.cause)}. The request is pending again, so it can be signed again "
         "once that is fixed."
     )
     return Words(thread=(text,), kept=text)
 
 
-def _cause(error: ApprovalsError) -> str:
+def failure_reason(error: ApprovalsError) -> str:
     """Why a submit failed, as a clause: a refusal in its words, else the failure's detail."""
     return clause(refusal_text(error) if isinstance(error, UserError) else str(error))
 
@@ -166,7 +166,7 @@ def _submit_unknown(outcome: SubmitUnknown) -> Words:
     attempt = outcome.attempt
     return Words(
         kept=f"The submit by {attempt.signer.name} at {utc(attempt.started_at)} got no clear "
-        f"answer from ApprovalFlow ({_cause(outcome.cause)}). The bot checks whether it "
+        f"answer from ApprovalFlow ({failure_reason(outcome.cause)}). The bot checks whether it "
         "went through and will update this message."
     )
 

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from services.approvalflow.targets import TargetSnapshot
 from services.confluence.ports import ConfluenceSpace
+from services.errors import ApprovalsError
 from services.requests.model import ApprovalRequest, Decision
 from services.requests.outcomes import Outcome, SignOutcome
 from services.requests.policies import PolicyBook
@@ -74,6 +75,11 @@ class Publisher(Protocol):
     def kept_note(self, outcome: Outcome) -> str:
         """The note the request message keeps for an outcome (a failed or unconfirmed submit),
         stored with the request so every later rewrite shows it."""
+        ...
+
+    def failure_reason(self, error: ApprovalsError) -> str:
+        """Why a submit failed, in the words people read: the audit trail and any evidence
+        report record this, not the error's facts line."""
         ...
 
 

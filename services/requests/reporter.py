@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from services.after_answer import AfterAnswer, RightAway
 from services.audit.events import Actor, AuditEvent, Auditor
+from services.errors import ApprovalsError
 from services.requests.model import ApprovalRequest, Decision, Signature, Signer
 from services.requests.outcomes import Outcome
 from services.requests.ports import Publisher
@@ -70,6 +71,9 @@ class Reporter:
     def kept_note(self, outcome: Outcome) -> str:
         """The note the request message keeps for an outcome."""
         return self._publisher.kept_note(outcome)
+
+    def failure_reason(self, error: ApprovalsError) -> str:
+        return self._publisher.failure_reason(error)
 
     async def _publish(self, request: ApprovalRequest) -> ApprovalRequest:
         ts = await self._publisher.publish(request)

@@ -191,11 +191,16 @@ class Submits:
                 except TransitionRefused:
                     raise exc from None
                 await self._reporter.audit(
-                    actor_of(attempt.signer), "request.submit.unknown", noted, reason=str(exc)
+                    actor_of(attempt.signer),
+                    "request.submit.unknown",
+                    noted,
+                    reason=self._reporter.failure_reason(exc),
                 )
                 await self._reporter.publish(noted)
                 raise exc
-        await self._back_to_pending(request, SubmitFailed(request, attempt, exc), str(exc))
+        await self._back_to_pending(
+            request, SubmitFailed(request, attempt, exc), self._reporter.failure_reason(exc)
+        )
         raise exc
 
     async def _back_to_pending(

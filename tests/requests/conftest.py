@@ -19,7 +19,7 @@ from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
 from bot.stores.keys import Keys
 from bot.stores.requests import RedisRequestStore
-from handlers.blocks.outcomes import kept_note, words
+from handlers.blocks.outcomes import failure_reason, kept_note, words
 from services.approval_token import ApprovalTokens
 from services.approval_token.ports import TokenStore
 from services.approvalflow.gateway import Sleep
@@ -28,7 +28,7 @@ from services.audit.keys import AuditKeyring
 from services.audit.ports import AuditLog
 from services.audit.trail import AuditTrail
 from services.confluence import ConfluenceClient, ConfluenceSettings
-from services.errors import NotLinked
+from services.errors import ApprovalsError, NotLinked
 from services.requests.model import ApprovalRequest, Decision
 from services.requests.outcomes import Outcome
 from services.requests.policies import DEFAULT_BOOK, PolicyBook
@@ -107,6 +107,9 @@ class RecordingPublisher:
 
     def kept_note(self, outcome: Outcome) -> str:
         return kept_note(outcome)
+
+    def failure_reason(self, error: ApprovalsError) -> str:
+        return failure_reason(error)
 
     def last(self, request_id: str) -> ApprovalRequest:
         return [r for r in self.published if r.id == request_id][-1]

@@ -16,6 +16,7 @@ from bot.stores.audit import RedisAuditLog
 from bot.stores.keys import Keys
 from bot.stores.requests import RedisRequestStore
 from emulators.approvalflow.seed import BOB
+from handlers.blocks.outcomes import failure_reason
 from services.approvalflow.models import ChangeSetSubmission
 from services.approvalflow.ports import ApprovalFlowApi
 from services.audit.keys import AuditKeyring
@@ -214,11 +215,13 @@ async def test_a_timeout_that_went_through_counts_as_submitted(world: World) -> 
 async def test_a_403_scope_leaves_the_request_pending(world: World) -> None:
     request = await world.request()
     world.sandbox.inject_fault("submit_change_set", status=403)
-    with pytest.raises(MissingScope):
+    with pytest.raises(MissingScope) as refusal:
         await world.approve(request, BOB_SLACK)
     await assert_pending_again(world, request.id, "write:change-set:custom")
     entry = world.audit_log.stored[-1]  # type: ignore[attr-defined]
+    # The audit trail (and so the evidence report) keeps the sentence the signer read.
     assert entry.actor_atlassian_id == BOB and "write:change-set:custom" in entry.reason
+    assert entry.reason == failure_reason(refusal.value) != str(refusal.value)
     assert (await world.approve(request, BOB_SLACK)).status is Status.SUBMITTED
 
 
