@@ -632,6 +632,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             slack=SlackSurfacesAdapter(slack_api),
             enrolment_dms=enrolment_dms,
             workspace=workspace,
+            leases=leases,
         )
         bolt = make_bolt_app(access.signing_secret, slack, deps)
         jobs = JobRunner(leases, metrics, installation)

@@ -74,12 +74,19 @@ from services.errors import (
     UpstreamError,
 )
 from services.linking import AccountLinking
+from services.ports import Leases
 from services.requests.model import ApprovalRequest, Decision, Status, normalise_request_id
 from services.requests.ports import RequestService
 
 log = logging.getLogger(__name__)
 
 ACK_BUDGET_SECONDS = 2.0  # of Slack's 3 s, leaving room for the network both ways
+# A double click on Approve sends two block_actions, each with a trigger of its own. Until the
+# first click's modal is open and its form ready, a second click on the same request opens
+# nothing (a second views.open would replace the first modal). After that the modal covers the
+# buttons, so the next click is a new one. The cap only frees the request when the process
+# opening it died on the way (the trigger it held lives 3 s anyway).
+OPENING_CAP_SECONDS = 5.0
 _MAX_VALUE = 64  # request ids are 7 characters; anything longer was not sent by us
 _MAX_INPUT = 4000  # Slack caps inputs at 3000; a longer value is forged
 _DECISIONS = {APPROVE_ACTION: Decision.APPROVE, REJECT_ACTION: Decision.REJECT}
@@ -217,10 +224,12 @@ class SigningHandlers:
         tokens: ApprovalTokens,
         slack: SlackSurfaces,
         dms: EnrolmentSender,
+        leases: Leases,
         *,
         ack_budget_seconds: float = ACK_BUDGET_SECONDS,
     ) -> None:
         self._requests = requests
+        self._leases = leases
         self._slack = slack
         self._dms = dms
         self._linking = linking
@@ -240,14 +249,25 @@ class SigningHandlers:
         team_id: str,
         request_id: str | None,
         decision: Decision,
+        clicked: bool = False,
     ) -> None:
-        """views.open first, anything slow after (the trigger_id lives 3 s)."""
+        """views.open first, anything slow after (the trigger_id lives 3 s). A `clicked` button
+        opens nothing while the same person's modal for the request is still being opened
+        (their double click)."""
         if request_id is None:
             view = problem_view(None, decision, FORGED_BUTTON)
             await self._slack.open_view(trigger_id, view)
             return
-        opened = await self._slack.open_view(trigger_id, loading_view(request_id, decision))
-        view = await self.form_or_problem(user_id, team_id, request_id, decision)
+        opening = f"sign-opening:{user_id}:{request_id}"
+        if clicked and not await self._leases.acquire(opening, trigger_id, OPENING_CAP_SECONDS):
+            log.info("second click ignored", extra={"request": request_id})
+            return
+        try:
+            opened = await self._slack.open_view(trigger_id, loading_view(request_id, decision))
+            view = await self.form_or_problem(user_id, team_id, request_id, decision)
+        finally:
+            if clicked:
+                await self._leases.release(opening, trigger_id)
         await self._slack.update_view(opened.view_id, view, opened.view_hash)
 
     async def form_or_problem(
@@ -435,8 +455,9 @@ def register(
     tokens: ApprovalTokens,
     slack: SlackSurfaces,
     dms: EnrolmentSender,
+    leases: Leases,
 ) -> SigningHandlers:
-    signing = SigningHandlers(requests, linking, tokens, slack, dms)
+    signing = SigningHandlers(requests, linking, tokens, slack, dms, leases)
 
     async def by_command(call: SlashCall, decision: Decision) -> None:
         verb = decision.value
@@ -478,6 +499,7 @@ def register(
             team_id=click.team_id,
             request_id=click.request_id,
             decision=click.decision,
+            clicked=True,
         )
 
     app.view(SIGN_MODAL)(signing.submit)  # first: see handlers/register.py
