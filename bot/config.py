@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     SLACK_API_URL: str = "https://slack.com/api/"
     # The jobs' pace per channel: Slack accepts about one message per second in a channel.
     SLACK_POST_INTERVAL_SECONDS: float = Field(1.0, ge=0, le=60)
+    # The jobs' pace of message updates in the workspace (chat.update: Tier 3, 50+ a minute).
+    SLACK_UPDATE_INTERVAL_SECONDS: float = Field(1.5, ge=0, le=60)
 
     ATLASSIAN_CLIENT_ID: str | None = None
     ATLASSIAN_CLIENT_SECRET: SecretStr | None = None

@@ -21,7 +21,7 @@ from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
 from bot.playground import Playground, SlackAccess, make_playground, slack_access
 from bot.policies import load_policies
-from bot.slack.api import ChannelPacer, SlackApi
+from bot.slack.api import SlackApi
 from bot.slack.client import web_client
 from bot.slack.enrolment import SlackEnrolmentDms
 from bot.slack.notices import (
@@ -30,6 +30,7 @@ from bot.slack.notices import (
     SlackSecurityAlerts,
     SlackTokenAdminNotices,
 )
+from bot.slack.pacing import Pacer
 from bot.slack.people import SlackDirectory, SlackGroupMembers, SlackMemberNames
 from bot.slack.requests import SlackRequestPublisher
 from bot.slack.sandbox_note import note_acks
@@ -42,6 +43,7 @@ from bot.stores.cluster_state import RedisClusterHealth
 from bot.stores.installation import RedisInstallation
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
+from bot.stores.pacing import RedisPaceSlots
 from bot.stores.requests import RedisRequestStore
 from bot.token_jobs import ApprovalTokenJobs
 from emulators.approvalflow import SandboxState
@@ -130,6 +132,7 @@ class Container:
     metrics: Metrics
     slack: AsyncWebClient
     slack_api: SlackApi
+    job_slack: SlackApi  # the jobs' twin: posts and updates paced (bot/slack/pacing.py)
     installation: RedisInstallation  # whether Slack still accepts the token (lifecycle events)
     slack_access: SlackAccess  # the token, signing secret and API URL in use (or the playground's)
     bolt: AsyncApp
@@ -533,8 +536,14 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         # the Bolt app to what its listeners ack (bot/slack/sandbox_note.py), nothing else.
         slack, slack_api = await make_slack_clients(access, stack, sandbox=not settings.live)
         # The jobs' posts (watched spaces, reminders, escalations, tracking, token reminders)
-        # are spaced per channel; answers to people go out through `slack_api` at once.
-        job_slack = slack_api.paced(ChannelPacer(settings.SLACK_POST_INTERVAL_SECONDS))
+        # are spaced per channel and their message updates per workspace, with every process
+        # on this store; answers to people go out through `slack_api` at once.
+        pacer = Pacer(
+            post_interval=settings.SLACK_POST_INTERVAL_SECONDS,
+            update_interval=settings.SLACK_UPDATE_INTERVAL_SECONDS,
+            slots=RedisPaceSlots(redis, keys),
+        )
+        job_slack = slack_api.paced(pacer)
         # Drained on the way out, before the Slack clients and the store it uses are closed.
         after_answer = InOrderAfterAnswer()
         stack.push_async_callback(after_answer.drain)
@@ -690,6 +699,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             metrics=metrics,
             slack=slack,
             slack_api=slack_api,
+            job_slack=job_slack,
             slack_access=access,
             installation=installation,
             bolt=bolt,

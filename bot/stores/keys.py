@@ -99,6 +99,12 @@ class Keys:
     def slack_removed(self, fingerprint: str) -> str:
         return f"{self.prefix}slack-removed:{fingerprint}"
 
+    # The next free moment of a pacing lane (a channel's posts, the workspace's message
+    # updates) for every process's jobs; one key per lane, alive only until that moment.
+    @slot(Slot.ALONE)
+    def pace(self, lane: str) -> str:
+        return f"{self.prefix}pace:{lane}"
+
     # The audit trail: a stream of entries and the head (last seq, hash, stream id) kept apart
     # so that deleting the newest entries shows; one Lua script touches both.
     @slot(Slot.AUDIT)

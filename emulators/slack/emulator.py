@@ -381,6 +381,10 @@ class FakeSlack:
         self.post_interval: float | None = None
         self.post_rate_limited = 0
         self._last_post: dict[str, float] = {}
+        # The same for chat.update, per workspace (Tier 3): `enforce_update_rate`.
+        self.update_interval: float | None = None
+        self.update_rate_limited = 0
+        self._last_update: float | None = None
         # Channel names and user groups the workspace knows (the playground seeds them).
         self.channel_names: dict[str, str] = {}
         # Of those, the ones the app was added to; posting elsewhere is not_in_channel. Channel
@@ -593,6 +597,13 @@ class FakeSlack:
         with self._lock:
             self.post_interval = interval
             self._last_post.clear()
+
+    def enforce_update_rate(self, interval: float | None = 1.2) -> None:
+        """Answer 429 (Retry-After: 1) to a chat.update that comes less than `interval` seconds
+        after the previous one in the workspace; None stops enforcing."""
+        with self._lock:
+            self.update_interval = interval
+            self._last_update = None
 
     def set_latency(self, method: str | None, seconds: float) -> None:
         """Delay answers to `method` (None: every method) by `seconds`."""
@@ -1192,6 +1203,13 @@ def _chat_update(slack: FakeSlack, args: JSONDict) -> _Reply:
     channel = slack._channel_arg(args)
     message = slack._bot_message(channel, args.get("ts"), deleting=False)
     text, blocks = slack._check_message("chat.update", args)
+    if slack.update_interval is not None:
+        now = time.monotonic()
+        last = slack._last_update
+        if last is not None and now - last < slack.update_interval:
+            slack.update_rate_limited += 1
+            return _Reply({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": "1"})
+        slack._last_update = now
     message.text = text
     if "blocks" in args:
         message.blocks = blocks

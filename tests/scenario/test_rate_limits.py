@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from bot.slack.api import SlackApi
+from bot.slack.pacing import Pacer
 from bot.wiring import WATCHED_SPACES_JOB
 from emulators.approvalflow.seed import ALICE
 from emulators.slack import FakeSlack
@@ -216,7 +217,10 @@ SLOW_PACE_SECONDS = "60"
 async def slow_paced_world(
     fake_slack: FakeSlack, redis: object, redis_url: str, clock: FakeClock
 ) -> AsyncIterator[Requests]:
-    env = {"SLACK_POST_INTERVAL_SECONDS": SLOW_PACE_SECONDS}
+    env = {
+        "SLACK_POST_INTERVAL_SECONDS": SLOW_PACE_SECONDS,
+        "SLACK_UPDATE_INTERVAL_SECONDS": SLOW_PACE_SECONDS,
+    }
     async with requests_world(fake_slack, redis_url, clock, **env) as world:
         await world.ready("U0ALICE", "U0BOB")
         yield world
@@ -284,3 +288,93 @@ async def test_a_signature_is_answered_without_waiting_behind_a_paced_burst(
         burst.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await burst
+
+
+# -- two bot processes' jobs on one store keep Slack's pace together -----------------------
+
+
+# Fast paces, so a burst of each takes a second or two; the fake enforces the same.
+TWO_PACE_SECONDS = 0.3
+
+
+@pytest.fixture
+async def two_bots(
+    fake_slack: FakeSlack, redis: object, redis_url: str
+) -> AsyncIterator[tuple[RunningBot, RunningBot]]:
+    env = bot_environment(
+        fake_slack.api_url,
+        redis_url,
+        SLACK_POST_INTERVAL_SECONDS=str(TWO_PACE_SECONDS),
+        SLACK_UPDATE_INTERVAL_SECONDS=str(TWO_PACE_SECONDS),
+    )
+    async with running_bot(env) as one, running_bot(env) as two:
+        yield one, two
+
+
+def _texts(slack: FakeSlack, channel: str) -> list[str]:
+    return [m.text for m in slack.messages(channel) if m.thread_ts is None]
+
+
+async def test_two_processes_jobs_posts_share_one_pace_per_channel(
+    two_bots: tuple[RunningBot, RunningBot], fake_slack: FakeSlack
+) -> None:
+    one, two = two_bots
+    fake_slack.enforce_post_rate(TWO_PACE_SECONDS)
+
+    async def burst(api: SlackApi, name: str, channel: str) -> None:
+        for n in range(4):
+            await api.post_message(channel, f"{name} {n}")
+
+    # Each process pacing alone: together they post too fast, and meet Slack's 429s.
+    alone = [
+        bot.container.slack_api.paced(Pacer(post_interval=TWO_PACE_SECONDS)) for bot in two_bots
+    ]
+    await asyncio.gather(burst(alone[0], "one", "C0ALONE"), burst(alone[1], "two", "C0ALONE"))
+    assert fake_slack.post_rate_limited > 0
+
+    limited = fake_slack.post_rate_limited
+    await asyncio.gather(
+        burst(one.container.job_slack, "one", "C0SHARED"),
+        burst(two.container.job_slack, "two", "C0SHARED"),
+        burst(one.container.job_slack, "one", "C0OTHER"),  # another channel: its own pace
+    )
+    assert fake_slack.post_rate_limited == limited
+    shared = _texts(fake_slack, "C0SHARED")
+    # Every post once, each process's in the order it asked.
+    assert sorted(shared) == sorted([f"{name} {n}" for name in ("one", "two") for n in range(4)])
+    for name in ("one", "two"):
+        assert [t for t in shared if t.startswith(name)] == [f"{name} {n}" for n in range(4)]
+    assert _texts(fake_slack, "C0OTHER") == [f"one {n}" for n in range(4)]
+
+
+async def test_two_processes_jobs_updates_share_the_workspaces_pace(
+    two_bots: tuple[RunningBot, RunningBot], fake_slack: FakeSlack
+) -> None:
+    one, two = two_bots
+    channels = ("C0UPA", "C0UPB", "C0UPC")
+    posted = {c: await one.container.slack_api.post_message(c, "v0") for c in channels}
+    fake_slack.enforce_update_rate(TWO_PACE_SECONDS)
+
+    async def edits(api: SlackApi) -> None:
+        for version in (1, 2):
+            for channel in channels:
+                await api.update_message(channel, posted[channel], f"v{version}")
+
+    await asyncio.gather(edits(one.container.job_slack), edits(two.container.job_slack))
+    assert fake_slack.update_rate_limited == 0
+    assert len([c for c in fake_slack.calls_to("chat.update") if c.ok]) == 12
+    assert all(fake_slack.message(c, posted[c]).text == "v2" for c in channels)  # type: ignore[union-attr]
+
+
+async def test_a_persons_update_is_not_paced_behind_the_jobs(
+    two_bots: tuple[RunningBot, RunningBot], fake_slack: FakeSlack
+) -> None:
+    one, _ = two_bots
+    ts = await one.container.slack_api.post_message(CHANNEL, "v0")
+    job = one.container.job_slack
+    await job.update_message(CHANNEL, ts, "by the job")  # the lane's next slot is now taken
+    started = time.monotonic()
+    await one.container.slack_api.update_message(CHANNEL, ts, "by a person's answer")
+    assert time.monotonic() - started < TWO_PACE_SECONDS
+    await job.update_message(CHANNEL, ts, "by the job again")
+    assert time.monotonic() - started >= TWO_PACE_SECONDS
