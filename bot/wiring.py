@@ -37,7 +37,7 @@ from bot.slack.sandbox_note import note_acks
 from bot.slack.surfaces import SlackSurfacesAdapter
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
-from bot.stores.basic import RedisHealth, RedisLeases
+from bot.stores.basic import RedisBookmark, RedisHealth, RedisLeases
 from bot.stores.client import RedisClient, RedisEndpoint, connect_redis
 from bot.stores.cluster_state import RedisClusterHealth
 from bot.stores.installation import RedisInstallation
@@ -96,9 +96,10 @@ SANDBOX_MOUNT = "/sandbox"
 SANDBOX_CLIENT_ID = "approvals-bot-sandbox"
 SANDBOX_CLIENT_SECRET = "approvals-bot-sandbox-secret"  # noqa: S105 - the sandbox's, not a secret
 IDLE_LINK_REFRESH_SECONDS = 6 * 3600
-# Everyone holding a token or a link is looked up in Slack this often, for a deactivation
-# whose user_change event never reached the bot.
-CHECK_PEOPLE_JOB, CHECK_PEOPLE_SECONDS = "check-deactivated-people", 6 * 3600
+# Everyone holding a token or a link is looked up in Slack, for a deactivation whose
+# user_change event never reached the bot: a batch an hour (CHECK_PEOPLE_BATCH, paced at
+# SLACK_LOOKUP_INTERVAL_SECONDS), in turn.
+CHECK_PEOPLE_JOB, CHECK_PEOPLE_SECONDS = "check-deactivated-people", 3600
 # Approval Token jobs: an unconfirmed enrolment's QR leaves the DM within a minute of its 10
 # minutes; expiry reminders (7 days and 1 day before) need no finer grain than an hour.
 EXPIRE_ENROLMENTS_JOB, EXPIRE_ENROLMENTS_SECONDS = "expire-enrolments", 60
@@ -541,6 +542,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         pacer = Pacer(
             post_interval=settings.SLACK_POST_INTERVAL_SECONDS,
             update_interval=settings.SLACK_UPDATE_INTERVAL_SECONDS,
+            lookup_interval=settings.SLACK_LOOKUP_INTERVAL_SECONDS,
             slots=RedisPaceSlots(redis, keys),
         )
         job_slack = slack_api.paced(pacer)
@@ -622,11 +624,14 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             tokens=tokens,
             linking=linking,
             links=SealedLinkRoster(RedisGrantStore(redis, keys), box),
-            directory=people,
+            # The check of everyone's account is a job: its look-ups are paced.
+            directory=SlackDirectory(job_slack),
             requests=RedisRequestStore(redis, keys),
             publisher=make_publisher(settings, slack_api, groups),
             auditor=audit,
             installation=installation,
+            checked=RedisBookmark(redis, keys, CHECK_PEOPLE_JOB),
+            check_batch=settings.CHECK_PEOPLE_BATCH,
         )
         directory.report_to(workspace.person_deactivated)
         deps = HandlerDeps(

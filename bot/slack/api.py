@@ -32,8 +32,8 @@ Block = dict[str, Any]
 
 class SlackApi:
     """The Web API as the bot uses it. `quiet` calls go through a client whose logger never logs
-    bodies (the enrolment DM carries a setup key). With a `pacer`, posts and message updates
-    wait their turn (see `paced`); without one they are sent at once. With `sandbox`, every
+    bodies (the enrolment DM carries a setup key). With a `pacer`, posts, message updates and
+    look-ups wait their turn (see `paced`); without one they are sent at once. With `sandbox`, every
     message, view and file comment carries the sandbox note (bot/slack/sandbox_note.py)."""
 
     def __init__(
@@ -50,9 +50,9 @@ class SlackApi:
         self._sandbox = sandbox
 
     def paced(self, pacer: Pacer) -> SlackApi:
-        """The same clients, with posts and message updates spaced by `pacer`: for the jobs,
-        whose bursts (a watched space's new change sets, reminders, tracking) would otherwise
-        meet 429s."""
+        """The same clients, with posts, message updates and look-ups spaced by `pacer`: for
+        the jobs, whose bursts (a watched space's new change sets, reminders, tracking, the
+        check of everyone's account) would otherwise meet 429s."""
         return SlackApi(self._client, quiet=self._quiet, pacer=pacer, sandbox=self._sandbox)
 
     def _blocks(self, text: str, blocks: list[Block] | None) -> list[Block] | None:
@@ -229,7 +229,10 @@ class SlackApi:
     # -- people -------------------------------------------------------------------------------
 
     async def user_info(self, user: str) -> dict[str, Any]:
-        answer = await self._call("users.info", lambda: self._client.users_info(user=user))
+        async def look_up() -> dict[str, Any]:
+            return await self._call("users.info", lambda: self._client.users_info(user=user))
+
+        answer = await (self._pacer.look_up(look_up) if self._pacer else look_up())
         return dict(answer.get("user") or {})
 
     async def users_page(self, limit: int, cursor: str | None) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """`Pacer`: the jobs' Slack sends spaced per lane, in order, and across processes sharing Redis.
 
-Slack takes about one message per second in a channel (chat.postMessage, "special" tier) and
-about 50 chat.update a minute in a workspace (Tier 3). A lane is a channel's posts, or the
-workspace's message updates. Within a process a lane's sends go one at a time, in the order
-asked, at least an interval after the previous one ended. Across processes (several bot
-processes on one store) each send first takes the lane's next slot from `PaceSlots` (one Redis
-round trip, bot/stores/pacing.py), so together they keep the pace too; a send then sleeps until
-its slot, never polls. A 429 met anyway is waited out by the client's retry handler.
+Slack takes about one message per second in a channel (chat.postMessage, "special" tier), about
+50 chat.update a minute in a workspace (Tier 3) and 100 users.info (Tier 4). A lane is a
+channel's posts, the workspace's message updates, or its look-ups. Within a process a lane's
+sends go one at a time, in the order asked, at least an interval after the previous one ended.
+Across processes (several bot processes on one store) each send first takes the lane's next
+slot from `PaceSlots` (one Redis round trip, bot/stores/pacing.py), so together they keep the
+pace too; a send then sleeps until its slot, never polls. A 429 met anyway is waited out by
+the client's retry handler.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ UPDATE_INTERVAL_SECONDS = 1.5
 # A send reaches Slack a few milliseconds after its slot, by more or less in each process:
 # slots shared between processes are this much further apart, so two never arrive too close.
 SHARED_MARGIN_SECONDS = 0.05
+# users.info is Tier 4 (100+ a minute per workspace): the check of everyone holding a token or
+# a link takes 60 of those, leaving the rest for the look-ups that answer people.
+LOOKUP_INTERVAL_SECONDS = 1.0
 _FORGET_AFTER = 1024  # lanes remembered before idle ones are dropped
 
 
@@ -49,10 +53,12 @@ class Pacer:
         *,
         post_interval: float = POST_INTERVAL_SECONDS,
         update_interval: float = UPDATE_INTERVAL_SECONDS,
+        lookup_interval: float = LOOKUP_INTERVAL_SECONDS,
         slots: PaceSlots | None = None,
     ) -> None:
         self._post_interval = post_interval
         self._update_interval = update_interval
+        self._lookup_interval = lookup_interval
         self._slots = slots
         self._locks: dict[str, asyncio.Lock] = {}
         self._last: dict[str, float] = {}
@@ -64,6 +70,10 @@ class Pacer:
     async def update(self, call: Callable[[], Awaitable[T]]) -> T:
         """A message update, in the workspace's turn for updates."""
         return await self._run("chat.update", self._update_interval, call)
+
+    async def look_up(self, call: Callable[[], Awaitable[T]]) -> T:
+        """A users.info, in the workspace's turn for look-ups."""
+        return await self._run("users.info", self._lookup_interval, call)
 
     async def _run(self, lane: str, interval: float, call: Callable[[], Awaitable[T]]) -> T:
         lock = self._locks.setdefault(lane, asyncio.Lock())
@@ -86,8 +96,7 @@ class Pacer:
         now = time.monotonic()
         for lane, at in list(self._last.items()):
             lock = self._locks.get(lane)
-            if now - at > max(self._post_interval, self._update_interval) and (
-                lock is None or not lock.locked()
-            ):
+            longest = max(self._post_interval, self._update_interval, self._lookup_interval)
+            if now - at > longest and (lock is None or not lock.locked()):
                 self._last.pop(lane, None)
                 self._locks.pop(lane, None)
