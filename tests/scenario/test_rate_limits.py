@@ -293,8 +293,10 @@ async def test_a_signature_is_answered_without_waiting_behind_a_paced_burst(
 # -- two bot processes' jobs on one store keep Slack's pace together -----------------------
 
 
-# Fast paces, so a burst of each takes a second or two; the fake enforces the same.
+# Fast paces, so a burst of each takes a second or two. The fake enforces a little less: both
+# bots share this test's event loop, where a busy machine can hold a send back by tens of ms.
 TWO_PACE_SECONDS = 0.3
+ENFORCED_SECONDS = 0.2
 
 
 @pytest.fixture
@@ -319,7 +321,7 @@ async def test_two_processes_jobs_posts_share_one_pace_per_channel(
     two_bots: tuple[RunningBot, RunningBot], fake_slack: FakeSlack
 ) -> None:
     one, two = two_bots
-    fake_slack.enforce_post_rate(TWO_PACE_SECONDS)
+    fake_slack.enforce_post_rate(ENFORCED_SECONDS)
 
     async def burst(api: SlackApi, name: str, channel: str) -> None:
         for n in range(4):
@@ -353,13 +355,13 @@ async def test_two_processes_jobs_updates_share_the_workspaces_pace(
     one, two = two_bots
     channels = ("C0UPA", "C0UPB", "C0UPC")
     posted = {c: await one.container.slack_api.post_message(c, "v0") for c in channels}
-    fake_slack.enforce_update_rate(TWO_PACE_SECONDS)
+    fake_slack.enforce_update_rate(ENFORCED_SECONDS)
     # Unpaced (as a person's answers are), two updates in a row meet Slack's limit.
     for channel in channels[:2]:
         await one.container.slack_api.update_message(channel, posted[channel], "v0 again")
     limited = fake_slack.update_rate_limited
     assert limited > 0
-    fake_slack.enforce_update_rate(TWO_PACE_SECONDS)  # the jobs start after a quiet spell
+    fake_slack.enforce_update_rate(ENFORCED_SECONDS)  # the jobs start after a quiet spell
 
     async def edits(api: SlackApi) -> None:
         for version in (1, 2):
@@ -378,9 +380,9 @@ async def test_a_persons_update_is_not_paced_behind_the_jobs(
     one, _ = two_bots
     ts = await one.container.slack_api.post_message(CHANNEL, "v0")
     job = one.container.job_slack
-    await job.update_message(CHANNEL, ts, "by the job")  # the lane's next slot is now taken
-    started = time.monotonic()
+    await job.update_message(CHANNEL, ts, "by the job")  # the lane's next slot is a pace away
+    waiting = asyncio.create_task(job.update_message(CHANNEL, ts, "by the job again"))
     await one.container.slack_api.update_message(CHANNEL, ts, "by a person's answer")
-    assert time.monotonic() - started < TWO_PACE_SECONDS
-    await job.update_message(CHANNEL, ts, "by the job again")
-    assert time.monotonic() - started >= TWO_PACE_SECONDS
+    await waiting
+    texts = [c.args.get("text") for c in fake_slack.calls_to("chat.update")]
+    assert texts == ["by the job", "by a person's answer", "by the job again"]
