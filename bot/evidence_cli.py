@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 from typing import TextIO
 
+from handlers.blocks.refusals import refusal_text
 from services.errors import UserError
 from services.evidence import EvidenceReports
 from services.evidence.model import Party
@@ -41,7 +42,7 @@ async def evidence_command(
     try:
         report = await evidence.for_operator(words[0], operator())
     except UserError as exc:
-        print(str(exc), file=err)
+        print(refusal_text(exc), file=err)
         return 1
     path = output or Path(report.filename)
     await asyncio.to_thread(path.write_bytes, report.content)

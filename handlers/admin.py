@@ -40,6 +40,7 @@ from handlers.blocks.admin import (
     working_view,
 )
 from handlers.blocks.common import section
+from handlers.blocks.refusals import refusal_text
 from handlers.messages import (
     ADMIN_BAD_FORM,
     ADMIN_DAYS_HINT,
@@ -251,7 +252,7 @@ def register(
         try:
             command = parse_tokens_args(call.args)
         except InputError as exc:
-            await help_for(call, str(exc))
+            await help_for(call, refusal_text(exc))
             return
         await call.ack()
         user = call.input.user_id
@@ -274,7 +275,7 @@ def register(
         try:
             command = parse_audit_args(call.args)
         except InputError as exc:
-            await help_for(call, str(exc))
+            await help_for(call, refusal_text(exc))
             return
         await call.ack()
         user = call.input.user_id
@@ -362,7 +363,7 @@ def register(
             notice = await _apply(who, state, form)
         except UserError as exc:
             # A form can answer only inside its own modal; refusals were audited already.
-            failed = outcome_view(state.action, f":warning: {exc}")
+            failed = outcome_view(state.action, f":warning: {refusal_text(exc)}")
             await slack.update_view(form.view_id, failed, None)
             return
         await slack.update_view(form.view_id, outcome_view(state.action, notice), None)

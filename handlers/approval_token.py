@@ -24,7 +24,9 @@ from handlers.blocks.approval_token import (
     token_status_blocks,
 )
 from handlers.blocks.common import Block
-from handlers.blocks.linking import connect_message, utc
+from handlers.blocks.linking import connect_message
+from handlers.blocks.phrases import utc
+from handlers.blocks.refusals import refusal_text
 from handlers.deps import HandlerDeps
 from handlers.messages import (
     ACTIVATED_DM,
@@ -188,7 +190,7 @@ def register(app: AsyncApp, router: SubcommandRouter, deps: HandlerDeps) -> None
                 submission.user_id, submission.code, submission.enrolment_id
             )
         except UserError as exc:
-            await ack(response_action="errors", errors={CODE_BLOCK: str(exc)})
+            await ack(response_action="errors", errors={CODE_BLOCK: refusal_text(exc)})
             return
         await ack(response_action="update", view=activated_view(activation.expires_at))
         if activation.qr is not None:

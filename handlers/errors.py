@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from handlers.blocks.refusals import refusal_text
 from handlers.messages import STORE_DOWN, UNEXPECTED_ERROR, UPSTREAM_DOWN, UPSTREAM_UNKNOWN
 from handlers.ports import ReplyTo, SlackSurfaces
 from services.errors import StoreError, UpstreamError, UserError
@@ -27,7 +28,7 @@ def user_message(error: Exception) -> str:
     """What the person sees for an error that reached the top."""
     ref = secrets.token_hex(4)
     if isinstance(error, UserError):
-        return str(error)
+        return refusal_text(error)
     if isinstance(error, StoreError):
         log.error("store failure", extra={"ref": ref, "error": str(error)})
         return STORE_DOWN.format(ref=ref)

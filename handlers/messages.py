@@ -567,16 +567,6 @@ SIGN_CODE_LABEL = "6-digit code from your authenticator app"
 SIGN_CODE_HINT = "The ApprovalFlow entry; a new code appears every 30 seconds. Spaces are fine."
 SIGN_CODE_PLACEHOLDER = "123 456"
 
-SIGNED_APPROVED = (
-    ":white_check_mark: *Signed and submitted* as you. {submitted} submitted{skipped}."
-)
-SIGNED_SKIPPED = ", {count} skipped"
-SIGNED_REJECTED = ":x: *Rejected and signed.* Nothing was submitted; <@{requester}> has been told."
-SIGNED_OTHER = ":black_nib: *Signed.* The request is now {state}."
-SIGNED_STAGE = (
-    ":black_nib: *Signed.* Nothing is submitted until every stage is signed; waiting for "
-    "*{stage}* now."
-)
 SIGNED_SEE_MESSAGE = "The request message in <#{channel}> shows every signature and the outcome."
 
 SIGN_PROBLEM_TITLE = "Cannot sign"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from handlers.blocks.approval_token import notice_message
 from handlers.blocks.common import Block
+from handlers.blocks.refusals import refusal_text
 from handlers.blocks.requests import (
     esc,
     home_pending_blocks,
@@ -203,14 +204,14 @@ def register(
     async def needs_permission(call: SlashCall, error: MissingScope) -> None:
         # The fix is a click away: a connect bound to this person, as /approvals connect.
         start = await linking.start(call.input.team_id, call.input.user_id)
-        await reply(call, *missing_scope_message(str(error), start.authorize_url))
+        await reply(call, *missing_scope_message(refusal_text(error), start.authorize_url))
 
     async def request(call: SlashCall) -> None:
         # The router splits with shlex, which breaks Slack's link labels apart; read the raw text.
         try:
             command = RequestCommand.parse(call.args)
         except InputError as exc:
-            await refuse(call, str(exc))
+            await refuse(call, refusal_text(exc))
             return
         await call.ack()
         channel = command.channel or approvals_channel or call.input.channel_id
@@ -224,7 +225,7 @@ def register(
                 command.policy,
             )
         except NothingToSubmit as exc:
-            text, blocks = nothing_to_submit_message(str(exc))
+            text, blocks = nothing_to_submit_message(refusal_text(exc))
             await reply(call, text, blocks)
             return
         except MissingScope as exc:
@@ -250,7 +251,7 @@ def register(
         try:
             command = WatchCommand.parse(call.args, WATCH_USAGE, channel_allowed=True)
         except InputError as exc:
-            await refuse(call, str(exc))
+            await refuse(call, refusal_text(exc))
             return
         await call.ack()
         await admin_only(call.input.user_id, "watch", f"space:{command.space}")
@@ -267,7 +268,7 @@ def register(
         try:
             command = WatchCommand.parse(call.args, UNWATCH_USAGE, channel_allowed=False)
         except InputError as exc:
-            await refuse(call, str(exc))
+            await refuse(call, refusal_text(exc))
             return
         await call.ack()
         await admin_only(call.input.user_id, "unwatch", f"space:{command.space}")
@@ -286,7 +287,7 @@ def register(
         try:
             command = ReassignCommand.parse(call.args)
         except InputError as exc:
-            await refuse(call, str(exc))
+            await refuse(call, refusal_text(exc))
             return
         await call.ack()
         user = call.input.user_id

@@ -24,7 +24,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from handlers.blocks.linking import utc
+from handlers.blocks.phrases import utc
+from handlers.blocks.refusals import refusal_text
 from handlers.blocks.requests import APPROVE_ACTION, REJECT_ACTION
 from handlers.blocks.signing import (
     CODE_BLOCK,
@@ -75,7 +76,8 @@ from services.errors import (
 )
 from services.linking import AccountLinking
 from services.ports import Leases
-from services.requests.model import ApprovalRequest, Decision, Status, normalise_request_id
+from services.requests.model import Decision, Status, normalise_request_id
+from services.requests.outcomes import SignOutcome
 from services.requests.ports import RequestService
 
 log = logging.getLogger(__name__)
@@ -237,7 +239,7 @@ class SigningHandlers:
         self._site_url = linking.site_url
         self._ack_budget = ack_budget_seconds
         # Signatures that outlive their ack: held here so the loop never drops them mid-submit.
-        self._in_flight: set[asyncio.Task[ApprovalRequest]] = set()
+        self._in_flight: set[asyncio.Task[SignOutcome]] = set()
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -321,7 +323,9 @@ class SigningHandlers:
         if isinstance(error, LinkError):
             # The fix is a click away: a connect bound to this person, as /approvals connect.
             start = await self._linking.start(team_id, user_id)
-            return problem_view(request_id, decision, str(error), connect_url=start.authorize_url)
+            return problem_view(
+                request_id, decision, refusal_text(error), connect_url=start.authorize_url
+            )
         enroll = isinstance(error, TokenError) and not isinstance(error, TokenLocked)
         return problem_view(request_id, decision, user_message(error), enroll=enroll)
 
@@ -374,7 +378,7 @@ class SigningHandlers:
             await self._reload(submission, meta)
 
     async def _answer(
-        self, task: Awaitable[ApprovalRequest], submission: SignSubmission, meta: FormMetadata
+        self, task: Awaitable[SignOutcome], submission: SignSubmission, meta: FormMetadata
     ) -> Answer:
         """What the signer sees after `sign`: the outcome, an inline error, or a reload."""
         try:
@@ -382,9 +386,9 @@ class SigningHandlers:
         except SnapshotChanged:
             return Reload()
         except (TokenError, CodeFormatError) as exc:
-            return self._inline(submission, meta, CODE_BLOCK, str(exc))
+            return self._inline(submission, meta, CODE_BLOCK, refusal_text(exc))
         except ReasonInvalid as exc:
-            return self._inline(submission, meta, REASON_BLOCK, str(exc))
+            return self._inline(submission, meta, REASON_BLOCK, refusal_text(exc))
         except UpstreamError as exc:
             # The service has settled what it could: pending again (nothing was submitted), or
             # still submitting while it finds out. The message says which; so does the modal.
@@ -397,7 +401,7 @@ class SigningHandlers:
                 exc, submission.user_id, submission.team_id, meta.request_id, meta.decision
             )
             return Show(view)
-        view = signed_view(signed, meta.decision, site_url=self._site_url)
+        view = signed_view(signed, site_url=self._site_url)
         return Show(view)
 
     async def _pending_again(self, request_id: str) -> bool:

@@ -21,14 +21,13 @@ from services.admin.ports import LinkRoster
 from services.approval_token import ApprovalTokens
 from services.approval_token.service import Condition
 from services.audit.events import SYSTEM, AuditEvent, Auditor
-from services.errors import NotFound, UpstreamError
+from services.errors import Deactivated, NotFound, UpstreamError
 from services.linking import AccountLinking
 from services.ports import Directory, SlackUser
 from services.requests.model import ApprovalRequest, Status
 from services.requests.outcomes import ChannelClosed, SignerDeactivated
 from services.requests.ports import Publisher
 from services.requests.store import RequestStore
-from services.requests.wording import deactivated_in_slack
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,7 @@ class CheckedDirectory:
         if self._deactivated is None:
             raise RuntimeError("report_to not called")
         await self._deactivated(user_id)
-        raise deactivated_in_slack(user_id)
+        raise Deactivated(user_id)
 
 
 class WorkspaceChanges:

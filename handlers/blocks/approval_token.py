@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.blocks.common import Block, context, plain, section
-from handlers.blocks.linking import utc
+from handlers.blocks.phrases import utc
 from handlers.messages import (
     ACTIVATED_CLEANUP,
     ACTIVATED_MODAL_CLOSE,

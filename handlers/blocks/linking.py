@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from handlers.blocks.common import Block, plain, section
+from handlers.blocks.phrases import utc
 from handlers.messages import (
     CONNECT_BUTTON,
     CONNECT_FALLBACK,
@@ -25,10 +24,6 @@ from handlers.messages import (
 from services.linking import ConnectStart, LinkStatus
 
 CONNECT_ACTION = "link_connect"
-
-
-def utc(when: datetime) -> str:
-    return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def plain_mrkdwn(text: str) -> str:

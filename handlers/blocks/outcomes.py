@@ -2,7 +2,8 @@
 
 The services hand over typed outcomes (services/requests/outcomes.py); `words` turns one into
 what each place shows: the reply in the request message's thread, the requester's DM, and the
-note the request message keeps under its state. Rewording an outcome is an edit here only.
+note the request message keeps under its state; `signed_text` says in the signer's modal what a
+signature came to. Rewording an outcome is an edit here only.
 """
 
 from __future__ import annotations
@@ -11,6 +12,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.blocks.phrases import (
+    clause,
+    group_mention,
+    mention,
+    names,
+    pages_text,
+    reasons,
+    signers_text,
+    stage_label,
+    stage_progress,
+    upper_first,
+    utc,
+)
+from handlers.blocks.refusals import refusal_text
+from handlers.blocks.requests import esc, lines_within, page_link
+from handlers.messages import PAGE_BLOCKED_NO_REASON
+from services.errors import ApprovalsError, UserError
 from services.requests.model import ApprovalRequest, Stage
 from services.requests.outcomes import (
     ChannelClosed,
@@ -23,24 +41,12 @@ from services.requests.outcomes import (
     ReviewChanged,
     Signed,
     SignerDeactivated,
+    SignOutcome,
     StageCompleted,
     SubmitFailed,
     SubmitInterrupted,
     Submitted,
     SubmitUnknown,
-)
-from services.requests.wording import (
-    group_mention,
-    mention,
-    names,
-    pages_text,
-    reasons,
-    sentence,
-    signers_text,
-    stage_label,
-    stage_progress,
-    upper_first,
-    utc,
 )
 
 
@@ -145,17 +151,22 @@ def _submit_failed(outcome: SubmitFailed) -> Words:
     attempt = outcome.attempt
     text = (
         f"The submit by {attempt.signer.name} at {utc(attempt.started_at)} failed: "
-        f"{sentence(outcome.cause)}. The request is pending again, so it can be signed again "
+        f"{_cause(outcome.cause)}. The request is pending again, so it can be signed again "
         "once that is fixed."
     )
     return Words(thread=(text,), kept=text)
+
+
+def _cause(error: ApprovalsError) -> str:
+    """Why a submit failed, as a clause: a refusal in its words, else the failure's detail."""
+    return clause(refusal_text(error) if isinstance(error, UserError) else str(error))
 
 
 def _submit_unknown(outcome: SubmitUnknown) -> Words:
     attempt = outcome.attempt
     return Words(
         kept=f"The submit by {attempt.signer.name} at {utc(attempt.started_at)} got no clear "
-        f"answer from ApprovalFlow ({sentence(outcome.cause)}). The bot checks whether it "
+        f"answer from ApprovalFlow ({_cause(outcome.cause)}). The bot checks whether it "
         "went through and will update this message."
     )
 
@@ -279,6 +290,54 @@ def _channel_closed(outcome: ChannelClosed) -> Words:
         "still be signed: reviewers see it in `/approvals pending` and sign it with "
         f"`/approvals approve {request.id}` or `/approvals reject {request.id}`."
     )
+
+
+# --- the signer's modal ----------------------------------------------------------------------
+
+
+def signed_text(outcome: SignOutcome, site_url: str) -> str:
+    """What the signer's modal says their signature came to (pages linked on `site_url`)."""
+    return SIGNED[type(outcome)](outcome, site_url)
+
+
+def _signed_modal(outcome: Signed | StageCompleted, site_url: str) -> str:
+    index = outcome.request.open_stage
+    waiting = outcome.request.stages[index].name if index is not None else ""
+    return (
+        ":black_nib: *Signed.* Nothing is submitted until every stage is signed; waiting for "
+        f"*{esc(waiting)}* now."
+    )
+
+
+def _rejected_modal(outcome: Rejected, site_url: str) -> str:
+    return (
+        ":x: *Rejected and signed.* Nothing was submitted; "
+        f"{mention(outcome.request.requester)} has been told."
+    )
+
+
+def _submitted_modal(outcome: Submitted, site_url: str) -> str:
+    went = [o for o in outcome.outcomes if o.submitted]
+    skipped = [o for o in outcome.outcomes if not o.submitted]
+    head = f":white_check_mark: *Signed and submitted* as you. {len(went)} submitted" + (
+        f", {len(skipped)} skipped." if skipped else "."
+    )
+    lines = [f"• {page_link(site_url, o.page_id, o.title)}" for o in went]
+    lines += [
+        f"• {page_link(site_url, o.page_id, o.title)}: "
+        f"{esc((o.reason or PAGE_BLOCKED_NO_REASON)[:200])}"
+        for o in skipped
+    ]
+    return "\n".join([head, *lines_within(lines, 10)]) if lines else head
+
+
+# One modal text per type a signature comes to (a test holds this to `SignOutcome`).
+SIGNED: dict[type[Any], Callable[[Any, str], str]] = {
+    Signed: _signed_modal,
+    StageCompleted: _signed_modal,
+    Rejected: _rejected_modal,
+    Submitted: _submitted_modal,
+}
 
 
 # One renderer per outcome type (a test holds this to every member of `Outcome`).

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from handlers.blocks.common import Block, context, plain, section
 from handlers.blocks.linking import connect_button
+from handlers.blocks.phrases import group_mention, mention, signers_list, signers_text, utc
 from handlers.messages import (
     APPROVE_BUTTON,
     DECISION_LABELS,
@@ -86,7 +87,6 @@ from services.requests.model import (
     Status,
 )
 from services.requests.policies import PolicyBook
-from services.requests.wording import group_mention, mention, signers_list, signers_text
 
 APPROVE_ACTION = "request_approve"
 REJECT_ACTION = "request_reject"
@@ -117,10 +117,6 @@ def esc_keeping_mentions(text: str) -> str:
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def utc_minutes(when: datetime) -> str:
-    return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def utc_seconds(when: datetime) -> str:
@@ -283,9 +279,7 @@ def state_text(request: ApprovalRequest) -> str:
         case Status.REJECTED:
             return STATE_REJECTED.format(target=target_label(request.target))
         case Status.EXPIRED:
-            return STATE_EXPIRED.format(
-                when=utc_minutes(request.expires_at), target=request.target.id
-            )
+            return STATE_EXPIRED.format(when=utc(request.expires_at), target=request.target.id)
         case _:
             return STATE_CLOSED
 
@@ -476,7 +470,7 @@ def request_message(
         requester=request.requester, reviewers=reviewers_text(request), id=request.id
     )
     if request.status is Status.PENDING:
-        people += " · " + REQUEST_EXPIRES.format(when=utc_minutes(request.expires_at))
+        people += " · " + REQUEST_EXPIRES.format(when=utc(request.expires_at))
     blocks.append(context(people))
     if request.status is Status.PENDING:
         blocks.append(decision_buttons(request.id))
@@ -533,7 +527,7 @@ def pending_line(request: ApprovalRequest) -> str:
         title=esc(clip(title, 100)),
         what=target_label(request.target),
         requester=request.requester,
-        until=utc_minutes(request.expires_at),
+        until=utc(request.expires_at),
     )
 
 

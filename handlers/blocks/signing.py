@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import quote
 
 from handlers.blocks.common import Block, context, plain, section
+from handlers.blocks.outcomes import signed_text
+from handlers.blocks.phrases import utc
 from handlers.blocks.requests import (
     clip,
     esc,
@@ -19,11 +21,8 @@ from handlers.blocks.requests import (
     page_link,
     space_text,
     target_label,
-    utc_minutes,
 )
 from handlers.messages import (
-    PAGE_BLOCKED_NO_REASON,
-    SHORT_STATES,
     SIGN_ATTESTATION,
     SIGN_CHANGED,
     SIGN_CHANGES_SINCE,
@@ -51,23 +50,17 @@ from handlers.messages import (
     SIGN_SUBMITTING,
     SIGN_TARGET,
     SIGN_TITLES,
-    SIGNED_APPROVED,
-    SIGNED_OTHER,
-    SIGNED_REJECTED,
     SIGNED_SEE_MESSAGE,
-    SIGNED_SKIPPED,
-    SIGNED_STAGE,
 )
 from services.approvalflow.targets import PageSnapshot
 from services.requests.model import (
     COMMENT_MAX,
     REASON_MAX,
     REASON_MIN,
-    ApprovalRequest,
     Decision,
-    Status,
     normalise_request_id,
 )
+from services.requests.outcomes import Rejected, SignOutcome
 from services.requests.ports import PageChange, SigningForm
 
 SIGN_MODAL = "request_sign"  # the form; its submission is the signature
@@ -286,39 +279,18 @@ def change_line(site_url: str, change: PageChange, page: PageSnapshot | None) ->
         who = SIGN_EDITOR_ACCOUNT.format(account=esc(clip(change.edited_by, 80)))
     else:
         return f"• {link}: {diff}"
-    when = (
-        f" {SIGN_EDITED_AT.format(when=utc_minutes(change.edited_at))}" if change.edited_at else ""
-    )
+    when = f" {SIGN_EDITED_AT.format(when=utc(change.edited_at))}" if change.edited_at else ""
     return f"• {link}: {diff} · {SIGN_EDITED_BY.format(who=who)}{when}"
 
 
-def signed_view(request: ApprovalRequest, decision: Decision, *, site_url: str) -> dict[str, Any]:
-    """What the signer sees once `sign` returned: the outcome, briefly."""
-    if decision is Decision.REJECT and request.status is Status.REJECTED:
-        head = SIGNED_REJECTED.format(requester=request.requester)
-    elif decision is Decision.APPROVE and request.status in (Status.SUBMITTED, Status.CLOSED):
-        submitted = [o for o in request.outcomes if o.submitted]
-        skipped = [o for o in request.outcomes if not o.submitted]
-        head = SIGNED_APPROVED.format(
-            submitted=len(submitted),
-            skipped=SIGNED_SKIPPED.format(count=len(skipped)) if skipped else "",
-        )
-        lines = [f"• {page_link(site_url, o.page_id, o.title)}" for o in submitted]
-        lines += [
-            f"• {page_link(site_url, o.page_id, o.title)}: "
-            f"{esc((o.reason or PAGE_BLOCKED_NO_REASON)[:200])}"
-            for o in skipped
-        ]
-        if lines:
-            head = "\n".join([head, *lines_within(lines, 10)])
-    elif decision is Decision.APPROVE and request.status is Status.PENDING:
-        open_stage = request.open_stage
-        next_stage = request.stages[open_stage].name if open_stage is not None else ""
-        head = SIGNED_STAGE.format(stage=esc(next_stage))
-    else:
-        state = SHORT_STATES.get(request.status.value, request.status.value)
-        head = SIGNED_OTHER.format(state=state)
-    blocks = [section(head), context(SIGNED_SEE_MESSAGE.format(channel=request.channel))]
+def signed_view(outcome: SignOutcome, *, site_url: str) -> dict[str, Any]:
+    """What the signer sees once `sign` returned: what their signature came to, briefly."""
+    request = outcome.request
+    blocks = [
+        section(signed_text(outcome, site_url)),
+        context(SIGNED_SEE_MESSAGE.format(channel=request.channel)),
+    ]
+    decision = Decision.REJECT if isinstance(outcome, Rejected) else Decision.APPROVE
     return _modal(modal_title(request.id, decision), blocks, close=SIGN_DONE)
 
 
@@ -360,4 +332,4 @@ def problem_view(
 
 
 def token_problem_text(template: str, when: datetime | None) -> str:
-    return template.format(when=utc_minutes(when) if when else "an earlier date")
+    return template.format(when=utc(when) if when else "an earlier date")

@@ -5,13 +5,8 @@ from __future__ import annotations
 from services.admin.models import Admin
 from services.admin.ports import LinkRoster
 from services.audit.events import Actor, AuditEvent, Auditor
-from services.errors import NotAllowed, NotFound
+from services.errors import NotAnAdmin, NotFound
 from services.ports import Directory
-
-REFUSED = (
-    "Only Slack workspace admins and owners, and the people named in ADMIN_USER_IDS, can use "
-    "`/approvals {what}`. Nothing was shown or changed."
-)
 
 
 class AdminAccess:
@@ -44,10 +39,10 @@ class AdminAccess:
         except NotFound:
             # Slack does not know this id: the payload is forged, or the account is gone.
             await self._refuse(Actor(slack_id=user_id), attempted, target)
-            raise NotAllowed(REFUSED.format(what=_command(attempted))) from None
+            raise NotAnAdmin(_command(attempted)) from None
         if not (profile.is_admin or user_id in self._admin_ids):
             await self._refuse(Actor(slack_id=user_id, name=profile.name), attempted, target)
-            raise NotAllowed(REFUSED.format(what=_command(attempted)))
+            raise NotAnAdmin(_command(attempted))
         return await self._admin(user_id, profile.name)
 
     async def check(self, user_id: str) -> Admin | None:
@@ -83,5 +78,5 @@ class AdminAccess:
 
 
 def _command(attempted: str) -> str:
-    """The slash command the refused operation belongs to, for the message."""
+    """The slash command the refused operation belongs to."""
     return "audit" if attempted.startswith("audit") else "tokens"

@@ -8,7 +8,7 @@ from services.admin.models import Admin, TokenAction
 from services.admin.ports import TokenAdminNotices
 from services.approval_token import ApprovalTokens
 from services.audit.events import AuditEvent, Auditor
-from services.errors import InputError
+from services.errors import AdminReasonTooLong, ExtendDaysInvalid
 
 MAX_EXTEND_DAYS = 365
 MAX_REASON = 280
@@ -16,14 +16,14 @@ MAX_REASON = 280
 
 def check_days(days: int) -> int:
     if not 1 <= days <= MAX_EXTEND_DAYS:
-        raise InputError(f"Extend by a whole number of days from 1 to {MAX_EXTEND_DAYS}.")
+        raise ExtendDaysInvalid(MAX_EXTEND_DAYS)
     return days
 
 
 def check_reason(reason: str) -> str:
     reason = " ".join(reason.split())
     if len(reason) > MAX_REASON:
-        raise InputError(f"Keep the reason under {MAX_REASON} characters.")
+        raise AdminReasonTooLong(MAX_REASON)
     return reason
 
 

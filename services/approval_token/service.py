@@ -34,9 +34,10 @@ from services.audit.events import SYSTEM, Actor, AuditEvent, Auditor
 from services.errors import (
     CodeFormatError,
     CodeReused,
-    InputError,
+    ExtendDaysInvalid,
     NoPendingEnrolment,
-    NotFound,
+    NoToken,
+    TokenChanged,
     TokenError,
     TokenExpired,
     TokenLocked,
@@ -310,10 +311,7 @@ class ApprovalTokens:
                         details={"purpose": what, "failures": str(result.failures)},
                     )
                     raise WrongCode(tries_left)
-        raise TokenError(
-            "Your Approval Token changed while the code was being checked. "
-            "Wait for the next code and try again."
-        )
+        raise TokenChanged()
 
     def _refusal(
         self,
@@ -325,49 +323,28 @@ class ApprovalTokens:
         """Why this record cannot take a code for `purpose` now: (audit reason, error), or None."""
         if record is None:
             if purpose is Purpose.ACTIVATE:
-                return "none", NoPendingEnrolment(
-                    "There is no enrolment waiting for a code. Run /approvals enroll to start one."
-                )
-            return "not_enrolled", TokenNotEnrolled(
-                "You have no Approval Token yet. Run /approvals enroll to set one up."
-            )
+                return "none", NoPendingEnrolment("none")
+            return "not_enrolled", TokenNotEnrolled()
         # Locked first: until the lock ends nothing else the user could do would help.
         if record.locked_until is not None and record.locked_until > now:
             return "locked", TokenLocked(record.locked_until)
         pending_live = record.pending_until is not None and record.pending_until > now
         if purpose is Purpose.ACTIVATE:
             if record.state is TokenState.ACTIVE:
-                until = f" until {_utc(record.expires_at)}" if record.expires_at else ""
-                return "already_active", NoPendingEnrolment(
-                    f"Your Approval Token is already active{until}; there is nothing to confirm."
-                )
+                return "already_active", NoPendingEnrolment("already_active", record.expires_at)
             if record.state is TokenState.REVOKED:
-                return "revoked", NoPendingEnrolment(
-                    "There is no enrolment waiting for a code. Run /approvals enroll to start one."
-                )
+                return "revoked", NoPendingEnrolment("none")
             if not pending_live:
-                return "enrolment_expired", NoPendingEnrolment(
-                    "Your enrolment expired: it must be confirmed within 10 minutes. "
-                    "Run /approvals enroll to start again."
-                )
+                return "enrolment_expired", NoPendingEnrolment("expired")
             if enrolment_id is not None and enrolment_id != record.enrolment_id:
-                return "enrolment_replaced", NoPendingEnrolment(
-                    "This enrolment was replaced by a newer one. Use the code for the newest "
-                    "QR code I sent you, or run /approvals enroll again."
-                )
+                return "enrolment_replaced", NoPendingEnrolment("replaced")
             return None
         if record.state is TokenState.REVOKED:
             return "revoked", TokenRevoked(record.revoked_at)
         if record.state is TokenState.PENDING:
             if pending_live:
-                return "pending", TokenPending(
-                    "Your Approval Token is not active yet: confirm it with the Enter code button "
-                    "in the enrolment message I sent you, then sign again."
-                )
-            return "not_enrolled", TokenNotEnrolled(
-                "Your enrolment expired before it was confirmed. "
-                "Run /approvals enroll to set up your Approval Token."
-            )
+                return "pending", TokenPending()
+            return "not_enrolled", TokenNotEnrolled(lapsed=True)
         if record.expires_at is None or record.expires_at <= now:
             return "expired", TokenExpired(record.expires_at or now)
         return None
@@ -378,7 +355,7 @@ class ApprovalTokens:
         """Revoke now (lost device, admin reset): no code verifies until the user enrols again."""
         revocation = await self._store.revoke(user, self._clock.now(), reason)
         if revocation is None:
-            raise NotFound("No Approval Token is enrolled for this person, so nothing was revoked.")
+            raise NoToken("revoke")
         await self._audit(
             user,
             "token.revoked",
@@ -391,13 +368,10 @@ class ApprovalTokens:
     async def extend(self, user: str, days: int, actor: Actor) -> datetime:
         """Move an active token's expiry `days` later (from now if it already expired)."""
         if days < 1:
-            raise InputError("Extend by at least 1 day.")
+            raise ExtendDaysInvalid()
         expires_at = await self._store.extend(user, timedelta(days=days), self._clock.now())
         if expires_at is None:
-            raise NotFound(
-                "This person has no active Approval Token to extend; they need to run "
-                "/approvals enroll."
-            )
+            raise NoToken("extend")
         await self._audit(
             user,
             "token.extended",
@@ -409,7 +383,7 @@ class ApprovalTokens:
     async def unlock(self, user: str, actor: Actor) -> None:
         """Clear the lock and the failed-attempt count (admin)."""
         if not await self._store.unlock(user):
-            raise NotFound("This person has no Approval Token, so there is nothing to unlock.")
+            raise NoToken("unlock")
         await self._audit(user, "token.unlocked", actor=actor)
 
     async def status(self, user: str) -> TokenStatus:

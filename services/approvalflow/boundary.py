@@ -3,15 +3,15 @@
     what happened                                   our error                       tried again
     ----------------------------------------------  ------------------------------  -----------
     400 ApprovalFlow error text                     RequestRejected(text)           no
-    400/404 whose text says "not found"             NotFound(text)                  no
+    400/404 whose text says "not found"             ApprovalFlowNotFound(text)      no
     401 (token expired, revoked)                    refresh once via the vault,     once, any
                                                     then LinkBroken ("reconnect")   endpoint
     401 "scope does not match" / scope category     MissingScope(scopes)            no
     403 licence text                                LicenceInactive                 no
     403 scope text                                  MissingScope(named scope)       no
     403 from the gateway (not ApprovalFlow's body)  AppApisDisabled (admin how-to)  no
-    403 other ApprovalFlow text                     ApprovalFlowRefused(text)       no
-    404 from the gateway                            NotFound (check app/env ids)    no
+    403 other ApprovalFlow text                     ApprovalFlowForbidden(text)     no
+    404 from the gateway                            GatewayNotFound (app/env ids)   no
     408, timeouts                                   UpstreamTimeout                 reads *
     409, 422                                        RequestRejected(text)           no
     429                                             RateLimited(.retry_after)       reads *
@@ -43,12 +43,13 @@ from pydantic import BaseModel, ValidationError
 from services.approvalflow.endpoints import KNOWN_SCOPES, Endpoint, missing_scopes
 from services.errors import (
     AppApisDisabled,
-    ApprovalFlowRefused,
+    ApprovalFlowForbidden,
+    ApprovalFlowNotFound,
     ApprovalsError,
+    GatewayNotFound,
     LicenceInactive,
     LinkBroken,
     MissingScope,
-    NotFound,
     RateLimited,
     RequestRejected,
     UpstreamError,
@@ -62,20 +63,6 @@ M = TypeVar("M", bound=BaseModel)
 
 MAX_SERVER_TEXT = 300  # the server's text is shown in Slack; keep a runaway body out of it
 
-LICENCE_INACTIVE = (
-    "ApprovalFlow's licence is not active on this Confluence site, so it refuses every API "
-    "call. Ask a Confluence admin to renew or reactivate ApprovalFlow (Apps > Manage apps)."
-)
-APP_APIS_DISABLED = (
-    "Atlassian refused the call to ApprovalFlow's API{detail}. This usually means App REST APIs "
-    "are turned off for ApprovalFlow on this site (they are off by default). A site or org "
-    "admin can turn them on: Atlassian Administration > Apps > Sites > (your site) > Connected "
-    "apps > ApprovalFlow > View app details > Details > App REST APIs > Enable."
-)
-GATEWAY_NOT_FOUND = (
-    "ApprovalFlow's API was not found at the configured address (HTTP 404). An admin should "
-    "check APPROVALFLOW_APP_ID and APPROVALFLOW_ENV_ID (or APPROVALFLOW_BASE_URL)."
-)
 WRITE_UNKNOWN = "; it may have been applied anyway, so check before trying again"
 
 # Every exception httpx exports (and the few outside HTTPError that a request can meet).
@@ -209,25 +196,20 @@ def refusal(
         return Refusal(LinkBroken(), Retry.REFRESH)
     if status == 403:
         if "licen" in lower:  # "License not active" (§3.1), in either spelling
-            return Refusal(LicenceInactive(LICENCE_INACTIVE), Retry.NO)
+            return Refusal(LicenceInactive(), Retry.NO)
         if "scope" in lower:
             return Refusal(_missing_scope(text, endpoint, granted), Retry.NO)
         if from_app and "app rest api" not in lower:
-            return Refusal(ApprovalFlowRefused(f"ApprovalFlow refused this{said}."), Retry.NO)
-        return Refusal(
-            AppApisDisabled(APP_APIS_DISABLED.format(detail=f" (HTTP 403{said})")), Retry.NO
-        )
+            return Refusal(ApprovalFlowForbidden(text), Retry.NO)
+        return Refusal(AppApisDisabled(text), Retry.NO)
     if status == 404 and not from_app:
         # The gateway knows no such app route: our ids are wrong, not the user's.
-        return Refusal(NotFound(GATEWAY_NOT_FOUND), Retry.NO)
+        return Refusal(GatewayNotFound(), Retry.NO)
     if status == 404 or (status == 400 and "not found" in lower):
         # The docs give no not-found status (§3.1); ApprovalFlow's text says it either way.
-        return Refusal(
-            NotFound(f"ApprovalFlow could not find that{said}. Check the id or link."), Retry.NO
-        )
+        return Refusal(ApprovalFlowNotFound(text), Retry.NO)
     if status in (400, 409, 422):
-        message = f"ApprovalFlow refused the request{said or f' (HTTP {status})'}."
-        return Refusal(RequestRejected(message, server_error=text or ""), Retry.NO)
+        return Refusal(RequestRejected(text or "", status), Retry.NO)
     if status == 408:
         return Refusal(
             _upstream(UpstreamTimeout, endpoint, "no answer in time (HTTP 408)"), Retry.BACKOFF
@@ -272,8 +254,7 @@ def answer_object(response: httpx.Response, endpoint: Endpoint) -> dict[str, Any
         )
     if body.get("success") is False and isinstance(body.get("error"), str):
         text = _clean(body["error"])
-        said = f": {text}" if text else " without saying why"
-        raise RequestRejected(f"ApprovalFlow refused the request{said}.", server_error=text)
+        raise RequestRejected(text)
     return body
 
 

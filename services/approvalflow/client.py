@@ -47,7 +47,7 @@ from services.approvalflow.models import (
     single_page_answer,
 )
 from services.approvalflow.retry import Backoff
-from services.errors import ConfigError, InputError
+from services.errors import ConfigError, IncompleteCall
 from services.outbound_tls import shared_tls_context
 from services.ports import Clock, Credential, Credentials
 
@@ -287,7 +287,7 @@ class ApprovalFlowClient(GatewayClient):
 
 def _refs(page_ids: Sequence[str]) -> list[dict[str, str]]:
     if isinstance(page_ids, str):  # a lone id would otherwise become one ref per character
-        raise InputError("page_ids must be a list of page ids")
+        raise TypeError("page_ids must be a list of page ids")
     return [{"pageId": page_id} for page_id in page_ids]
 
 
@@ -300,5 +300,5 @@ def _body(model: type[B], **fields: Any) -> dict[str, Any]:
             f"{'.'.join(map(str, error['loc'])) or 'value'}: {error['msg']}"
             for error in exc.errors()
         )
-        raise InputError(f"That request to ApprovalFlow is incomplete: {problems}.") from None
+        raise IncompleteCall(problems) from None
     return built.wire()

@@ -19,22 +19,13 @@ import re
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from services.approvalflow.targets import ChangeSetTarget, PageTarget, Target
-from services.errors import InputError
+from services.errors import BlogPostLink, NotAPageLink, NoTarget, NotATarget, OtherSite, ZeroPageId
 
 _PAGE_ID = re.compile(r"\d{1,19}")
 # Change set ids are undocumented beyond the example "cs-abc123": letters, digits and - _ . :
 _CHANGE_SET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 _TINY_CODE = re.compile(r"[A-Za-z0-9_-]{1,11}")
 _EDIT_SEGMENTS = ("edit-v2", "edit", "edit-embed")
-
-WHAT_TO_PASTE = (
-    "a change set id (like cs-abc123), a page id (like 123456) or a Confluence page link "
-    "(like https://your-site.atlassian.net/wiki/spaces/KEY/pages/123456/Title)"
-)
-PASTE_FULL_URL = (
-    "I can't tell which page that link points to. Open the page in Confluence and paste the "
-    "full address from the browser (…/wiki/spaces/KEY/pages/123456/Title), or its page id."
-)
 
 
 def page_view_url(site_url: str, page_id: str) -> str:
@@ -43,18 +34,18 @@ def page_view_url(site_url: str, page_id: str) -> str:
 
 
 def parse_target(text: str, *, site_url: str | None = None) -> Target:
-    """A change set or page from what a person typed; InputError says what to give instead.
+    """A change set or page from what a person typed; an InputError says what it is not.
     With `site_url`, a link must point at that site."""
     value = unwrap_slack_link(text)
     if not value:
-        raise InputError(f"Give {WHAT_TO_PASTE}.")
+        raise NoTarget()
     if _PAGE_ID.fullmatch(value):
         return PageTarget(page_id=_page_id(value))
     if "/" in value or "://" in value:
         return parse_page_url(value, site_url=site_url)
     if _CHANGE_SET_ID.fullmatch(value) and not value.isdigit():
         return ChangeSetTarget(change_set_id=value)
-    raise InputError(f"“{_shown(value)}” is not a target. Give {WHAT_TO_PASTE}.")
+    raise NotATarget(_shown(value))
 
 
 def parse_page_url(url: str, *, site_url: str | None = None) -> PageTarget:
@@ -67,9 +58,9 @@ def parse_page_url(url: str, *, site_url: str | None = None) -> PageTarget:
         host = (parts.hostname or "").lower()
         port = parts.port
     except ValueError:
-        raise InputError(f"“{_shown(url)}” is not a link I can read. {PASTE_FULL_URL}") from None
+        raise NotAPageLink(_shown(url), readable=False) from None
     if parts.scheme.lower() not in ("http", "https") or not host:
-        raise InputError(f"“{_shown(url)}” is not a Confluence link. Give {WHAT_TO_PASTE}.")
+        raise NotAPageLink(_shown(url))
     if site_url:
         _check_site(host, port, site_url)
 
@@ -87,28 +78,26 @@ def parse_page_url(url: str, *, site_url: str | None = None) -> PageTarget:
         if segments[3] in _EDIT_SEGMENTS and len(segments) >= 5 and _PAGE_ID.fullmatch(segments[4]):
             return PageTarget(page_id=_page_id(segments[4]), space_key=key)
     if len(segments) >= 3 and segments[0] == "spaces" and segments[2] == "blog":
-        raise InputError(
-            "That link is to a blog post; ApprovalFlow signs off pages. Paste a page link."
-        )
+        raise BlogPostLink()
     if len(segments) == 2 and segments[0] == "x":
         return PageTarget(page_id=tiny_link_page_id(segments[1]))
-    raise InputError(PASTE_FULL_URL)
+    raise NotAPageLink("")
 
 
 def tiny_link_page_id(code: str) -> str:
     """The page id of a tiny link's code (/wiki/x/CODE)."""
     if not _TINY_CODE.fullmatch(code):
-        raise InputError(PASTE_FULL_URL)
+        raise NotAPageLink("")
     # Confluence swaps '+' -> '_' and '/' -> '-' (the reverse of RFC 4648's URL-safe alphabet)
     # and drops the trailing 'A's (zero bits) and '='; 8 little-endian bytes fill 11 characters.
     standard = code.replace("_", "+").replace("-", "/").ljust(11, "A") + "="
     try:
         raw = base64.b64decode(standard, validate=True)
     except (binascii.Error, ValueError):
-        raise InputError(PASTE_FULL_URL) from None
+        raise NotAPageLink("") from None
     page_id = int.from_bytes(raw, "little")
     if page_id == 0:
-        raise InputError(PASTE_FULL_URL)
+        raise NotAPageLink("")
     return str(page_id)
 
 
@@ -129,7 +118,7 @@ def unwrap_slack_link(text: str) -> str:
 def _page_id(digits: str) -> str:
     page_id = str(int(digits))  # no leading zeros: ids are compared as text
     if page_id == "0":
-        raise InputError("0 is not a page id. " + PASTE_FULL_URL)
+        raise ZeroPageId()
     return page_id
 
 
@@ -139,10 +128,7 @@ def _check_site(host: str, port: int | None, site_url: str) -> None:
     # http:// or no port is the same site (Atlassian redirects); an explicit other port is not.
     site_port = site.port or {"http": 80, "https": 443}.get(site.scheme.lower())
     if host != site_host or (port is not None and port != site_port):
-        raise InputError(
-            f"That link is to {host}, but this bot works with {site_host}. "
-            f"Paste a link to a page on {site_host}."
-        )
+        raise OtherSite(host, site_host)
 
 
 def _shown(value: str) -> str:

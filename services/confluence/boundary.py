@@ -6,8 +6,8 @@
     401 (token expired, revoked)                    refresh once via the vault,     once
                                                     then LinkBroken ("reconnect")
     403 naming a scope, or any 403 of the gateway   MissingScope(endpoint scope)    no
-    403 other Confluence text                       ConfluenceRefused(text)         no
-    404                                             NotFound                        no
+    403 other Confluence text                       ConfluenceForbidden(text)       no
+    404                                             ConfluenceNotFound(text)        no
     400, 409, 413, 422                              ConfluenceRefused(text)         no
     408, timeouts                                   UpstreamTimeout                 yes *
     429                                             RateLimited(.retry_after)       yes *
@@ -39,10 +39,11 @@ from services.approvalflow.boundary import (
 )
 from services.confluence.endpoints import ConfluenceEndpoint
 from services.errors import (
+    ConfluenceForbidden,
+    ConfluenceNotFound,
     ConfluenceRefused,
     LinkBroken,
     MissingScope,
-    NotFound,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -75,14 +76,11 @@ def refusal(response: httpx.Response, endpoint: ConfluenceEndpoint, now: datetim
             # Granular scopes are checked before Confluence looks at the content; a grant made
             # before the bot asked for them meets exactly this.
             return Refusal(MissingScope([endpoint.scope]), Retry.NO)
-        return Refusal(ConfluenceRefused(f"Confluence refused this{said}."), Retry.NO)
+        return Refusal(ConfluenceForbidden(text), Retry.NO)
     if status == 404:
-        return Refusal(NotFound(f"Confluence found nothing there{said}."), Retry.NO)
+        return Refusal(ConfluenceNotFound(text), Retry.NO)
     if status in (400, 409, 413, 422):
-        return Refusal(
-            ConfluenceRefused(f"Confluence refused the request{said or f' (HTTP {status})'}."),
-            Retry.NO,
-        )
+        return Refusal(ConfluenceRefused(text, status), Retry.NO)
     if status == 408:
         return Refusal(
             UpstreamTimeout(f"{what(endpoint)}: no answer in time (HTTP 408)"), Retry.BACKOFF

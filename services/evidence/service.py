@@ -23,7 +23,7 @@ from services.audit.events import Actor, AuditEvent, Auditor
 from services.audit.keys import AuditKeyring
 from services.audit.ports import AuditLog
 from services.audit.trail import verify_trail
-from services.errors import InputError, NotAllowed
+from services.errors import EvidenceNotAllowed, NoSuchRequest, NotARequestId
 from services.evidence import wording
 from services.evidence.assemble import SIGNATURE_RECORDED, Moment, assemble, request_target
 from services.evidence.model import Party, ReportFile, Verdict
@@ -31,7 +31,6 @@ from services.evidence.ports import AdminCheck, ReportRenderer
 from services.ports import Clock
 from services.requests.model import ID_ALPHABET, ApprovalRequest, normalise_request_id
 from services.requests.store import RequestStore
-from services.requests.wording import no_such_request
 
 GENERATED = "evidence.generated"
 REFUSED = "evidence.refused"
@@ -92,8 +91,8 @@ class EvidenceReports:
 
     async def permit(self, request_text: str, user: str) -> Permit:
         """Whether a person in Slack may have the report: the requester, a signer or an admin.
-        Anyone else gets NotAllowed, and the refusal is audited. Quick next to `generate`, so
-        a caller can refuse before it says a report is on its way."""
+        Anyone else gets EvidenceNotAllowed, and the refusal is audited. Quick next to
+        `generate`, so a caller can refuse before it says a report is on its way."""
         request = await self._request(request_text)
         entries = await self._entries()
         party = await self._participant(request, entries, user)
@@ -106,7 +105,7 @@ class EvidenceReports:
                     reason="neither the requester, a signer nor an admin",
                 )
             )
-            raise NotAllowed(wording.REFUSED.format(request=request.id))
+            raise EvidenceNotAllowed(request.id)
         return Permit(request, entries, party)
 
     async def generate(self, permit: Permit) -> ReportFile:
@@ -157,10 +156,10 @@ class EvidenceReports:
     async def _request(self, text: str) -> ApprovalRequest:
         request_id = normalise_request_id(text)
         if request_id is None:
-            raise InputError(f"“{text[:40]}” is not a request id (they look like AR-7K3Q).")
+            raise NotARequestId(text)
         request = await self._requests.get(request_id)
         if request is None:
-            raise no_such_request(request_id)
+            raise NoSuchRequest(request_id)
         return request
 
     async def _entries(self) -> list[AuditEntry]:

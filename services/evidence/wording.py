@@ -1,13 +1,10 @@
-"""Every sentence of the evidence feature a person reads, outside the report itself."""
+"""The words of the evidence documents built here: a verification's verdict, and the times and
+names the report prints (refusals are worded in handlers/blocks/refusals.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-REFUSED = (
-    "Only the requester of {request}, the people who signed it and admins can get its evidence "
-    "report. Nothing was generated."
-)
 GENUINE = (
     "OK: unmodified evidence report {report} of request {request}, generated {when} for "
     "{who}; its SHA-256 {digest} is recorded in audit entry #{seq}, and the audit trail verifies."

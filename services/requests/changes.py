@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.errors import StoreError
+from services.errors import RequestGone, StoreError
 from services.requests.model import ApprovalRequest
 from services.requests.store import RequestStore
-from services.requests.wording import request_gone
 
 Step = Callable[[ApprovalRequest], ApprovalRequest]
 
@@ -30,7 +29,7 @@ async def apply(
             return saved
         fresh = await store.get(request.id)
         if fresh is None:
-            raise request_gone(request.id)
+            raise RequestGone(request.id)
         current = fresh
     raise StoreError(f"{request.id} kept changing under {_TRIES} attempts to save it")
 
@@ -39,5 +38,5 @@ async def apply_by_id(store: RequestStore, request_id: str, step: Step) -> Appro
     """`apply` to the request as stored now."""
     request = await store.get(request_id)
     if request is None:
-        raise request_gone(request_id)
+        raise RequestGone(request_id)
     return await apply(store, request, step)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.errors import ApprovalsError
 from services.requests.model import ApprovalRequest, PageOutcome, Signature, SubmitAttempt
 
 
@@ -47,11 +48,12 @@ class Submitted:
 
 @dataclass(frozen=True)
 class SubmitFailed:
-    """The submit failed (`cause`); the request is pending again."""
+    """The submit failed (`cause`, a refusal or an upstream failure); the request is pending
+    again."""
 
     request: ApprovalRequest
     attempt: SubmitAttempt
-    cause: str
+    cause: ApprovalsError
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class SubmitUnknown:
 
     request: ApprovalRequest
     attempt: SubmitAttempt
-    cause: str
+    cause: ApprovalsError
 
 
 @dataclass(frozen=True)
@@ -139,3 +141,6 @@ Outcome = (
     | SignerDeactivated
     | ChannelClosed
 )
+
+# What a signature comes to, as `RequestService.sign` returns it (the signer's modal says it).
+SignOutcome = Signed | StageCompleted | Rejected | Submitted

@@ -16,7 +16,7 @@ from typing import Protocol
 from services.approvalflow.targets import TargetSnapshot
 from services.confluence.ports import ConfluenceSpace
 from services.requests.model import ApprovalRequest, Decision
-from services.requests.outcomes import Outcome
+from services.requests.outcomes import Outcome, SignOutcome
 from services.requests.policies import PolicyBook
 
 
@@ -151,11 +151,12 @@ class RequestService(Protocol):
         confirmed_digest: str,
         *,
         confirmed_stage: int | None = None,
-    ) -> ApprovalRequest:
+    ) -> SignOutcome:
         """All checks of ARCHITECTURE §6 on the server, then record the signature and (approve)
-        submit with the signer's own token, exactly once. Raises: token errors (for the code
-        field), ReasonInvalid (for the reason field), SnapshotChanged (re-confirm), AlreadySigned,
-        RequestClosed, NotAllowed, link errors, Upstream errors (the request stays pending)."""
+        submit with the signer's own token, exactly once; returns what the signature came to.
+        Raises: token errors (for the code field), ReasonInvalid (for the reason field),
+        SnapshotChanged (re-confirm), AlreadySigned, RequestClosed, NotAllowed, link errors,
+        Upstream errors (the request stays pending)."""
         ...
 
     async def pending_for(self, user: str) -> list[ApprovalRequest]:

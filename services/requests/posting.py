@@ -12,7 +12,13 @@ from services.approvalflow.targets import ChangeSetTarget, Target, TargetSnapsho
 from services.audit.events import Actor
 from services.confluence.ports import ConfluenceApi
 from services.confluence.snapshots import with_confluence
-from services.errors import StoreError
+from services.errors import (
+    NothingSubmittable,
+    ReviewersAndPolicy,
+    SelfAsReviewer,
+    StoreError,
+    UnknownPolicy,
+)
 from services.ports import Clock
 from services.requests.model import ApprovalRequest, Policy, new_request_id
 from services.requests.policies import PolicyBook
@@ -20,12 +26,6 @@ from services.requests.ports import Identities, LinkedIdentity
 from services.requests.reporter import Reporter
 from services.requests.settings import RequestSettings
 from services.requests.store import RequestStore
-from services.requests.wording import (
-    nothing_to_submit,
-    reviewers_and_policy,
-    self_as_reviewer,
-    unknown_policy,
-)
 
 _ID_TRIES = 8  # 28^4 ids: a clash is rare, eight in a row means something else is wrong
 
@@ -67,7 +67,7 @@ class Posting:
         reviewers = _unique(reviewers)
         chosen = self.policy(policy, reviewers, _unique(reviewer_groups))
         if requester in reviewers and not self._settings.allow_self_approval:
-            raise self_as_reviewer()
+            raise SelfAsReviewer()
         identity = await self._identities.identity(requester)
         change_set = None
         if isinstance(target, ChangeSetTarget):
@@ -90,11 +90,11 @@ class Posting:
     ) -> Policy:
         """The policy a new request signs by; InputError for a name that is not one."""
         if name is not None and (reviewers or groups):
-            raise reviewers_and_policy()
+            raise ReviewersAndPolicy()
         try:
             return self._policies.choose(name, reviewers, groups)
         except KeyError:
-            raise unknown_policy(name or "", self._policies.names()) from None
+            raise UnknownPolicy(name or "", self._policies.names()) from None
 
     async def snapshot(
         self, requester: str, target: Target, change_set: ChangeSet | None = None
@@ -118,7 +118,7 @@ class Posting:
         policy: Policy,
     ) -> ApprovalRequest:
         if snapshot.archived or not snapshot.submittable:
-            raise nothing_to_submit(snapshot)
+            raise NothingSubmittable(snapshot)
         now = self._clock.now()
         ttl = timedelta(hours=self._settings.request_ttl_hours)
         remind = timedelta(hours=self._settings.reminder_hours)

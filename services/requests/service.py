@@ -24,10 +24,27 @@ from services.confluence.endpoints import READ_PAGE
 from services.confluence.ports import ConfluenceApi, ConfluenceSpace
 from services.confluence.snapshots import with_confluence
 from services.errors import (
-    NotAllowed,
+    CommentTooLong,
+    FormNotOurs,
+    NoSuchRequest,
+    NotADecision,
+    NotARequestId,
+    NotASigner,
     NotFound,
-    RequestError,
+    NothingLeft,
+    OwnRequest,
+    PageHidden,
+    ReasonInvalid,
+    ReasonTooLong,
+    ReassignNotAllowed,
+    ReassignSamePerson,
+    RequestGone,
+    SignedAlready,
+    SigningElsewhere,
+    SnapshotChanged,
+    StageMoved,
     TransitionRefused,
+    UserError,
 )
 from services.ports import Clock
 from services.requests.changes import apply, apply_by_id
@@ -52,6 +69,7 @@ from services.requests.outcomes import (
     Rejected,
     Reminded,
     Signed,
+    SignOutcome,
     StageCompleted,
 )
 from services.requests.policies import DEFAULT_BOOK, PolicyBook
@@ -66,37 +84,19 @@ from services.requests.ports import (
     TrackingChange,
 )
 from services.requests.posting import Posting
+from services.requests.refusals import (
+    closed,
+    missing_scope,
+    reassign_refused,
+    refusal,
+    stage_not_open,
+)
 from services.requests.reporter import Reporter
 from services.requests.settings import RequestSettings
 from services.requests.store import Claim, RequestStore
 from services.requests.submitting import Submits
 from services.requests.tracking import ReviewTracking
 from services.requests.watching import Watching
-from services.requests.wording import (
-    already_signed,
-    closed,
-    comment_too_long,
-    form_not_ours,
-    missing_scope,
-    no_such_request,
-    not_a_decision,
-    not_a_request_id,
-    not_a_signer,
-    nothing_left,
-    own_request,
-    page_hidden,
-    reason_invalid,
-    reason_too_long,
-    reassign_not_allowed,
-    reassign_refused,
-    reassign_same_person,
-    refusal,
-    request_gone,
-    signing_elsewhere,
-    snapshot_changed,
-    stage_moved,
-    stage_not_open,
-)
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ class Requests:
         wanted = _request_id(request_id)
         request = await self._store.get(wanted)
         if request is None:
-            raise no_such_request(wanted)
+            raise NoSuchRequest(wanted)
         return request
 
     async def pending_for(self, user: str) -> list[ApprovalRequest]:
@@ -339,13 +339,13 @@ class Requests:
         confirmed_digest: str,
         *,
         confirmed_stage: int | None = None,
-    ) -> ApprovalRequest:
+    ) -> SignOutcome:
         wanted = _request_id(request_id)
         decision = _decision(decision)
         comment = comment.strip()
         _check_comment(decision, comment)
         if not _DIGEST.fullmatch(confirmed_digest):
-            raise form_not_ours()
+            raise FormNotOurs()
         now = self._clock.now()
         hold = now + timedelta(seconds=self._settings.signing_hold_seconds)
         # The link is read alongside the claim (one round trip less for the waiting signer);
@@ -363,10 +363,10 @@ class Requests:
             stage = await self._stage_to_sign(request, user, decision, now, member_of)
             if confirmed_stage is not None and confirmed_stage != stage:
                 # The form showed another stage's meaning: never sign words not shown.
-                raise stage_moved(request, stage)
+                raise StageMoved(request, stage)
             identity, snapshot = await self._checks(request, user, linked)
             if snapshot.digest != confirmed_digest:
-                raise snapshot_changed(request, snapshot)
+                raise SnapshotChanged(request, snapshot)
             if decision is Decision.APPROVE and not snapshot.submittable:
                 raise await self._nothing_left(request, user, snapshot)
             # Last, so a refusal above never uses up the person's code.
@@ -425,13 +425,13 @@ class Requests:
         """The stage `user` signs now, or the error that says why they cannot (yet)."""
         signed = request.signature_of(user)
         if signed is not None:
-            raise already_signed(request, signed)
+            raise SignedAlready(request, signed)
         if request.status is not Status.PENDING or request.expires_at <= now:
             raise closed(request, now)
         if member_of is None:
             member_of = await self._member_of(request, user, {})
         if user == request.requester and not self._settings.allow_self_approval:
-            raise own_request(request)
+            raise OwnRequest(request)
         stage = request.stage_of(user, member_of, self._settings.allow_self_approval)
         if stage is None:
             await self._reporter.audit(
@@ -440,7 +440,7 @@ class Requests:
                 request,
                 reason="not a signer of this request",
             )
-            raise not_a_signer(request)
+            raise NotASigner(request)
         if decision is Decision.APPROVE and stage != request.open_stage:
             raise stage_not_open(request, stage)
         return stage
@@ -468,7 +468,7 @@ class Requests:
                 snapshot, self._confluence, user, known=request.snapshot
             )
             if isinstance(request.target, PageTarget) and snapshot.pages[0].restricted:
-                raise page_hidden(request.target.page_id)
+                raise PageHidden(request.target.page_id)
         return identity, snapshot
 
     async def _member_of(
@@ -487,43 +487,44 @@ class Requests:
 
     async def _announce_rejection(
         self, rejected: ApprovalRequest, signature: Signature
-    ) -> ApprovalRequest:
-        await self._reporter.announce_after_answer(Rejected(rejected, signature))
-        return rejected
+    ) -> Rejected:
+        outcome = Rejected(rejected, signature)
+        await self._reporter.announce_after_answer(outcome)
+        return outcome
 
     async def _nothing_left(
         self, request: ApprovalRequest, user: str, snapshot: TargetSnapshot
-    ) -> RequestError | NotFound:
+    ) -> UserError:
         """Nothing is submittable now: most often because another reviewer just approved (and
         submitted) it, which is what to say then; else what blocks the pages."""
         current = await self._store.get(request.id)
         if current is not None and current.status is not Status.PENDING:
             signed = current.signature_of(user)
             if signed is not None:
-                return already_signed(current, signed)
+                return SignedAlready(current, signed)
             return closed(current, self._clock.now())
-        return nothing_left(request, snapshot)
+        return NothingLeft(request, snapshot)
 
-    async def _lost(
-        self, request_id: str, user: str, refused: TransitionRefused
-    ) -> RequestError | NotFound | NotAllowed:
+    async def _lost(self, request_id: str, user: str, refused: TransitionRefused) -> UserError:
         """The error for a signature that lost a race after its checks passed."""
         current = await self._store.get(request_id)
         if current is None:
-            return request_gone(request_id)
+            return RequestGone(request_id)
         return refusal(current, user, refused, self._clock.now())
 
     async def _signed_stage(
         self, before: ApprovalRequest, saved: ApprovalRequest, signature: Signature
-    ) -> ApprovalRequest:
+    ) -> Signed | StageCompleted:
         """A signature that leaves stages to sign: the message shows it, the thread gets a
         reply, and a stage it completes is told to the requester and to the next signers (all
         once the signer has their answer)."""
+        outcome: Signed | StageCompleted
         if saved.open_stage != before.open_stage and saved.open_stage is not None:
-            await self._reporter.announce_after_answer(StageCompleted(saved, signature))
+            outcome = StageCompleted(saved, signature)
         else:
-            await self._reporter.announce_after_answer(Signed(saved, signature))
-        return saved
+            outcome = Signed(saved, signature)
+        await self._reporter.announce_after_answer(outcome)
+        return outcome
 
     async def reassign(
         self, request_id: str, actor: str, old: str, new: str, reason: str, *, admin: bool
@@ -532,12 +533,12 @@ class Requests:
         admin asks; `admin` says the caller is one). Audited with the reason; @new is told."""
         request = await self.get(request_id)
         if actor != request.requester and not admin:
-            raise reassign_not_allowed(request)
+            raise ReassignNotAllowed(request)
         if old == new:
-            raise reassign_same_person()
+            raise ReassignSamePerson()
         reason = reason.strip()
         if len(reason) > COMMENT_MAX:
-            raise reason_too_long(COMMENT_MAX)
+            raise ReasonTooLong(COMMENT_MAX)
         try:
             saved = await apply(self._store, request, lambda r: r.reassign(old, new))
         except TransitionRefused as exc:
@@ -608,7 +609,7 @@ class Requests:
 def _request_id(text: str) -> str:
     wanted = normalise_request_id(text)
     if wanted is None:
-        raise not_a_request_id(text)
+        raise NotARequestId(text)
     return wanted
 
 
@@ -617,15 +618,15 @@ def _decision(value: object) -> Decision:
     try:
         return Decision(str(value))
     except ValueError:
-        raise not_a_decision() from None
+        raise NotADecision() from None
 
 
 def _check_comment(decision: Decision, comment: str) -> None:
     if decision is Decision.REJECT:
         if not REASON_MIN <= len(comment) <= REASON_MAX:
-            raise reason_invalid(REASON_MIN, REASON_MAX, len(comment))
+            raise ReasonInvalid(REASON_MIN, REASON_MAX, len(comment))
     elif len(comment) > COMMENT_MAX:
-        raise comment_too_long(COMMENT_MAX, len(comment))
+        raise CommentTooLong(COMMENT_MAX, len(comment))
 
 
 def _page_count(snapshot: TargetSnapshot) -> int:
@@ -646,7 +647,7 @@ def _opened(
     request_id: str, user: str, claim: Claim, request: ApprovalRequest | None
 ) -> ApprovalRequest:
     if request is None or claim is Claim.MISSING:
-        raise no_such_request(request_id)
+        raise NoSuchRequest(request_id)
     if claim is Claim.BUSY:
-        raise signing_elsewhere(request)
+        raise SigningElsewhere(request)
     return request

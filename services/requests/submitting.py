@@ -21,8 +21,8 @@ from services.approvalflow.targets import (
 )
 from services.errors import (
     ApprovalsError,
+    NoneSubmitted,
     NotFound,
-    NothingToSubmit,
     TransitionRefused,
     UpstreamError,
 )
@@ -33,7 +33,6 @@ from services.requests.outcomes import SubmitFailed, SubmitInterrupted, Submitte
 from services.requests.reporter import Reporter, actor_of
 from services.requests.settings import RequestSettings
 from services.requests.store import RequestStore
-from services.requests.wording import none_submitted
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class Submits:
         self._settings = settings
         self._sleep = sleep  # between renewals of a submit's claim; tests step it by hand
 
-    async def submit(self, request: ApprovalRequest, attempt: SubmitAttempt) -> ApprovalRequest:
+    async def submit(self, request: ApprovalRequest, attempt: SubmitAttempt) -> Submitted:
         async with self._renewing(request, attempt.attempt_id):
             try:
                 submission = await submit_target(self._api, attempt.signer.slack_id, request.target)
@@ -66,7 +65,9 @@ class Submits:
                 return await self._failed(request, attempt, exc)
             if not submission.submitted:
                 return await self._failed(
-                    request, attempt, _none_submitted(submission, request.snapshot)
+                    request,
+                    attempt,
+                    NoneSubmitted(tuple(page_outcomes(submission, request.snapshot))),
                 )
             return await self.submitted(
                 request,
@@ -124,9 +125,9 @@ class Submits:
         action: str,
         *,
         signer_waiting: bool = True,
-    ) -> ApprovalRequest:
+    ) -> Submitted:
         """Record a submit that went through: the request SUBMITTED and tracked, the audit
-        entry, then the news (after the signer's answer when `signer_waiting`).
+        entry, then the news (after the signer's answer when `signer_waiting`); the outcome.
         `unconfirmed`: the error of a submit ApprovalFlow did not confirm in time but shows as
         done."""
         told = Submitted(request, attempt, tuple(outcomes), unconfirmed)
@@ -149,7 +150,7 @@ class Submits:
         except TransitionRefused:
             # Its lease ran out and the recovery job took it over: that job reports it.
             log.warning("submit finished after being taken over", extra={"request": request.id})
-            return await self._store.get(request.id) or request
+            return replace(told, request=await self._store.get(request.id) or request)
         submitted = [o.page_id for o in outcomes if o.submitted]
         skipped = [o for o in outcomes if not o.submitted]
         await self._reporter.audit(
@@ -163,14 +164,15 @@ class Submits:
                 "attempt": attempt.attempt_id,
             },
         )
+        told = replace(told, request=done)
         if signer_waiting:
-            await self._reporter.announce_after_answer(replace(told, request=done))
-            return done
-        return await self._reporter.announce(replace(told, request=done))
+            await self._reporter.announce_after_answer(told)
+            return told
+        return replace(told, request=await self._reporter.announce(told))
 
     async def _failed(
         self, request: ApprovalRequest, attempt: SubmitAttempt, exc: ApprovalsError
-    ) -> ApprovalRequest:
+    ) -> Submitted:
         """Settle a submit that raised: found done after all, pending again, or (when that
         cannot be told yet) left to the recovery job. Raises `exc` unless it was done."""
         if isinstance(exc, UpstreamError) and exc.outcome_unknown:
@@ -181,7 +183,7 @@ class Submits:
                     request, attempt, outcomes, str(exc), "request.submit.confirmed"
                 )
             if outcomes is None:
-                error = self._reporter.kept_note(SubmitUnknown(request, attempt, str(exc)))
+                error = self._reporter.kept_note(SubmitUnknown(request, attempt, exc))
                 try:
                     noted = await apply(
                         self._store, request, lambda r: r.note_error(attempt.attempt_id, error)
@@ -193,7 +195,7 @@ class Submits:
                 )
                 await self._reporter.publish(noted)
                 raise exc
-        await self._back_to_pending(request, SubmitFailed(request, attempt, str(exc)), str(exc))
+        await self._back_to_pending(request, SubmitFailed(request, attempt, exc), str(exc))
         raise exc
 
     async def _back_to_pending(
@@ -279,7 +281,7 @@ class Submits:
         if outcomes is None:
             return None
         if outcomes:
-            return await self.submitted(
+            recovered = await self.submitted(
                 request,
                 attempt,
                 outcomes,
@@ -287,13 +289,10 @@ class Submits:
                 "request.submit.recovered",
                 signer_waiting=False,
             )
+            return recovered.request
         return await self._back_to_pending(
             request, SubmitInterrupted(request, attempt), "interrupted"
         )
-
-
-def _none_submitted(submission: Submission, known: TargetSnapshot) -> NothingToSubmit:
-    return none_submitted(page_outcomes(submission, known))
 
 
 def page_outcomes(submission: Submission, known: TargetSnapshot) -> tuple[PageOutcome, ...]:

@@ -15,22 +15,20 @@ from services.confluence.ports import ConfluenceApi, ConfluenceSpace
 from services.errors import (
     ApprovalsError,
     LinkError,
+    NoSuchSpace,
+    NotASpace,
     NothingToSubmit,
+    NotWatched,
+    SpaceIdsOnly,
     UpstreamError,
 )
 from services.ports import Clock
 from services.requests.model import ApprovalRequest
 from services.requests.ports import Identities, LinkedIdentity
 from services.requests.posting import Posting
+from services.requests.refusals import missing_scope
 from services.requests.reporter import Reporter
 from services.requests.store import RequestStore, Watch
-from services.requests.wording import (
-    missing_scope,
-    no_such_space,
-    not_a_space,
-    not_watched,
-    space_ids_only,
-)
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +92,7 @@ class Watching:
     async def unwatch(self, admin: str, space: str) -> ConfluenceSpace:
         found = await self.resolve(admin, space)
         if not await self._store.remove_watch(found.space_id):
-            raise not_watched(_named(found))
+            raise NotWatched(_named(found))
         await self._reporter.audit(
             Actor(admin),
             "request.watch.removed",
@@ -117,13 +115,13 @@ class Watching:
                     log.info("space not named", extra={"space": text, "error": str(exc)})
             return named.get(text) or ConfluenceSpace(space_id=text, key="", name="")
         if not _SPACE_KEY.fullmatch(text):
-            raise not_a_space(text)
+            raise NotASpace(text)
         if self._confluence is None:
-            raise space_ids_only()
+            raise SpaceIdsOnly()
         key = text if text.startswith("~") else text.upper()
         found = await self._confluence.spaces_by_key(admin, [key])
         if key not in found:
-            raise no_such_space(key)
+            raise NoSuchSpace(key)
         return found[key]
 
     async def poll_watched(self, now: datetime) -> list[ApprovalRequest]:

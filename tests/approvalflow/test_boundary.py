@@ -16,13 +16,14 @@ from services.approvalflow import ApprovalFlowClient, ApprovalFlowSettings, Back
 from services.approvalflow.boundary import TRANSPORT_RULES, parse_retry_after, transport_rule
 from services.errors import (
     AppApisDisabled,
-    ApprovalFlowRefused,
+    ApprovalFlowForbidden,
+    ApprovalFlowNotFound,
     ApprovalsError,
     ConfigError,
+    GatewayNotFound,
     LicenceInactive,
     LinkBroken,
     MissingScope,
-    NotFound,
     RateLimited,
     RequestRejected,
     UpstreamError,
@@ -31,6 +32,7 @@ from services.errors import (
 )
 from services.ports import Credential
 from tests.fakes.clock import FakeClock
+from tests.refused import said
 
 SCOPES = frozenset(
     {
@@ -156,14 +158,18 @@ def gateway(status: int, text: str = "Forbidden") -> httpx.Response:
     ("answer", "expected", "text"),
     [
         (app_error(400, "spaceId is required"), RequestRejected, "spaceId is required"),
-        (app_error(400, "Change set not found: cs-1"), NotFound, "Change set not found"),
+        (
+            app_error(400, "Change set not found: cs-1"),
+            ApprovalFlowNotFound,
+            "Change set not found",
+        ),
         (app_error(403, "License not active"), LicenceInactive, "licence is not active"),
         (app_error(403, "Insufficient OAuth scope"), MissingScope, "read:change-set:custom"),
         (gateway(403), AppApisDisabled, "App REST APIs"),
         (httpx.Response(403), AppApisDisabled, "App REST APIs"),
-        (app_error(403, "Not a space admin"), ApprovalFlowRefused, "Not a space admin"),
-        (app_error(404, "Gone"), NotFound, "Gone"),
-        (gateway(404, "Not Found"), NotFound, "APPROVALFLOW_ENV_ID"),
+        (app_error(403, "Not a space admin"), ApprovalFlowForbidden, "Not a space admin"),
+        (app_error(404, "Gone"), ApprovalFlowNotFound, "Gone"),
+        (gateway(404, "Not Found"), GatewayNotFound, "APPROVALFLOW_ENV_ID"),
         (app_error(409, "Page already has a pending approval"), RequestRejected, "pending"),
         (app_error(422, "title too long"), RequestRejected, "title too long"),
         (httpx.Response(418), UpstreamUnavailable, "HTTP 418"),
@@ -192,7 +198,7 @@ async def test_statuses_map_into_the_tree(
     with pytest.raises(expected) as raised:
         await client.change_set_detail("U1", "cs-1")
     assert type(raised.value) is expected
-    assert text in str(raised.value)
+    assert text in said(raised.value)
     assert len(calls) == 1  # none of these is worth repeating
     await client.aclose()
 

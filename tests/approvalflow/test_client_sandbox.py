@@ -24,6 +24,7 @@ from services.errors import (
 )
 from testkit.redis_server import free_port
 from tests.approvalflow.conftest import ALICE_SLACK, APP_ID, BOB_SLACK, ENV_ID, Harness
+from tests.refused import refused, said
 
 # --- every endpoint ------------------------------------------------------------------------
 
@@ -93,7 +94,7 @@ async def test_create_update_archive(af: Harness) -> None:
     assert archived.change_set is not None and archived.change_set.archived
     with pytest.raises(RequestRejected) as refused:
         await af.client.update_change_set(ALICE_SLACK, new_id, title="again")
-    assert "archived and read-only" in str(refused.value)
+    assert "archived and read-only" in said(refused.value)
     assert refused.value.server_error == f"Change set {new_id} is archived and read-only"
 
 
@@ -143,7 +144,7 @@ async def test_page_preflight_and_submit(af: Harness) -> None:
 
     result = await af.client.submit_page(ALICE_SLACK, "65611")
     assert (result.page_id, result.success, result.workflow_id) == ("65611", True, "wf-eng-review")
-    with pytest.raises(RequestRejected, match="No workflow assigned to page"):
+    with refused(RequestRejected, match="No workflow assigned to page"):
         await af.client.submit_page(ALICE_SLACK, "65710")
 
 
@@ -210,7 +211,7 @@ async def test_401_on_a_submit_refreshes_and_submits_once(af: Harness) -> None:
 
 async def test_401_twice_is_link_broken(af: Harness) -> None:
     af.state.inject_fault("change_set_detail", status=401, count=2)
-    with pytest.raises(LinkBroken, match="/approvals connect"):
+    with refused(LinkBroken, match="/approvals connect"):
         await af.client.change_set_detail(ALICE_SLACK, "cs-eng184")
     assert af.vault.rejections == [ALICE_SLACK]
     assert len(af.state.calls_to("change_set_detail")) == 2
@@ -232,8 +233,8 @@ async def test_scope_403_names_the_missing_scope(af: Harness) -> None:
     with pytest.raises(MissingScope) as missing:
         await af.client.submit_change_set(BOB_SLACK, "cs-eng184")
     assert missing.value.scopes == ["write:change-set:custom"]
-    assert "write:change-set:custom" in str(missing.value)
-    assert "/approvals connect" in str(missing.value)
+    assert "write:change-set:custom" in said(missing.value)
+    assert "/approvals connect" in said(missing.value)
     with pytest.raises(MissingScope) as page_scope:
         await af.client.submit_page(BOB_SLACK, "65611")
     assert page_scope.value.scopes == ["write:approval:custom"]
@@ -248,7 +249,7 @@ async def test_missing_product_scope_is_named(af: Harness) -> None:
 
 async def test_licence_inactive(af: Harness) -> None:
     af.state.set_switches(licence_active=False)
-    with pytest.raises(LicenceInactive, match="licence is not active"):
+    with refused(LicenceInactive, match="licence is not active"):
         await af.client.preflight_change_set(ALICE_SLACK, "cs-eng184")
     assert len(af.state.calls_to("preflight_change_set")) == 1  # not retried
 
@@ -257,7 +258,7 @@ async def test_app_rest_apis_disabled_tells_an_admin_how_to_enable(af: Harness) 
     af.state.set_switches(app_rest_apis_enabled=False)
     with pytest.raises(AppApisDisabled) as disabled:
         await af.client.list_change_sets(ALICE_SLACK, ENG_SPACE)
-    text = str(disabled.value)
+    text = said(disabled.value)
     assert "App REST APIs" in text and "Connected apps" in text and "admin" in text
 
 
@@ -266,7 +267,7 @@ async def test_app_rest_apis_disabled_tells_an_admin_how_to_enable(af: Harness) 
 
 async def test_unknown_change_set_is_not_found(af: Harness) -> None:
     # The sandbox answers 400 "Change set not found: ..." (the docs give no 404 for it).
-    with pytest.raises(NotFound, match="Change set not found: cs-nope"):
+    with refused(NotFound, match="Change set not found: cs-nope"):
         await af.client.change_set_detail(ALICE_SLACK, "cs-nope")
 
 
@@ -274,10 +275,10 @@ async def test_404_from_approvalflow_and_from_the_gateway(af: Harness) -> None:
     af.state.inject_fault(
         "change_set_detail", status=404, body={"success": False, "error": "No such change set"}
     )
-    with pytest.raises(NotFound, match="No such change set"):
+    with refused(NotFound, match="No such change set"):
         await af.client.change_set_detail(ALICE_SLACK, "cs-eng184")
     af.state.app_id = "another-app"  # the gateway does not know our app/env ids
-    with pytest.raises(NotFound, match="APPROVALFLOW_APP_ID"):
+    with refused(NotFound, match="APPROVALFLOW_APP_ID"):
         await af.client.change_set_detail(ALICE_SLACK, "cs-eng184")
 
 
@@ -287,7 +288,7 @@ async def test_400_shows_the_servers_error_text(af: Harness) -> None:
             ALICE_SLACK, space_id=ENG_SPACE, title="Mixed", page_ids=["65601", "65701"]
         )
     assert refused.value.server_error == f"Page 65701 is not in space {ENG_SPACE}"
-    assert str(refused.value) == (
+    assert said(refused.value) == (
         f"ApprovalFlow refused the request: Page 65701 is not in space {ENG_SPACE}."
     )
 

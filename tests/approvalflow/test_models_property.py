@@ -26,6 +26,7 @@ from services.approvalflow.models import (
 from services.errors import ApprovalsError, RequestRejected, UpstreamUnavailable
 from tests.approvalflow.test_boundary import SETTINGS, StaticVault
 from tests.fakes.clock import FakeClock
+from tests.refused import said
 
 ABSENT = object()
 
@@ -223,8 +224,8 @@ def test_no_2xx_answer_crashes_the_client(case: tuple[str, Call, bytes]) -> None
         return  # unusable: said so in our terms
     except RequestRejected as refused:
         assert json.loads(body)["success"] is False  # a 2xx carrying ApprovalFlow's error body
-        assert str(refused).startswith("ApprovalFlow refused the request")
-        assert not str(refused).endswith(": .")
+        assert said(refused).startswith("ApprovalFlow refused the request")
+        assert not said(refused).endswith(": .")
         return
     assert isinstance(result, BaseModel | tuple), (name, result)
 

@@ -14,10 +14,11 @@ from services.confluence.boundary import refusal
 from services.confluence.endpoints import PAGES, SPACES
 from services.errors import (
     ApprovalsError,
+    ConfluenceForbidden,
+    ConfluenceNotFound,
     ConfluenceRefused,
     LinkBroken,
     MissingScope,
-    NotFound,
     RateLimited,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -51,8 +52,8 @@ def test_every_error_status_maps_to_our_tree(status: int) -> None:
             {},
             MissingScope,
         ),
-        (403, {"errors": [{"title": "Space is archived"}]}, {}, ConfluenceRefused),
-        (404, {}, {}, NotFound),
+        (403, {"errors": [{"title": "Space is archived"}]}, {}, ConfluenceForbidden),
+        (404, {}, {}, ConfluenceNotFound),
         (400, {"errors": [{"title": "id: size must be between 0 and 250"}]}, {}, ConfluenceRefused),
         (408, {}, {}, UpstreamTimeout),
         (429, {}, {"Retry-After": "7"}, RateLimited),

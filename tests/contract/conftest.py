@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from redis.asyncio.connection import AbstractConnection
 
 from bot.stores.client import RedisClient
 from bot.stores.keys import Keys
@@ -37,3 +39,25 @@ def backend(request: pytest.FixtureRequest, clock: FakeClock) -> Backend:
         return Backend("memory", None, keys, clock)
     fixture = {"redis": "redis", "cluster": "cluster_redis"}[request.param]
     return Backend(request.param, request.getfixturevalue(fixture), keys, clock)
+
+
+@dataclass
+class RoundTrips:
+    """How many times this process wrote to Redis: once a command, once a whole pipeline (once
+    a node, on a cluster). What keeps a store fast is how few of these a call makes."""
+
+    count: int = 0
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> RoundTrips:
+    """Counts round trips from here on, on every redis-py connection of this process."""
+    trips = RoundTrips()
+    send = AbstractConnection.send_packed_command
+
+    async def counted(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        trips.count += 1
+        await send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return trips

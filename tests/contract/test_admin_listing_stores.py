@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 from bot.stores.approval_token import RedisTokenStore
@@ -17,7 +16,7 @@ from services.approval_token.ports import (
     TokenStore,
 )
 from services.linking.ports import GrantStore, StoredGrant
-from tests.contract.conftest import Backend
+from tests.contract.conftest import Backend, RoundTrips
 from tests.fakes.approval_token_store import MemoryTokenStore
 from tests.fakes.linking import MemoryGrantStore
 
@@ -91,15 +90,20 @@ async def test_redis_skips_a_pending_hash_gone_by_its_ttl(backend: Backend) -> N
     assert [r.user for r in await store.list_all()] == ["U2"]
 
 
-async def test_token_list_of_hundreds_is_a_few_round_trips(backend: Backend) -> None:
+async def test_token_list_of_hundreds_is_a_few_round_trips(
+    backend: Backend, round_trips: RoundTrips
+) -> None:
     store = tokens(backend)
     for n in range(600):  # more than one pipeline batch
         await enrol(store, f"U{n:04d}")
-    started = time.perf_counter()
+    round_trips.count = 0
     listed = await store.list_all()
-    elapsed = time.perf_counter() - started
     assert [r.user for r in listed] == [f"U{n:04d}" for n in range(600)]
-    assert elapsed < 1.0, f"listing 600 records took {elapsed:.3f}s"
+    # The index read once, the hashes in two pipelined batches: on each master at most, against
+    # more than 1,200 were each user's hashes read alone.
+    masters = 3 if backend.name == "cluster" else 1
+    print(f"\nlisting 600 records on {backend.name}: {round_trips.count} round trips")
+    assert round_trips.count <= 3 * masters, f"{round_trips.count} round trips for 600 records"
 
 
 def grant(user: str, account: str, broken: bool = False) -> StoredGrant:

@@ -262,9 +262,10 @@ class World:
     ) -> ApprovalRequest:
         service = service or self.service
         form = await service.open_for_signing(request.id, user, Decision.APPROVE)
-        return await service.sign(
+        signed = await service.sign(
             request.id, user, Decision.APPROVE, self.code(user), comment, form.snapshot.digest
         )
+        return signed.request
 
     def audit_actions(self) -> list[str]:
         assert isinstance(self.audit_log, InMemoryAuditLog)

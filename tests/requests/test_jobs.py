@@ -11,6 +11,7 @@ from services.requests.policies import PolicyBook
 from tests.approvalflow.conftest import ALICE_SLACK
 from tests.fakes.audit_log import InMemoryAuditLog
 from tests.fakes.request_store import MemoryRequestStore
+from tests.refused import refused
 from tests.requests.conftest import BOB_SLACK, CHANNEL, World
 
 
@@ -134,7 +135,7 @@ async def test_a_reminder_once_then_expiry(world: World) -> None:
     assert "expired" in world.publisher.dms[-1][2]
     assert await service.expire_due(world.clock.now()) == [], "once"
     assert "request.expired" in world.audit_actions()
-    with pytest.raises(RequestClosed, match="expired"):
+    with refused(RequestClosed, match="expired"):
         await world.approve(request, BOB_SLACK)
     assert await service.pending_for(BOB_SLACK) == []
 
@@ -159,9 +160,9 @@ async def test_a_rejected_request_is_neither_reminded_nor_expired(world: World) 
 
 async def test_a_watched_space_posts_each_new_open_change_set_once(world: World) -> None:
     service = world.service
-    with pytest.raises(InputError, match="not a space key or id"):
+    with refused(InputError, match="not a space key or id"):
         await service.watch(ALICE_SLACK, "ENG docs", CHANNEL)
-    with pytest.raises(NotFound, match="no Confluence space with the key NOPE"):
+    with refused(NotFound, match="no Confluence space with the key NOPE"):
         await service.watch(ALICE_SLACK, "nope", CHANNEL)
     with pytest.raises(NotFound):
         await service.watch(ALICE_SLACK, "99999", CHANNEL)
@@ -190,7 +191,7 @@ async def test_a_watched_space_posts_each_new_open_change_set_once(world: World)
     assert created[0].account_id == ALICE
 
     await service.unwatch(ALICE_SLACK, ENG_SPACE)
-    with pytest.raises(NotFound, match="not watched"):
+    with refused(NotFound, match="not watched"):
         await service.unwatch(ALICE_SLACK, ENG_SPACE)
     await world.af.client.create_change_set(
         ALICE_SLACK, space_id=ENG_SPACE, title="PR-221", page_ids=["65610"]
@@ -220,7 +221,7 @@ async def test_a_watched_space_posts_with_its_policy(world: World) -> None:
     )
     book = PolicyBook({"two": two, "one": single_stage((), ())}, "one", "test")
     service = world.make_service(policies=book)
-    with pytest.raises(InputError, match="no signing policy “nope”"):
+    with refused(InputError, match="no signing policy “nope”"):
         await service.watch(ALICE_SLACK, ENG_SPACE, "C0WATCH", "nope")
     assert await service.poll_watched(world.clock.now()) == [], "an unknown policy watches nothing"
     await service.watch(ALICE_SLACK, ENG_SPACE, "C0WATCH", "two")

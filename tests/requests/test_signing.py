@@ -27,6 +27,7 @@ from services.errors import (
 from services.requests.model import Decision, Policy, Stage, Status
 from services.requests.policies import PolicyBook
 from tests.approvalflow.conftest import ALICE_SLACK
+from tests.refused import refused, said
 from tests.requests.conftest import (
     BOB_SLACK,
     CAROL_SLACK,
@@ -69,14 +70,16 @@ async def test_approve_submits_as_the_approver(world: World) -> None:
     assert form.meaning == "I approve submitting these 3 pages for review"
     assert not form.changed_since_request
     code = world.code(BOB_SLACK)
-    signed = await world.service.sign(
-        request.id,
-        BOB_SLACK,
-        Decision.APPROVE,
-        code,
-        "  Checked every page. ",
-        form.snapshot.digest,
-    )
+    signed = (
+        await world.service.sign(
+            request.id,
+            BOB_SLACK,
+            Decision.APPROVE,
+            code,
+            "  Checked every page. ",
+            form.snapshot.digest,
+        )
+    ).request
 
     submits = world.sandbox.calls_to("submit_change_set")
     assert len(submits) == 1
@@ -139,7 +142,7 @@ async def test_reject_with_a_reason(world: World) -> None:
     assert form.meaning == "I reject submitting these 3 pages for review"
     digest = form.snapshot.digest
     for reason in ("", "x" * 19, "too short", "y" * 281):
-        with pytest.raises(ReasonInvalid, match="20-280 characters"):
+        with refused(ReasonInvalid, match="20-280 characters"):
             await world.service.sign(
                 request.id,
                 BOB_SLACK,
@@ -149,9 +152,11 @@ async def test_reject_with_a_reason(world: World) -> None:
                 digest,
             )
     # A refused reason never used the code up: the same code still signs.
-    rejected = await world.service.sign(
-        request.id, BOB_SLACK, Decision.REJECT, world.code(BOB_SLACK), REASON, digest
-    )
+    rejected = (
+        await world.service.sign(
+            request.id, BOB_SLACK, Decision.REJECT, world.code(BOB_SLACK), REASON, digest
+        )
+    ).request
     assert rejected.status is Status.REJECTED
     (signature,) = rejected.signatures
     assert (signature.decision, signature.comment) == (Decision.REJECT, REASON)
@@ -162,14 +167,14 @@ async def test_reject_with_a_reason(world: World) -> None:
     assert world.publisher.dms[-1][0] == ALICE_SLACK and REASON in world.publisher.dms[-1][2]
     entry = world.audit_log.stored[-1]  # type: ignore[attr-defined]
     assert (entry.action, entry.reason) == ("request.signature.recorded", REASON)
-    with pytest.raises(AlreadySigned, match="already rejected"):
+    with refused(AlreadySigned, match="already rejected"):
         await world.approve(rejected, BOB_SLACK)
     await world.reviewer(CAROL_SLACK, "carol@example.com")
     closed = await world.request(reviewers=())
     await world.service.sign(
         closed.id, BOB_SLACK, Decision.REJECT, world.code(BOB_SLACK), "z" * 280, digest
     )
-    with pytest.raises(RequestClosed, match="rejected by Bob Baker"):
+    with refused(RequestClosed, match="rejected by Bob Baker"):
         await world.approve(closed, CAROL_SLACK)
     # A rejection's reason may be exactly 20 and 280 characters.
     assert len("z" * 280) == 280
@@ -177,9 +182,9 @@ async def test_reject_with_a_reason(world: World) -> None:
 
 async def test_self_approval_is_refused_unless_allowed(world: World) -> None:
     request = await world.request(reviewers=())
-    with pytest.raises(NotAllowed, match="someone else must sign"):
+    with refused(NotAllowed, match="someone else must sign"):
         await world.approve(request, ALICE_SLACK)
-    with pytest.raises(InputError, match="cannot name yourself"):
+    with refused(InputError, match="cannot name yourself"):
         await world.request(reviewers=(ALICE_SLACK,))
     assert world.sandbox.calls_to("submit_change_set") == []
 
@@ -194,7 +199,7 @@ async def test_reviewers_named_or_in_a_group(world: World) -> None:
     await world.reviewer(DAVE_SLACK, "dave@example.com")
     world.groups.groups["S0QA"] = frozenset({DAVE_SLACK})
     request = await world.request(reviewers=(BOB_SLACK,), groups=("S0QA",))
-    with pytest.raises(NotAllowed, match="Only the reviewers named"):
+    with refused(NotAllowed, match="Only the reviewers named"):
         await world.service.open_for_signing(request.id, CAROL_SLACK, Decision.APPROVE)
     with pytest.raises(NotAllowed):
         await world.approve(request.with_changes(reviewers=(CAROL_SLACK,)), CAROL_SLACK)
@@ -212,7 +217,7 @@ async def test_reviewers_named_or_in_a_group(world: World) -> None:
 async def test_link_and_token_refusals_each_say_what_to_do(world: World) -> None:
     request = await world.request(reviewers=())
     # Not linked.
-    with pytest.raises(NotLinked, match="/approvals connect"):
+    with refused(NotLinked, match="/approvals connect"):
         await world.service.open_for_signing(request.id, "U0NOBODY", Decision.APPROVE)
     # Linked without the submit scope.
     await world.reviewer("U0FRANK", "frank@example.com", scope=NO_WRITE)
@@ -226,7 +231,7 @@ async def test_link_and_token_refusals_each_say_what_to_do(world: World) -> None
     # Enrolled, expired (the token's clock moves; the request's does not).
     await world.reviewer(DAVE_SLACK, "dave@example.com")
     world.token_clock.advance(days=31)
-    with pytest.raises(TokenExpired, match="/approvals enroll"):
+    with refused(TokenExpired, match="/approvals enroll"):
         await world.approve(request, DAVE_SLACK)
     # Locked after five wrong codes; a right code is then refused too.
     await world.enrol(BOB_SLACK)
@@ -240,7 +245,7 @@ async def test_link_and_token_refusals_each_say_what_to_do(world: World) -> None
         await world.service.sign(
             request.id, BOB_SLACK, Decision.APPROVE, world.wrong_code(BOB_SLACK), "", digest
         )
-    with pytest.raises(TokenLocked, match="locked until"):
+    with refused(TokenLocked, match="locked until"):
         await world.service.sign(
             request.id, BOB_SLACK, Decision.APPROVE, world.code(BOB_SLACK), "", digest
         )
@@ -255,7 +260,7 @@ async def test_a_page_edited_before_signing_asks_to_reconfirm(world: World) -> N
     form = await world.service.open_for_signing(request.id, BOB_SLACK, Decision.APPROVE)
     world.sandbox.edit_page("65602")
     code = world.code(BOB_SLACK)
-    with pytest.raises(SnapshotChanged, match=f"not what {request.id} would sign") as changed:
+    with refused(SnapshotChanged, match=f"not what {request.id} would sign") as changed:
         await world.service.sign(
             request.id, BOB_SLACK, Decision.APPROVE, code, "", form.snapshot.digest
         )
@@ -266,31 +271,31 @@ async def test_a_page_edited_before_signing_asks_to_reconfirm(world: World) -> N
     again = await world.service.open_for_signing(request.id, BOB_SLACK, Decision.APPROVE)
     assert again.changed_since_request and again.snapshot.digest == fresh.digest
     # The code was not used up by the refusal: the re-confirmed form signs with it.
-    signed = await world.service.sign(
-        request.id, BOB_SLACK, Decision.APPROVE, code, "", fresh.digest
-    )
+    signed = (
+        await world.service.sign(request.id, BOB_SLACK, Decision.APPROVE, code, "", fresh.digest)
+    ).request
     assert signed.status is Status.SUBMITTED
     assert signed.signatures[0].snapshot_digest == fresh.digest
 
 
 async def test_bad_input_gets_clear_errors(world: World) -> None:
     service = world.service
-    with pytest.raises(InputError, match="not a request id"):
+    with refused(InputError, match="not a request id"):
         await service.get("hello")
-    with pytest.raises(NotFound, match="There is no request AR-2222"):
+    with refused(NotFound, match="There is no request AR-2222"):
         await service.get("AR-2222")
-    with pytest.raises(NotFound, match="AR-2222"):
+    with refused(NotFound, match="AR-2222"):
         await service.sign("ar2222", BOB_SLACK, Decision.APPROVE, "123456", "", "a" * 64)
-    with pytest.raises(InputError, match="not a target"):
+    with refused(InputError, match="not a target"):
         await world.request("hello world")
-    with pytest.raises(InputError, match=r"this bot works with sandbox\.atlassian\.net"):
+    with refused(InputError, match=r"this bot works with sandbox\.atlassian\.net"):
         await world.request("https://evil.example.com/wiki/spaces/ENG/pages/65601/x")
-    with pytest.raises(NotFound, match="could not find"):
+    with refused(NotFound, match="could not find"):
         await world.request("cs-nope")
-    with pytest.raises(NothingToSubmit, match="pending approval") as nothing:
+    with refused(NothingToSubmit, match="pending approval") as nothing:
         await world.request("cs-eng190")
-    assert "no request was posted" in str(nothing.value)
-    with pytest.raises(NothingToSubmit, match="archived"):
+    assert "no request was posted" in said(nothing.value)
+    with refused(NothingToSubmit, match="archived"):
         await world.request("cs-eng150")
     assert world.publisher.published == [], "nothing posted for any of them"
 
@@ -298,13 +303,13 @@ async def test_bad_input_gets_clear_errors(world: World) -> None:
     b = await world.request("65611")
     form_a = await service.open_for_signing(a.id, BOB_SLACK, Decision.APPROVE)
     # A forged form: request B's id with what was confirmed for A.
-    with pytest.raises(SnapshotChanged, match=b.id):
+    with refused(SnapshotChanged, match=b.id):
         await service.sign(
             b.id, BOB_SLACK, Decision.APPROVE, world.code(BOB_SLACK), "", form_a.snapshot.digest
         )
-    with pytest.raises(InputError, match="approve or reject"):
+    with refused(InputError, match="approve or reject"):
         await service.sign(a.id, BOB_SLACK, "maybe", "123456", "", "a" * 64)  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="not one the bot opened"):
+    with refused(InputError, match="not one the bot opened"):
         await service.sign(a.id, BOB_SLACK, Decision.APPROVE, "123456", "", "not-a-digest")
     # A forged user: someone who is not a reviewer of A.
     await world.reviewer(CAROL_SLACK, "carol@example.com")
@@ -322,16 +327,16 @@ async def test_bad_input_gets_clear_errors(world: World) -> None:
     # Closed and expired requests.
     await world.approve(a, BOB_SLACK)
     await world.reviewer(DAVE_SLACK, "dave@example.com")
-    with pytest.raises(RequestClosed, match="already approved by Bob Baker"):
+    with refused(RequestClosed, match="already approved by Bob Baker"):
         await service.open_for_signing(a.id, DAVE_SLACK, Decision.APPROVE)
-    with pytest.raises(AlreadySigned, match="already approved"):
+    with refused(AlreadySigned, match="already approved"):
         await service.open_for_signing(a.id, BOB_SLACK, Decision.REJECT)
     world.clock.advance(hours=73)
-    with pytest.raises(RequestClosed, match="expired"):
+    with refused(RequestClosed, match="expired"):
         await world.approve(b, BOB_SLACK)
     (expired,) = await service.expire_due(world.clock.now())
     assert expired.id == b.id and expired.status is Status.EXPIRED
-    with pytest.raises(RequestClosed, match="expired"):
+    with refused(RequestClosed, match="expired"):
         await service.sign(b.id, BOB_SLACK, Decision.APPROVE, "123456", "", "a" * 64)
 
 
@@ -354,7 +359,7 @@ async def test_a_form_of_a_stage_that_completed_meanwhile_signs_nothing(world: W
     await world.approve(request, CAROL_SLACK, service=service)
     await world.approve(request, DAVE_SLACK, service=service)
     code = world.code(BOB_SLACK)
-    with pytest.raises(RequestError, match="moved on while your form was open"):
+    with refused(RequestError, match="moved on while your form was open"):
         await service.sign(
             request.id,
             BOB_SLACK,
@@ -368,14 +373,16 @@ async def test_a_form_of_a_stage_that_completed_meanwhile_signs_nothing(world: W
     assert [s.signer.slack_id for s in stored.signatures] == [CAROL_SLACK, DAVE_SLACK]
     again = await service.open_for_signing(request.id, BOB_SLACK, Decision.APPROVE)
     assert (again.stage, again.meaning) == (1, "I approve submitting them")
-    done = await service.sign(
-        request.id,
-        BOB_SLACK,
-        Decision.APPROVE,
-        world.code(BOB_SLACK),
-        "",
-        again.snapshot.digest,
-        confirmed_stage=again.stage,
-    )
+    done = (
+        await service.sign(
+            request.id,
+            BOB_SLACK,
+            Decision.APPROVE,
+            world.code(BOB_SLACK),
+            "",
+            again.snapshot.digest,
+            confirmed_stage=again.stage,
+        )
+    ).request
     assert done.status is Status.SUBMITTED
     assert [s.stage for s in done.signatures] == [0, 0, 1]

@@ -136,7 +136,7 @@ class Console:
         return response, url
 
     async def answer_on(self, url: str) -> ResponsePost:
-        for _ in range(500):
+        for _ in range(3000):
             posts = [p for p in self.slack.response_posts if p.url == url]
             if posts:
                 assert message_problems(posts[0].text or "", posts[0].blocks) == []
@@ -688,12 +688,11 @@ async def test_no_secret_reaches_an_admin_anywhere(console: Console) -> None:
             confirm = await console.confirm_view(listing, user, action)
             console.slack.close_view(confirm.id)
     await console.confirm(listing, ERIN, "reset")
-    await console.command("tokens export")
-    await console.command("audit export")
-    await console.command("audit export --format jsonl")
-    await console.command("audit")
+    commands = ("tokens export", "audit export", "audit export --format jsonl", "audit")
+    urls = [(await console.command(text))[1] for text in commands]
     await console.slack.wait_for("files.completeUploadExternal", 3, timeout=10)
-    await asyncio.sleep(0.2)  # the last ephemeral replies
+    for url in urls:  # each command's ephemeral reply
+        await console.answer_on(url)
     seen = console.everything_slack_saw()
     seen += "\n".join(json.dumps(v.view) for v in console.slack.views.values())
     assert len(console.secrets) >= 20

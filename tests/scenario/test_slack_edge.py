@@ -122,6 +122,13 @@ def threaded_bot(redis_url: str) -> Iterator[RunningBot]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    """One client for every example: a connection kept open, not one set up for each post."""
+    with httpx.Client(timeout=10) as client:
+        yield client
+
+
 @settings(
     max_examples=60,
     deadline=None,
@@ -129,16 +136,14 @@ def threaded_bot(redis_url: str) -> Iterator[RunningBot]:
 )
 @given(text=_TEXT, channel=_TEXT, user=_TEXT)
 def test_any_command_body_reaches_the_command_listener(
-    threaded_bot: RunningBot, text: str, channel: str, user: str
+    threaded_bot: RunningBot, http: httpx.Client, text: str, channel: str, user: str
 ) -> None:
     words = text.split()
     # A real subcommand would go on to its own work; the router's own answer is the proof.
     assume(not words or words[0].lower() not in _SUBCOMMANDS)
     body = slash_body(text, channel_name=channel, user_name=user)
     headers = signed_headers(SIGNING_SECRET, body, content_type=FORM)
-    response = httpx.post(
-        f"{threaded_bot.url}/slack/events", content=body, headers=headers, timeout=10
-    )
+    response = http.post(f"{threaded_bot.url}/slack/events", content=body, headers=headers)
     assert response.status_code == 200, (response.status_code, response.text)
     assert unknown_word_answer(response.json()["text"])
 

@@ -58,6 +58,7 @@ from tests.fakes.approval_token_store import MemoryTokenStore
 from tests.fakes.audit_log import InMemoryAuditLog
 from tests.fakes.clock import FakeClock
 from tests.fakes.linking import MemoryGrantStore
+from tests.refused import refused
 
 T0 = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
 
@@ -223,7 +224,7 @@ async def test_a_linked_admin_is_audited_by_their_atlassian_name(world: World) -
 
 
 async def test_everyone_else_is_refused_and_audited(world: World) -> None:
-    with pytest.raises(NotAllowed, match="workspace admins and owners"):
+    with refused(NotAllowed, match="workspace admins and owners"):
         await world.access.require("UBOB", "token.reset", "approval-token:U1")
     with pytest.raises(NotAllowed):
         await world.access.require("UFORGED", "tokens.list")  # Slack does not know them
@@ -373,9 +374,9 @@ async def test_actions_refuse_bad_input_and_missing_tokens(world: World) -> None
     await seed(world)
     admin = await world.access.require("UADMIN", "token.extend")
     for days in (0, -1, 366):
-        with pytest.raises(InputError, match="from 1 to 365"):
+        with refused(InputError, match="from 1 to 365"):
             await world.actions.extend(admin, "U1", days)
-    with pytest.raises(InputError, match="280"):
+    with refused(InputError, match="280"):
         await world.actions.unlock(admin, "U5", "x" * 281)
     with pytest.raises(NotFound):
         await world.actions.extend(admin, "U7", 5)  # never enrolled
@@ -468,13 +469,13 @@ def test_tokens_arguments() -> None:
     assert parse_tokens_args(["<@W0ALICE>"]).selection == Selection.of_user("W0ALICE")
     # A display name with a space was cut by the split; it is still one mention.
     assert parse_tokens_args(["<@U0ALICE|alice", "anders>"]).selection.user == "U0ALICE"
-    with pytest.raises(InputError, match="`bogus` is not something `/approvals tokens`"):
+    with refused(InputError, match="`bogus` is not something `/approvals tokens`"):
         parse_tokens_args(["bogus"])
-    with pytest.raises(InputError, match="`user` is not something"):
+    with refused(InputError, match="`user` is not something"):
         parse_tokens_args(["user"])
-    with pytest.raises(InputError, match="not `active locked`"):
+    with refused(InputError, match="not `active locked`"):
         parse_tokens_args(["active", "locked"])
-    with pytest.raises(InputError, match="pick the person"):
+    with refused(InputError, match="pick the person"):
         parse_tokens_args(["@alice"])
 
 

@@ -51,6 +51,7 @@ from testkit.rfc6238 import code_for_step, key_from_base32, parse_otpauth
 from tests.fakes.approval_token_store import MemoryTokenStore
 from tests.fakes.clock import FakeClock
 from tests.qr import decode_qr_png
+from tests.refused import refused, said
 
 EMAIL = "ada.lovelace@example.com"
 ADMIN = Actor(slack_id="UADMIN", name="Admin")
@@ -315,7 +316,7 @@ async def test_unconfirmed_enrolment_expires_after_10_minutes(h: Harness) -> Non
     qr = QrMessage("D1", "1.1", "F1")
     await h.tokens.record_qr_message("U1", enrolment.enrolment_id, qr)
     h.clock.advance(minutes=10)
-    with pytest.raises(NoPendingEnrolment, match="expired"):
+    with refused(NoPendingEnrolment, match="expired"):
         await h.tokens.activate("U1", h.code(enrolment.setup_key))
     assert (await h.tokens.status("U1")).condition is Condition.NOT_ENROLLED
     expired = await h.tokens.expire_pending(h.clock.now())
@@ -329,7 +330,7 @@ async def test_unconfirmed_enrolment_expires_after_10_minutes(h: Harness) -> Non
 async def test_activation_twice_is_refused(h: Harness) -> None:
     secret = await h.active()
     h.clock.advance(seconds=30)
-    with pytest.raises(NoPendingEnrolment, match="already active"):
+    with refused(NoPendingEnrolment, match="already active"):
         await h.tokens.activate("U1", h.code(secret))
 
 
@@ -351,12 +352,12 @@ async def test_window_edges(h: Harness, offset: int, accepted: bool) -> None:
         with pytest.raises(WrongCode) as raised:
             await h.tokens.verify_for_signature("U1", code)
         assert raised.value.tries_left == 4
-        assert "4 tries left" in str(raised.value)
+        assert "4 tries left" in said(raised.value)
 
 
 async def test_same_code_twice(h: Harness) -> None:
     secret = await h.active()
-    with pytest.raises(CodeReused, match="Wait for the next code"):
+    with refused(CodeReused, match="Wait for the next code"):
         await h.tokens.verify_for_signature("U1", h.code(secret))  # the activation's code
     h.clock.advance(seconds=30)
     code = h.code(secret)
@@ -478,7 +479,7 @@ async def test_malformed_input_is_never_a_failed_attempt(h: Harness) -> None:
         with pytest.raises(CodeFormatError) as raised:
             await h.tokens.verify_for_signature("U1", raw)
         assert isinstance(raised.value, InputError)
-        assert "6 digits" in str(raised.value)
+        assert "6 digits" in said(raised.value)
     status = await h.tokens.status("U1")
     assert (status.condition, status.failures) == (Condition.ACTIVE, 0)
     assert h.alerts.locked == []
@@ -509,7 +510,7 @@ async def test_expiry_after_token_validity_days(h: Harness) -> None:
     with pytest.raises(TokenExpired) as raised:
         await h.tokens.verify_for_signature("U1", h.code(secret))
     assert raised.value.expired_at == activated + timedelta(days=30)
-    assert str(raised.value) == (
+    assert said(raised.value) == (
         "Your Approval Token expired on 2026-12-23 09:00 UTC. Run /approvals enroll to renew it."
     )
     status = await h.tokens.status("U1")
@@ -537,7 +538,7 @@ async def test_revoke_lost_device(h: Harness) -> None:
     revocation = await h.tokens.revoke("U1", Actor("U1"), "lost device")
     assert revocation.qr is None
     h.clock.advance(seconds=30)
-    with pytest.raises(TokenRevoked, match="revoked on 2026-11-23 09:00 UTC"):
+    with refused(TokenRevoked, match="revoked on 2026-11-23 09:00 UTC"):
         await h.tokens.verify_for_signature("U1", h.code(secret))
     status = await h.tokens.status("U1")
     assert (status.condition, status.enrolled) == (Condition.REVOKED, False)

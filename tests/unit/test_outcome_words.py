@@ -4,16 +4,20 @@ nothing a person reads about what happened to a request."""
 from __future__ import annotations
 
 import ast
+import json
 import typing
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.slack.sandbox_note import noted_blocks
-from emulators.slack.blockkit_limits import message_problems
+from bot.slack.sandbox_note import noted_blocks, noted_view
+from emulators.slack.blockkit_limits import message_problems, view_problems
 from handlers.blocks import outcomes as renderer
 from handlers.blocks.requests import note_message
+from handlers.blocks.signing import signed_view
+from services.errors import UpstreamTimeout, UpstreamUnavailable
 from services.requests.model import Decision, PageOutcome, Signature, Signer, SubmitAttempt
 from services.requests.outcomes import (
     ChannelClosed,
@@ -26,6 +30,7 @@ from services.requests.outcomes import (
     ReviewChanged,
     Signed,
     SignerDeactivated,
+    SignOutcome,
     StageCompleted,
     SubmitFailed,
     SubmitInterrupted,
@@ -35,6 +40,7 @@ from services.requests.outcomes import (
 from tests.unit.test_request_blocks import NOW, request
 
 ROOT = Path(__file__).resolve().parents[2]
+SITE = "https://x.atlassian.net"
 BOB = Signer("U0BOB", "acc-bob", "Bob Baker")
 SIGNATURE = Signature(
     signer=BOB,
@@ -64,8 +70,8 @@ def examples() -> list[Outcome]:
         Rejected(req, REJECTION),
         Submitted(req, ATTEMPT, pages),
         Submitted(req, ATTEMPT, pages, unconfirmed="no answer in time"),
-        SubmitFailed(req, ATTEMPT, "ApprovalFlow answered HTTP 500."),
-        SubmitUnknown(req, ATTEMPT, "no answer in time"),
+        SubmitFailed(req, ATTEMPT, UpstreamUnavailable("ApprovalFlow answered HTTP 500.")),
+        SubmitUnknown(req, ATTEMPT, UpstreamTimeout("no answer in time")),
         SubmitInterrupted(req, ATTEMPT),
         Expired(req),
         Reminded(req),
@@ -95,6 +101,24 @@ def test_each_outcome_says_something_and_every_reply_is_valid_block_kit(outcome:
         body, built = note_message(text)
         blocks = noted_blocks(body, built)  # as the adapter sends it in sandbox mode
         assert message_problems(body, blocks) == []
+
+
+def test_every_outcome_a_signature_comes_to_has_its_modal_text() -> None:
+    """The signer's modal says what their signature came to from the same typed outcome."""
+    types = typing.get_args(SignOutcome)
+    assert set(renderer.SIGNED) == set(types)
+    signed: list[Any] = [o for o in examples() if isinstance(o, types)]
+    assert {type(o) for o in signed} == set(types), "an example of each"
+    for outcome in signed:
+        assert renderer.signed_text(outcome, SITE).strip()
+        assert view_problems(noted_view(signed_view(outcome, site_url=SITE))) == []
+
+
+def test_rewording_an_outcome_in_the_modal_is_one_edit(monkeypatch: pytest.MonkeyPatch) -> None:
+    rejected = Rejected(request(), REJECTION)
+    monkeypatch.setitem(renderer.SIGNED, Rejected, lambda o, site: f"Refused: {o.request.id}")
+    view = signed_view(rejected, site_url=SITE)
+    assert "Refused: AR-7K3Q" in json.dumps(view)
 
 
 def test_rewording_an_outcome_is_one_edit(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,10 +193,10 @@ def _sentences(path: Path) -> list[str]:
     return found
 
 
-# The requests feature's words: refusals (raised as errors, each in a function of its own) in
-# wording.py; operators' policy-file problems in policies.py; the domain's signed meanings in
-# model.py. Everything else in the feature says what happened only as a typed outcome.
-WORDED = {"wording.py", "policies.py", "model.py"}
+# The requests feature's words: operators' policy-file problems in policies.py; the domain's
+# signed meanings in model.py. Everything else in the feature says what happened only as a typed
+# outcome, and why a step was refused only as a typed refusal (both worded in handlers/).
+WORDED = {"policies.py", "model.py"}
 
 
 def test_the_requests_services_hold_no_sentences_outside_their_wording() -> None:

@@ -44,8 +44,11 @@ from services.requests.model import (
     Signer,
     Stage,
     Status,
+    SubmitAttempt,
 )
+from services.requests.outcomes import Submitted
 from services.requests.ports import SigningForm
+from tests.refused import refused
 
 SITE = "https://sandbox.atlassian.net"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -293,7 +296,8 @@ def test_problem_and_signed_views_are_valid() -> None:
         status=Status.SUBMITTED,
         outcomes=(PageOutcome("65601", None, True), PageOutcome("65602", None, False, "no")),
     )
-    signed = noted_view(signed_view(done, Decision.APPROVE, site_url=SITE))
+    attempt = SubmitAttempt("a1", Signer("U0BOB", "acc-bob", "Bob Baker"), NOW, ("65601",))
+    signed = noted_view(signed_view(Submitted(done, attempt, done.outcomes), site_url=SITE))
     assert view_problems(signed) == [] and "1 submitted, 1 skipped" in all_text(signed["blocks"])
 
 
@@ -330,7 +334,7 @@ def test_request_command_reads_slack_escapes() -> None:
     ],
 )
 def test_request_command_refuses_clearly(text: str, words: str) -> None:
-    with pytest.raises(InputError, match=words):
+    with refused(InputError, match=words):
         parse(text)
 
 
@@ -339,7 +343,7 @@ def test_watch_command() -> None:
         WatchCommand("98301", "C0DOCS")
     )
     assert WatchCommand.parse(["ENG"], "watch", channel_allowed=True) == WatchCommand("ENG", None)
-    with pytest.raises(InputError, match="not a space key or id"):
+    with refused(InputError, match="not a space key or id"):
         WatchCommand.parse(["EN?G"], "watch", channel_allowed=True)
     with pytest.raises(InputError):
         WatchCommand.parse(["98301", "<#C0DOCS>"], "unwatch", channel_allowed=False)
