@@ -1,8 +1,10 @@
 """Makes docs/evidence-sample.pdf and its first page as docs/evidence-sample-page1.png.
 
-The same path a person takes, in the sandbox: Alice requests sign-off of change set PR-184,
-Bob approves it with his Approval Token code, the sandbox's reviewers approve the pages while the
-bot tracks the review, and Alice asks for `/approvals evidence`; the PDF is the file Slack got.
+The same path people take, in the sandbox: Alice requests sign-off of change set PR-184 under
+the multi-stage policy `doc-control` (tests/scenario/test_policies.py: the author, two peer
+reviewers of a user group, QA), each signer approves with their Approval Token code in turn, the
+sandbox's reviewer approves the pages while the bot tracks the review, and Alice asks for
+`/approvals evidence`; the PDF is the file Slack got.
 Run with `.venv/bin/python -m docs.evidence_sample` (needs redis-server and poppler-utils).
 """
 
@@ -15,26 +17,30 @@ import tempfile
 from pathlib import Path
 
 from emulators.slack import FakeSlack
-from services.secretbox import new_key
 from testkit.redis_server import throwaway_redis
 from tests.fakes.clock import FakeClock
-from tests.scenario.evidence_kit import approved_and_reviewed, by_command
-from tests.scenario.requests_kit import requests_world
+from tests.scenario.evidence_kit import by_command, reviewed
+from tests.scenario.test_policies import policies_world, sign
 
 DOCS = Path(__file__).resolve().parent
 PDF = DOCS / "evidence-sample.pdf"
 PNG = DOCS / "evidence-sample-page1.png"
+# doc-control's signers in its order: the author, the two peer reviewers, QA.
+SIGNERS = ("U0BOB", "U0CAROL", "U0DAVE", "U0ERIN")
 
 
 async def make_sample() -> bytes:
     clock = FakeClock()
-    with throwaway_redis() as redis_url:
+    with throwaway_redis() as redis_url, tempfile.TemporaryDirectory() as tmp:
         async with (
             FakeSlack(clock=clock) as slack,
-            requests_world(slack, redis_url, clock, ENCRYPTION_KEYS=new_key()) as world,
+            policies_world(slack, redis_url, clock, Path(tmp)) as world,
         ):
-            await world.ready("U0ALICE", "U0BOB")
-            posted = await approved_and_reviewed(world)
+            posted = await world.request("cs-eng184")
+            for user in SIGNERS:
+                clock.advance(minutes=40)
+                assert "Signed" in await sign(world, user, posted), user
+            await reviewed(world)
             clock.advance(hours=2)
             file = await by_command(world, "U0ALICE", posted.id)
             assert file.content is not None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from emulators.slack.emulator import (
+from emulators.slack.emulator import FakeSlack
+from emulators.slack.records import (
     Call,
     FakeFile,
     FakeMessage,
-    FakeSlack,
     FakeUser,
     FakeUsergroup,
     FakeView,

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from emulators.slack.emulator import FakeMessage, FakeSlack, FakeView, JSONDict
+from emulators.slack.emulator import FakeSlack
+from emulators.slack.records import FakeMessage, FakeView, JSONDict
 from emulators.slack.signing import command_body, interactive_body, signed_headers
 
 TIMEOUT_SECONDS = 10.0  # Slack gives up after 3 s; the playground waits longer, for a slow laptop

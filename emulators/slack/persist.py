@@ -15,14 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from emulators.slack.emulator import (
-    FakeFile,
-    FakeMessage,
-    FakeSlack,
-    FakeUser,
-    FakeUsergroup,
-    FakeView,
-)
+from emulators.slack.emulator import FakeSlack
+from emulators.slack.records import FakeFile, FakeMessage, FakeUser, FakeUsergroup, FakeView
 
 log = logging.getLogger(__name__)
 

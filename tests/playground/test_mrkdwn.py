@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from emulators.slack import FakeSlack
 from emulators.slack.delivery import escape_mentions
-from emulators.slack.emulator import FakeUsergroup
 from emulators.slack.playground.mrkdwn import to_html
+from emulators.slack.records import FakeUsergroup
 
 NAMES = {"U1": "alice", "C1": "docs", "S1": "reviewers"}
 

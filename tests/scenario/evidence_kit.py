@@ -3,8 +3,6 @@ reviewed in the sandbox, and the report fetched from the caller's DM as Slack de
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.wiring import TRACK_REVIEWS_JOB
 from emulators.slack import FakeFile
 from handlers.blocks.requests import EVIDENCE_ACTION
@@ -62,11 +60,7 @@ async def by_button(world: Requests, user: str, posted: Posted) -> FakeFile:
     )
     assert response.status_code == 200
     file = await delivered(world, user, before)
-    for _ in range(500):
-        if [p for p in world.slack.response_posts if p.url == url]:
-            break
-        await asyncio.sleep(0.01)
-    [sent] = [p for p in world.slack.response_posts if p.url == url]
+    sent = await world.slack.response_post(url)
     assert "is in your DM" in (sent.text or "")
     return file
 
@@ -75,6 +69,13 @@ async def approved_and_reviewed(world: Requests) -> Posted:
     posted = await world.request("cs-eng184 <@U0BOB>")
     form = await world.click("U0BOB", posted.id, posted=posted)
     await world.submit("U0BOB", form, code=world.code("U0BOB"), comment=COMMENT)
+    await reviewed(world)
+    return posted
+
+
+async def reviewed(world: Requests) -> None:
+    """Carol approves change set PR-184's pages in ApprovalFlow, one, then the other two, while
+    the bot tracks the review."""
     track = world.job(TRACK_REVIEWS_JOB)
     world.clock.advance(minutes=2)
     await track.run()
@@ -85,4 +86,3 @@ async def approved_and_reviewed(world: Requests) -> Posted:
         world.sandbox.approve_page(page, "carol@example.com")
     world.clock.advance(minutes=20)
     await track.run()
-    return posted

@@ -3,7 +3,6 @@ modals and their submissions, all over HTTP against the fake Slack and the bot's
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -101,7 +100,7 @@ class Requests:
         self, text: str, user: str, channel: str = CHANNEL, *, wait: bool = True
     ) -> ResponsePost | None:
         """A slash command; its answer: the ack's body, else what came back on its
-        response_url (waited for unless `wait` is False; None if none)."""
+        response_url (waited for unless `wait` is False; then None)."""
         url = self.slack.new_response_url(channel=channel, user=user)
         response = await self.bot.command(
             text,
@@ -114,12 +113,7 @@ class Requests:
         assert response.status_code == 200, response.text
         if response.text:
             return ResponsePost(url, response.json(), self.clock.now(), channel, user)
-        for _ in range(500 if wait else 0):
-            posts = [p for p in self.slack.response_posts if p.url == url]
-            if posts:
-                return posts[0]
-            await asyncio.sleep(0.01)
-        return None
+        return await self.slack.response_post(url) if wait else None
 
     async def request(self, text: str, user: str = "U0ALICE", channel: str = CHANNEL) -> Posted:
         before = len(self.slack.calls_to("chat.postMessage"))

@@ -136,13 +136,9 @@ class Console:
         return response, url
 
     async def answer_on(self, url: str) -> ResponsePost:
-        for _ in range(3000):
-            posts = [p for p in self.slack.response_posts if p.url == url]
-            if posts:
-                assert message_problems(posts[0].text or "", posts[0].blocks) == []
-                return posts[0]
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"nothing posted to {url}")
+        post = await self.slack.response_post(url)
+        assert message_problems(post.text or "", post.blocks) == []
+        return post
 
     async def updates_after(self, before: int, count: int = 1) -> None:
         await self.slack.wait_for("views.update", before + count, timeout=10)

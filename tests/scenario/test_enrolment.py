@@ -7,7 +7,6 @@ The QR is read with OpenCV (tests/qr.py) and codes come from testkit/rfc6238.py,
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -67,14 +66,9 @@ class Token:
         return await self.answer_on(url)
 
     async def answer_on(self, url: str) -> ResponsePost:
-        for _ in range(500):
-            posts = [p for p in self.slack.response_posts if p.url == url]
-            if posts:
-                post = posts[0]
-                assert message_problems(post.text or "", post.blocks or []) == []
-                return post
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"nothing posted to {url}")
+        post = await self.slack.response_post(url)
+        assert message_problems(post.text or "", post.blocks or []) == []
+        return post
 
     async def link(self, user: str = USER, who: str = "alice@example.com") -> None:
         """Link through the sandbox the way a browser does: consent page, Allow, callback."""

@@ -16,7 +16,6 @@ from emulators.slack import FakeSlack
 from services.approval_token.service import Condition
 from tests.fakes.clock import FakeClock
 from tests.scenario.requests_kit import Posted, Requests, requests_world, view_text
-from tests.scenario.test_requests import world as world
 
 
 async def send_event(world: Requests, event: dict[str, Any], event_id: str) -> httpx.Response:

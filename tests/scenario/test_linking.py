@@ -63,14 +63,9 @@ class Linking:
         url = self.slack.new_response_url(user=user)
         response = await self.bot.command(text, user_id=user, response_url=url)
         assert response.status_code == 200 and response.text == ""
-        for _ in range(500):
-            posts = [p for p in self.slack.response_posts if p.url == url]
-            if posts:
-                post = posts[0]
-                assert message_problems(post.text or "", post.blocks or []) == []
-                return post
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"no answer to /approvals {text}")
+        post = await self.slack.response_post(url)
+        assert message_problems(post.text or "", post.blocks or []) == []
+        return post
 
     async def connect_url(self, user: str = "U0ALICE") -> str:
         post = await self.run("connect", user)

@@ -19,7 +19,6 @@ from emulators.slack import FakeSlack
 from tests.fakes.clock import FakeClock
 from tests.scenario.harness import RunningBot, bot_environment, running_bot
 from tests.scenario.requests_kit import Requests, message_text, requests_world, view_text
-from tests.scenario.test_requests import world as world  # the same world fixture
 
 CHANNEL = "C0DOCS"
 MODAL = {

@@ -5,7 +5,6 @@ reminders; pending and the Home tab; watched spaces; what is refused at request 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -31,15 +30,6 @@ from tests.scenario.requests_kit import (
 )
 
 UTC_TIME = re.compile(r"2026-11-23 \d\d:\d\d:\d\d UTC")
-
-
-@pytest.fixture
-async def world(
-    fake_slack: FakeSlack, redis: object, redis_url: str, clock: FakeClock
-) -> AsyncIterator[Requests]:
-    async with requests_world(fake_slack, redis_url, clock) as world:
-        await world.ready("U0ALICE", "U0BOB")
-        yield world
 
 
 async def test_request_approve_submit_as_the_approver_and_track(world: Requests) -> None:

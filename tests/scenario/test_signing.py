@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from emulators.approvalflow.seed import BOB, CAROL
-from emulators.slack import FakeSlack, FakeView
+from emulators.slack import FakeView
 from emulators.slack.signing import interactive_body, signed_headers
 from handlers.blocks.requests import EVIDENCE_ACTION
 from services.requests.model import Status
-from tests.fakes.clock import FakeClock
 from tests.scenario.harness import SIGNING_SECRET
 from tests.scenario.requests_kit import (
     Posted,
@@ -25,21 +23,11 @@ from tests.scenario.requests_kit import (
     action_ids,
     buttons,
     message_text,
-    requests_world,
     view_text,
 )
 
 FORM = "application/x-www-form-urlencoded"
 REVIEWERS = ("U0BOB", "U0CAROL", "U0DAVE", "U0ERIN", "U0FRANK")
-
-
-@pytest.fixture
-async def world(
-    fake_slack: FakeSlack, redis: object, redis_url: str, clock: FakeClock
-) -> AsyncIterator[Requests]:
-    async with requests_world(fake_slack, redis_url, clock) as world:
-        await world.ready("U0ALICE", "U0BOB")
-        yield world
 
 
 async def status(world: Requests, posted: Posted) -> Status:

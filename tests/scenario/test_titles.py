@@ -4,15 +4,10 @@ pages, restricted pages, links made before the bot asked for Confluence, and wha
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import pytest
-
 from bot.wiring import REQUEST_REMINDERS_JOB, TRACK_REVIEWS_JOB
-from emulators.slack import FakeSlack
-from tests.fakes.clock import FakeClock
 from tests.sandbox.conftest import APPROVALFLOW_SCOPES
 from tests.scenario.evidence_kit import approved_and_reviewed, by_button
 from tests.scenario.requests_kit import (
@@ -20,7 +15,6 @@ from tests.scenario.requests_kit import (
     Requests,
     buttons,
     message_text,
-    requests_world,
     view_text,
 )
 from tests.scenario.test_evidence import read_pdf
@@ -28,15 +22,6 @@ from tests.scenario.test_evidence import read_pdf
 ADR = "https://sandbox.atlassian.net/wiki/spaces/ENG/pages/65611/ADR"
 ADR_TITLE = "Architecture decision records"
 PR184_PAGES = ("Authentication overview", "OAuth client setup", "Session management")
-
-
-@pytest.fixture
-async def world(
-    fake_slack: FakeSlack, redis: object, redis_url: str, clock: FakeClock
-) -> AsyncIterator[Requests]:
-    async with requests_world(fake_slack, redis_url, clock) as world:
-        await world.ready("U0ALICE", "U0BOB")
-        yield world
 
 
 async def home_text(world: Requests, user: str) -> str:

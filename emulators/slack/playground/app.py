@@ -23,9 +23,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from emulators.slack.delivery import AppDelivery, Delivered, escape_mentions
-from emulators.slack.emulator import SLACKBOT, FakeMessage, FakeSlack, FakeUser, FakeView, JSONDict
+from emulators.slack.emulator import FakeSlack
 from emulators.slack.playground import mrkdwn
 from emulators.slack.playground.seed import DOCS_CHANNEL
+from emulators.slack.records import SLACKBOT, FakeMessage, FakeUser, FakeView, JSONDict
 
 HERE = Path(__file__).parent
 PersonHandler = Callable[[Request, FakeUser], Awaitable[Response]]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from emulators.slack.emulator import FakeSlack, FakeUsergroup
+from emulators.slack.emulator import FakeSlack
+from emulators.slack.records import FakeUsergroup
 
 TEAM_ID = "T0PLAYGRND"
 TEAM_NAME = "Playground"
