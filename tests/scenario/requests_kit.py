@@ -141,7 +141,15 @@ class Requests:
     ) -> FakeView:
         """Press Approve or Reject; the modal once the bot has filled it in."""
         updates = self._views_updated()
-        payload = {
+        response = await self.bot.interact(self.click_payload(user, request_id, decision, posted))
+        assert response.status_code == 200 and response.text == ""
+        return await self._filled_in(user, updates)
+
+    def click_payload(
+        self, user: str, request_id: str, decision: str = "approve", posted: Posted | None = None
+    ) -> dict[str, Any]:
+        """The block_actions of one press of Approve or Reject (a trigger of its own)."""
+        payload: dict[str, Any] = {
             "type": "block_actions",
             "team": {"id": TEAM, "domain": "acme"},
             "user": {"id": user, "team_id": TEAM},
@@ -164,9 +172,7 @@ class Requests:
                 "channel_id": posted.channel,
                 "message_ts": posted.ts,
             }
-        response = await self.bot.interact(payload)
-        assert response.status_code == 200 and response.text == ""
-        return await self._filled_in(user, updates)
+        return payload
 
     async def by_command(self, user: str, text: str) -> FakeView:
         updates = self._views_updated()

@@ -152,8 +152,9 @@ def _worded(node: ast.expr) -> bool:
 
 
 def test_no_services_module_raises_a_refusal_with_text() -> None:
-    """Every refusal the services build carries facts: no argument of a refusal's constructor
-    is a string literal, an f-string or a formatted text (a page id or name passed through is
+    """Every refusal the services build is a typed one carrying facts: never a bare category
+    (that is for handlers/ with a sentence of theirs), and no argument of a refusal's
+    constructor is words, an f-string or a formatted text (a page id or name passed through is
     a fact; a sentence is not)."""
     names = {cls.__name__ for cls in REFUSAL_TYPES}
     found = []
@@ -163,6 +164,8 @@ def test_no_services_module_raises_a_refusal_with_text() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
                 continue
+            if node.func.id in {cls.__name__ for cls in renderer.CATEGORIES}:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: a bare {node.func.id}")
             if node.func.id not in names:
                 continue
             arguments = [*node.args, *(k.value for k in node.keywords)]
