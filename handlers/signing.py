@@ -88,9 +88,10 @@ ACK_BUDGET_SECONDS = 2.0  # of Slack's 3 s, leaving room for the network both wa
 # A double click on Approve sends two block_actions, each with a trigger of its own. Until the
 # first click's modal is open and its form ready, a second click on the same request opens
 # nothing (a second views.open would replace the first modal). After that the modal covers the
-# buttons, so the next click is a new one. The cap only frees the request when the process
-# opening it died on the way (the trigger it held lives 3 s anyway).
-OPENING_CAP_SECONDS = 5.0
+# buttons, so the next click is a new one. The cap frees the request when the process opening
+# it died on the way or could not give it back (a store outage): a double click's second
+# comes well within it, and the trigger the first click held lives no longer.
+OPENING_CAP_SECONDS = 3.0
 # The trigger dies 3 s after the click: the guard may not eat into it. A store that is slow to
 # answer (a failover) or down lets the click through, and the form then says what is wrong.
 OPENING_GUARD_BUDGET_SECONDS = 0.5
@@ -266,15 +267,16 @@ class SigningHandlers:
             await self._slack.open_view(trigger_id, view)
             return
         opening = f"sign-opening:{user_id}:{request_id}"
-        guarded = clicked and await self._guard(opening, trigger_id)
-        if guarded is None:
+        if clicked and await self._guard(opening, trigger_id) is None:
             log.info("second click ignored", extra={"request": request_id})
             return
         try:
             opened = await self._slack.open_view(trigger_id, loading_view(request_id, decision))
             view = await self.form_or_problem(user_id, team_id, request_id, decision)
         finally:
-            if guarded:
+            if clicked:
+                # Given back even when the store did not answer in time: it may have taken it
+                # (only this click's own hold is ever given back).
                 await self._unguard(opening, trigger_id)
         await self._slack.update_view(opened.view_id, view, opened.view_hash)
 
