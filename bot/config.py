@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     SLACK_API_URL: str = "https://slack.com/api/"
     # The jobs' pace per channel: Slack accepts about one message per second in a channel.
     SLACK_POST_INTERVAL_SECONDS: float = Field(1.0, ge=0, le=60)
+    # The jobs' pace of message updates in the workspace (chat.update: Tier 3, 50+ a minute).
+    SLACK_UPDATE_INTERVAL_SECONDS: float = Field(1.5, ge=0, le=60)
+    # The check of everyone's Slack account: its users.info pace (Tier 4, 100+ a minute) and
+    # how many people one run looks up (the rest wait for the next runs, in turn).
+    SLACK_LOOKUP_INTERVAL_SECONDS: float = Field(1.0, ge=0, le=60)
+    CHECK_PEOPLE_BATCH: int = Field(200, ge=1, le=100_000)
 
     ATLASSIAN_CLIENT_ID: str | None = None
     ATLASSIAN_CLIENT_SECRET: SecretStr | None = None

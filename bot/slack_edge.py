@@ -18,8 +18,10 @@ being handled twice.
 
 from __future__ import annotations
 
+import binascii
 import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
@@ -38,6 +40,7 @@ MAX_BODY_BYTES = 1_000_000
 EVENT_CLAIM_SECONDS = 2 * 3600
 _FORM = "application/x-www-form-urlencoded"
 _WORD = "payload"
+_NOT_AN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class BodyTooLarge(Exception):
@@ -83,6 +86,33 @@ def field_names(text: str) -> set[str]:
     return {unquote_plus(pair.partition("=")[0]) for pair in text.split("&") if pair}
 
 
+def interaction_json(text: str) -> str | None:
+    """An interaction's one field, `payload`, decoded: the JSON object Bolt parses out of it
+    (Bolt reads a body that starts with "{" as JSON). None for any other form: Bolt reads it
+    as before. Bolt's own parse_qsl decodes in pure Python, about 0.1 ms a modal submission."""
+    name, equals, value = text.partition("=")
+    if name != _WORD or not equals or "&" in value:
+        return None
+    decoded = form_unquote(value)
+    return decoded if decoded.startswith("{") else None
+
+
+def form_unquote(value: str) -> str:
+    """`unquote_plus(value)`, decoded in C where that gives the same text: with "%" read as
+    "=", a percent-encoded value is quoted-printable, which binascii decodes, as long as the
+    value is ASCII with no "=" or line break of its own and every "%" starts an escape."""
+    if (
+        not value.isascii()
+        or "=" in value
+        or "\n" in value
+        or "\r" in value
+        or _NOT_AN_ESCAPE.search(value)
+    ):
+        return unquote_plus(value)
+    quoted = value.replace("+", " ").replace("%", "=")
+    return binascii.a2b_qp(quoted).decode("utf-8", errors="replace")
+
+
 @dataclass(frozen=True)
 class EdgeVerdict:
     """What the edge decided: a status to answer at once, or the body to hand to Bolt."""
@@ -112,7 +142,7 @@ class SlackEdge:
             return EdgeVerdict(400)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == _FORM:
-            return EdgeVerdict(None, bolt_form_body(text))
+            return EdgeVerdict(None, interaction_json(text) or bolt_form_body(text))
         if await self._is_repeat(request, text):
             return EdgeVerdict(200)
         return EdgeVerdict(None, text)

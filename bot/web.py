@@ -61,7 +61,9 @@ def slack_kind(content_type: str, body: str) -> str:
     """What Slack sent, from the raw body: a slash command, an interaction, or an event."""
     if content_type.startswith("application/json"):
         return "event"
-    return "interactive" if body.startswith("payload=") else "command"
+    # A form body starting with "{" is an interaction's payload the edge decoded for Bolt
+    # (a command's never does: the edge re-encodes it).
+    return "interactive" if body.startswith(("payload=", "{")) else "command"
 
 
 def create_web_app(container: Container, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:

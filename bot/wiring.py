@@ -21,7 +21,7 @@ from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
 from bot.playground import Playground, SlackAccess, make_playground, slack_access
 from bot.policies import load_policies
-from bot.slack.api import ChannelPacer, SlackApi
+from bot.slack.api import SlackApi
 from bot.slack.client import web_client
 from bot.slack.enrolment import SlackEnrolmentDms
 from bot.slack.notices import (
@@ -30,18 +30,20 @@ from bot.slack.notices import (
     SlackSecurityAlerts,
     SlackTokenAdminNotices,
 )
+from bot.slack.pacing import Pacer
 from bot.slack.people import SlackDirectory, SlackGroupMembers, SlackMemberNames
 from bot.slack.requests import SlackRequestPublisher
 from bot.slack.sandbox_note import note_acks
 from bot.slack.surfaces import SlackSurfacesAdapter
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.audit import RedisAuditLog
-from bot.stores.basic import RedisHealth, RedisLeases
+from bot.stores.basic import RedisBookmark, RedisHealth, RedisLeases
 from bot.stores.client import RedisClient, RedisEndpoint, connect_redis
 from bot.stores.cluster_state import RedisClusterHealth
 from bot.stores.installation import RedisInstallation
 from bot.stores.keys import Keys
 from bot.stores.linking import RedisGrantStore, RedisLinkStates
+from bot.stores.pacing import RedisPaceSlots
 from bot.stores.requests import RedisRequestStore
 from bot.token_jobs import ApprovalTokenJobs
 from emulators.approvalflow import SandboxState
@@ -94,9 +96,10 @@ SANDBOX_MOUNT = "/sandbox"
 SANDBOX_CLIENT_ID = "approvals-bot-sandbox"
 SANDBOX_CLIENT_SECRET = "approvals-bot-sandbox-secret"  # noqa: S105 - the sandbox's, not a secret
 IDLE_LINK_REFRESH_SECONDS = 6 * 3600
-# Everyone holding a token or a link is looked up in Slack this often, for a deactivation
-# whose user_change event never reached the bot.
-CHECK_PEOPLE_JOB, CHECK_PEOPLE_SECONDS = "check-deactivated-people", 6 * 3600
+# Everyone holding a token or a link is looked up in Slack, for a deactivation whose
+# user_change event never reached the bot: a batch an hour (CHECK_PEOPLE_BATCH, paced at
+# SLACK_LOOKUP_INTERVAL_SECONDS), in turn.
+CHECK_PEOPLE_JOB, CHECK_PEOPLE_SECONDS = "check-deactivated-people", 3600
 # Approval Token jobs: an unconfirmed enrolment's QR leaves the DM within a minute of its 10
 # minutes; expiry reminders (7 days and 1 day before) need no finer grain than an hour.
 EXPIRE_ENROLMENTS_JOB, EXPIRE_ENROLMENTS_SECONDS = "expire-enrolments", 60
@@ -130,6 +133,7 @@ class Container:
     metrics: Metrics
     slack: AsyncWebClient
     slack_api: SlackApi
+    job_slack: SlackApi  # the jobs' twin: posts and updates paced (bot/slack/pacing.py)
     installation: RedisInstallation  # whether Slack still accepts the token (lifecycle events)
     slack_access: SlackAccess  # the token, signing secret and API URL in use (or the playground's)
     bolt: AsyncApp
@@ -533,8 +537,15 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
         # the Bolt app to what its listeners ack (bot/slack/sandbox_note.py), nothing else.
         slack, slack_api = await make_slack_clients(access, stack, sandbox=not settings.live)
         # The jobs' posts (watched spaces, reminders, escalations, tracking, token reminders)
-        # are spaced per channel; answers to people go out through `slack_api` at once.
-        job_slack = slack_api.paced(ChannelPacer(settings.SLACK_POST_INTERVAL_SECONDS))
+        # are spaced per channel and their message updates per workspace, with every process
+        # on this store; answers to people go out through `slack_api` at once.
+        pacer = Pacer(
+            post_interval=settings.SLACK_POST_INTERVAL_SECONDS,
+            update_interval=settings.SLACK_UPDATE_INTERVAL_SECONDS,
+            lookup_interval=settings.SLACK_LOOKUP_INTERVAL_SECONDS,
+            slots=RedisPaceSlots(redis, keys),
+        )
+        job_slack = slack_api.paced(pacer)
         # Drained on the way out, before the Slack clients and the store it uses are closed.
         after_answer = InOrderAfterAnswer()
         stack.push_async_callback(after_answer.drain)
@@ -613,11 +624,14 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             tokens=tokens,
             linking=linking,
             links=SealedLinkRoster(RedisGrantStore(redis, keys), box),
-            directory=people,
+            # The check of everyone's account is a job: its look-ups are paced.
+            directory=SlackDirectory(job_slack),
             requests=RedisRequestStore(redis, keys),
             publisher=make_publisher(settings, slack_api, groups),
             auditor=audit,
             installation=installation,
+            checked=RedisBookmark(redis, keys, CHECK_PEOPLE_JOB),
+            check_batch=settings.CHECK_PEOPLE_BATCH,
         )
         directory.report_to(workspace.person_deactivated)
         deps = HandlerDeps(
@@ -632,6 +646,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             slack=SlackSurfacesAdapter(slack_api),
             enrolment_dms=enrolment_dms,
             workspace=workspace,
+            leases=leases,
         )
         bolt = make_bolt_app(access.signing_secret, slack, deps)
         jobs = JobRunner(leases, metrics, installation)
@@ -689,6 +704,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             metrics=metrics,
             slack=slack,
             slack_api=slack_api,
+            job_slack=job_slack,
             slack_access=access,
             installation=installation,
             bolt=bolt,

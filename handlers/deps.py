@@ -10,6 +10,7 @@ from services.admin import AdminServices
 from services.approval_token import ApprovalTokens
 from services.evidence import EvidenceReports
 from services.linking import AccountLinking
+from services.ports import Leases
 from services.requests.ports import RequestService
 
 
@@ -28,3 +29,4 @@ class HandlerDeps:
     slack: SlackSurfaces  # modals, Home, ephemeral replies, files (bot/slack)
     enrolment_dms: EnrolmentSender  # the enrolment DM and token DMs (bot/slack)
     workspace: WorkspaceEvents  # what lifecycle events mean: deactivations, closed channels
+    leases: Leases  # one modal per double click on Approve/Reject, across processes

@@ -76,11 +76,14 @@ def register(
             shown = call.args[0][:_MAX_VALUE].replace("`", "'")
             await router.reply_help(call.ack, REQUEST_BAD_ID.format(value=shown))
             return
-        working = EVIDENCE_WORKING.format(id=request_id)
-        await call.ack(text=working, blocks=blocks(working), response_type="ephemeral")
+        # The check comes before any word of a report on its way: someone refused is told
+        # so, and only that (the refusal reaches them through the error handler).
+        await call.ack()
         user = call.input.user_id
-        report = await evidence.for_slack_user(request_id, user)
-        sent = await deliver(user, report)
+        permit = await evidence.permit(request_id, user)
+        working = EVIDENCE_WORKING.format(id=request_id)
+        await call.respond(text=working, blocks=blocks(working), replace_original=False)
+        sent = await deliver(user, await evidence.generate(permit))
         await call.respond(text=sent, blocks=blocks(sent), replace_original=False)
 
     async def clicked(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -50,6 +50,7 @@ def register_all(app: AsyncApp, deps: HandlerDeps) -> SubcommandRouter:
         deps.tokens,
         deps.slack,
         deps.enrolment_dms,
+        deps.leases,
     )
     help.register(router)
     linking.register(app, router, deps.linking)

@@ -16,6 +16,7 @@ new hash we are never told.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -70,11 +71,13 @@ from services.errors import (
     LinkError,
     ReasonInvalid,
     SnapshotChanged,
+    StoreError,
     TokenError,
     TokenLocked,
     UpstreamError,
 )
 from services.linking import AccountLinking
+from services.ports import Leases
 from services.requests.model import Decision, Status, normalise_request_id
 from services.requests.outcomes import SignOutcome
 from services.requests.ports import RequestService
@@ -82,6 +85,16 @@ from services.requests.ports import RequestService
 log = logging.getLogger(__name__)
 
 ACK_BUDGET_SECONDS = 2.0  # of Slack's 3 s, leaving room for the network both ways
+# A double click on Approve sends two block_actions, each with a trigger of its own. Until the
+# first click's modal is open and its form ready, a second click on the same request opens
+# nothing (a second views.open would replace the first modal). After that the modal covers the
+# buttons, so the next click is a new one. The cap frees the request when the process opening
+# it died on the way or could not give it back (a store outage): a double click's second
+# comes well within it, and the trigger the first click held lives no longer.
+OPENING_CAP_SECONDS = 3.0
+# The trigger dies 3 s after the click: the guard may not eat into it. A store that is slow to
+# answer (a failover) or down lets the click through, and the form then says what is wrong.
+OPENING_GUARD_BUDGET_SECONDS = 0.5
 _MAX_VALUE = 64  # request ids are 7 characters; anything longer was not sent by us
 _MAX_INPUT = 4000  # Slack caps inputs at 3000; a longer value is forged
 _DECISIONS = {APPROVE_ACTION: Decision.APPROVE, REJECT_ACTION: Decision.REJECT}
@@ -219,10 +232,12 @@ class SigningHandlers:
         tokens: ApprovalTokens,
         slack: SlackSurfaces,
         dms: EnrolmentSender,
+        leases: Leases,
         *,
         ack_budget_seconds: float = ACK_BUDGET_SECONDS,
     ) -> None:
         self._requests = requests
+        self._leases = leases
         self._slack = slack
         self._dms = dms
         self._linking = linking
@@ -242,15 +257,44 @@ class SigningHandlers:
         team_id: str,
         request_id: str | None,
         decision: Decision,
+        clicked: bool = False,
     ) -> None:
-        """views.open first, anything slow after (the trigger_id lives 3 s)."""
+        """views.open first, anything slow after (the trigger_id lives 3 s). A `clicked` button
+        opens nothing while the same person's modal for the request is still being opened
+        (their double click)."""
         if request_id is None:
             view = problem_view(None, decision, FORGED_BUTTON)
             await self._slack.open_view(trigger_id, view)
             return
-        opened = await self._slack.open_view(trigger_id, loading_view(request_id, decision))
-        view = await self.form_or_problem(user_id, team_id, request_id, decision)
+        opening = f"sign-opening:{user_id}:{request_id}"
+        if clicked and await self._guard(opening, trigger_id) is None:
+            log.info("second click ignored", extra={"request": request_id})
+            return
+        try:
+            opened = await self._slack.open_view(trigger_id, loading_view(request_id, decision))
+            view = await self.form_or_problem(user_id, team_id, request_id, decision)
+        finally:
+            if clicked:
+                # Given back even when the store did not answer in time: it may have taken it
+                # (only this click's own hold is ever given back).
+                await self._unguard(opening, trigger_id)
         await self._slack.update_view(opened.view_id, view, opened.view_hash)
+
+    async def _guard(self, opening: str, trigger_id: str) -> bool | None:
+        """Take the request's opening for this click: True when taken, None when another
+        click holds it, False when the store could not say in time (the click goes on)."""
+        try:
+            async with asyncio.timeout(OPENING_GUARD_BUDGET_SECONDS):
+                taken = await self._leases.acquire(opening, trigger_id, OPENING_CAP_SECONDS)
+        except (StoreError, TimeoutError):
+            return False
+        return True if taken else None
+
+    async def _unguard(self, opening: str, trigger_id: str) -> None:
+        # A store too slow to answer now leaves the opening to its cap.
+        with contextlib.suppress(StoreError, TimeoutError):
+            async with asyncio.timeout(OPENING_GUARD_BUDGET_SECONDS):
+                await self._leases.release(opening, trigger_id)
 
     async def form_or_problem(
         self, user_id: str, team_id: str, request_id: str, decision: Decision
@@ -439,8 +483,9 @@ def register(
     tokens: ApprovalTokens,
     slack: SlackSurfaces,
     dms: EnrolmentSender,
+    leases: Leases,
 ) -> SigningHandlers:
-    signing = SigningHandlers(requests, linking, tokens, slack, dms)
+    signing = SigningHandlers(requests, linking, tokens, slack, dms, leases)
 
     async def by_command(call: SlashCall, decision: Decision) -> None:
         verb = decision.value
@@ -482,6 +527,7 @@ def register(
             team_id=click.team_id,
             request_id=click.request_id,
             decision=click.decision,
+            clicked=True,
         )
 
     app.view(SIGN_MODAL)(signing.submit)  # first: see handlers/register.py

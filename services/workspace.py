@@ -5,9 +5,9 @@ A deactivated person's signing means end with their account (21 CFR 11.100(a): a
 unique to one person and never reused or passed to anyone else): their Approval Token is revoked
 and their Atlassian link deleted, both audited, and every open request that names them says
 so in its thread. Slack says so by a `user_change` event, or by users.info at any look-up
-(`CheckedDirectory`; `check_people` looks up everyone still holding a token or a link, for an
-event the bot missed). A request whose channel was archived, or that the bot was removed from,
-stays signable: its requester is told by DM where (`/approvals pending`,
+(`CheckedDirectory`; `check_people` looks up, in turns, everyone still holding a token or a
+link, for an event the bot missed). A request whose channel was archived, or that the bot was
+removed from, stays signable: its requester is told by DM where (`/approvals pending`,
 `/approvals approve <id>`).
 """
 
@@ -32,6 +32,12 @@ from services.requests.store import RequestStore
 log = logging.getLogger(__name__)
 
 DEACTIVATED_REASON = "deactivated in Slack"
+# People looked up per `check_people` run: each is a users.info (Tier 4), paced, so a run of a
+# large workspace still ends in minutes and leaves Slack's rate to people's own look-ups; the
+# next runs go on from where it stopped, so everyone is checked every len(held)/batch runs.
+# (users.list would give everyone's `deleted` 200 at a time, but at Tier 2 and over the whole
+# workspace: fewer calls only where most members hold a token.)
+CHECK_BATCH = 200
 # Token conditions that still hold something a deactivation takes away.
 _HELD = frozenset({Condition.ACTIVE, Condition.LOCKED, Condition.PENDING, Condition.EXPIRED})
 
@@ -46,6 +52,17 @@ class Installation(Protocol):
     async def removed(self) -> str | None:
         """Why the token no longer works, or None while it does."""
         ...
+
+
+class Bookmark(Protocol):
+    """Where a job that works through a list in turns got to, for whichever process runs it
+    next."""
+
+    async def get(self) -> str:
+        """The last item done; "" before the first."""
+        ...
+
+    async def set(self, value: str) -> None: ...
 
 
 class CheckedDirectory:
@@ -78,12 +95,16 @@ class WorkspaceChanges:
         tokens: ApprovalTokens,
         linking: AccountLinking,
         links: LinkRoster,
-        directory: Directory,  # the plain look-up, not a CheckedDirectory
+        directory: Directory,  # the plain look-up (paced: it is a job's), not a CheckedDirectory
         requests: RequestStore,
         publisher: Publisher,
         auditor: Auditor,
         installation: Installation,
+        checked: Bookmark,  # the last person `check_people` looked up
+        check_batch: int = CHECK_BATCH,
     ) -> None:
+        self._checked = checked
+        self._check_batch = check_batch
         self._tokens = tokens
         self._linking = linking
         self._links = links
@@ -113,20 +134,31 @@ class WorkspaceChanges:
             await self._quietly(self._publisher.report(told), request)
 
     async def check_people(self) -> list[str]:
-        """Look up in Slack (users.info) everyone who still holds an Approval Token or a link,
-        and deactivate those Slack says were deactivated; who they were. For a `user_change`
-        the bot never got (it was down, or Slack gave up retrying)."""
+        """Look up in Slack (users.info) the next `check_batch` of everyone who still holds an
+        Approval Token or a link, in turn after the last run's, and deactivate those Slack
+        says were deactivated; who they were. For a `user_change` the bot never got (it was
+        down, or Slack gave up retrying)."""
         held = {s.user for s in await self._tokens.all_statuses() if s.condition in _HELD}
         held |= {entry.user_id for entry in await self._links.all_links()}
-        deactivated = []
-        for user in sorted(held):
-            try:
-                profile = await self._directory.user(user)
-            except NotFound:
-                continue  # unknown to Slack: nothing says they were deactivated
-            if profile.deleted:
-                await self.person_deactivated(user)
-                deactivated.append(user)
+        last = await self._checked.get()
+        order = sorted(held)
+        turn = [u for u in order if u > last] + [u for u in order if u <= last]
+        deactivated: list[str] = []
+        checked = ""
+        try:
+            for user in turn[: self._check_batch]:
+                try:
+                    profile = await self._directory.user(user)
+                except NotFound:
+                    profile = None  # unknown to Slack: nothing says they were deactivated
+                if profile is not None and profile.deleted:
+                    await self.person_deactivated(user)
+                    deactivated.append(user)
+                checked = user
+        finally:
+            # A run cut short (Slack down) goes on from there next time.
+            if checked:
+                await self._checked.set(checked)
         return deactivated
 
     async def channel_closed(self, channel: str, why: str) -> int:

@@ -1,17 +1,16 @@
 """`SlackApi`: every Web API call the bot makes, each mapped into our errors in one place.
 
 Callers above this module never see slack_sdk or aiohttp: a call either returns what it is for
-or raises from services/errors.py (bot/slack/failures.py has the table). The jobs post through a
-paced twin (`SlackApi.paced`): their posts to one channel are spaced (`ChannelPacer`) so a burst
-reaches Slack in order at the rate it accepts. What answers a person is never queued behind
-that; a 429 it meets is waited out by the client's retry handler (bot/slack/client.py).
+or raises from services/errors.py (bot/slack/failures.py has the table). The jobs send through a
+paced twin (`SlackApi.paced`): their posts to one channel and their message updates are spaced
+(bot/slack/pacing.py) so a burst reaches Slack in order at the rate it accepts, whichever
+process sends it. What answers a person is never queued behind that; a 429 it meets is waited
+out by the client's retry handler (bot/slack/client.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -20,6 +19,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.slack.client import SAFE_TO_REPEAT, TIMEOUT_SECONDS, retry_handlers
 from bot.slack.failures import slack_errors
+from bot.slack.pacing import Pacer
 from bot.slack.sandbox_note import noted_blocks, noted_comment, noted_view
 from handlers.ports import OpenedView
 from services.errors import SlackRefused
@@ -29,50 +29,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Block = dict[str, Any]
 
-# Slack accepts about one message per second in a channel (chat.postMessage, "special" tier).
-POST_INTERVAL_SECONDS = 1.0
-
-
-class ChannelPacer:
-    """At most one post per channel per interval, in the order they were asked for.
-
-    The lock is held over the call itself (and Slack's 429 waits inside it), and the interval
-    counts from the end of the previous post, so two posts never reach Slack closer than the
-    interval. Per process: several processes posting to one channel can still meet a 429, which
-    the client then waits out."""
-
-    def __init__(self, interval: float = POST_INTERVAL_SECONDS) -> None:
-        self._interval = interval
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._last: dict[str, float] = {}
-
-    async def run(self, channel: str, call: Callable[[], Awaitable[T]]) -> T:
-        lock = self._locks.setdefault(channel, asyncio.Lock())
-        async with lock:
-            wait = self._last.get(channel, -self._interval) + self._interval - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            try:
-                return await call()
-            finally:
-                self._last[channel] = time.monotonic()
-                self._forget_idle()
-
-    def _forget_idle(self) -> None:
-        if len(self._last) < 1024:
-            return
-        now = time.monotonic()
-        for channel, at in list(self._last.items()):
-            lock = self._locks.get(channel)
-            if now - at > self._interval and (lock is None or not lock.locked()):
-                self._last.pop(channel, None)
-                self._locks.pop(channel, None)
-
 
 class SlackApi:
     """The Web API as the bot uses it. `quiet` calls go through a client whose logger never logs
-    bodies (the enrolment DM carries a setup key). With a `pacer`, posts wait their turn in
-    their channel (see `paced`); without one they are sent at once. With `sandbox`, every
+    bodies (the enrolment DM carries a setup key). With a `pacer`, posts, message updates and
+    look-ups wait their turn (see `paced`); without one they are sent at once. With `sandbox`, every
     message, view and file comment carries the sandbox note (bot/slack/sandbox_note.py)."""
 
     def __init__(
@@ -80,7 +41,7 @@ class SlackApi:
         client: AsyncWebClient,
         *,
         quiet: AsyncWebClient | None = None,
-        pacer: ChannelPacer | None = None,
+        pacer: Pacer | None = None,
         sandbox: bool = False,
     ) -> None:
         self._client = client
@@ -88,9 +49,10 @@ class SlackApi:
         self._pacer = pacer
         self._sandbox = sandbox
 
-    def paced(self, pacer: ChannelPacer) -> SlackApi:
-        """The same clients, with posts spaced per channel by `pacer`: for the jobs, whose
-        bursts (a watched space's new change sets, reminders) would otherwise meet 429s."""
+    def paced(self, pacer: Pacer) -> SlackApi:
+        """The same clients, with posts, message updates and look-ups spaced by `pacer`: for
+        the jobs, whose bursts (a watched space's new change sets, reminders, tracking, the
+        check of everyone's account) would otherwise meet 429s."""
         return SlackApi(self._client, quiet=self._quiet, pacer=pacer, sandbox=self._sandbox)
 
     def _blocks(self, text: str, blocks: list[Block] | None) -> list[Block] | None:
@@ -132,17 +94,21 @@ class SlackApi:
                 ),
             )
 
-        answer = await (self._pacer.run(channel, post) if self._pacer else post())
+        answer = await (self._pacer.post(channel, post) if self._pacer else post())
         return str(answer.get("ts", ""))
 
     async def update_message(
         self, channel: str, ts: str, text: str, blocks: list[Block] | None = None
     ) -> None:
         blocks = self._blocks(text, blocks)
-        await self._call(
-            "chat.update",
-            lambda: self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
-        )
+
+        async def update() -> dict[str, Any]:
+            return await self._call(
+                "chat.update",
+                lambda: self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
+            )
+
+        await (self._pacer.update(update) if self._pacer else update())
 
     async def delete_message(self, channel: str, ts: str) -> None:
         await self._call("chat.delete", lambda: self._client.chat_delete(channel=channel, ts=ts))
@@ -263,7 +229,10 @@ class SlackApi:
     # -- people -------------------------------------------------------------------------------
 
     async def user_info(self, user: str) -> dict[str, Any]:
-        answer = await self._call("users.info", lambda: self._client.users_info(user=user))
+        async def look_up() -> dict[str, Any]:
+            return await self._call("users.info", lambda: self._client.users_info(user=user))
+
+        answer = await (self._pacer.look_up(look_up) if self._pacer else look_up())
         return dict(answer.get("user") or {})
 
     async def users_page(self, limit: int, cursor: str | None) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Redis adapters for the foundation ports: health and leases."""
+"""Redis adapters for the foundation ports: health, leases and bookmarks."""
 
 from __future__ import annotations
 
@@ -54,3 +54,20 @@ class RedisLeases:
         with store_errors("releasing a lease"):
             gone = await self._release(keys=[self._keys.lease(name)], args=[owner])
         return bool(gone)
+
+
+class RedisBookmark:
+    """`Bookmark` (services/workspace.py): one named string, shared by every process."""
+
+    def __init__(self, redis: RedisClient, keys: Keys, name: str) -> None:
+        self._redis = redis
+        self._key = keys.bookmark(name)
+
+    async def get(self) -> str:
+        with store_errors("reading a bookmark"):
+            value = await self._redis.get(self._key)
+        return value.decode() if isinstance(value, bytes) else str(value or "")
+
+    async def set(self, value: str) -> None:
+        with store_errors("writing a bookmark"):
+            await self._redis.set(self._key, value)

@@ -99,6 +99,17 @@ class Keys:
     def slack_removed(self, fingerprint: str) -> str:
         return f"{self.prefix}slack-removed:{fingerprint}"
 
+    # The next free moment of a pacing lane (a channel's posts, the workspace's message
+    # updates) for every process's jobs; one key per lane, alive only until that moment.
+    @slot(Slot.ALONE)
+    def pace(self, lane: str) -> str:
+        return f"{self.prefix}pace:{lane}"
+
+    # Where a job that works through a list in turns got to (the check of people's accounts).
+    @slot(Slot.ALONE)
+    def bookmark(self, name: str) -> str:
+        return f"{self.prefix}bookmark:{name}"
+
     # The audit trail: a stream of entries and the head (last seq, hash, stream id) kept apart
     # so that deleting the newest entries shows; one Lua script touches both.
     @slot(Slot.AUDIT)

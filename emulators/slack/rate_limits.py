@@ -1,4 +1,5 @@
-"""Injected faults, 429s and latency, and Slack's one-post-a-second pace in a channel."""
+"""Injected faults, 429s and latency, Slack's one-post-a-second pace in a channel and its pace
+of message updates in the workspace."""
 
 from __future__ import annotations
 
@@ -33,6 +34,13 @@ class Faults(Workspace):
             self.post_interval = interval
             self._last_post.clear()
 
+    def enforce_update_rate(self, interval: float | None = 1.2) -> None:
+        """Answer 429 (Retry-After: 1) to a chat.update that comes less than `interval` seconds
+        after the previous one in the workspace; None stops enforcing."""
+        with self._lock:
+            self.update_interval = interval
+            self._last_update = None
+
     def set_latency(self, method: str | None, seconds: float) -> None:
         """Delay answers to `method` (None: every method) by `seconds`."""
         with self._lock:
@@ -64,6 +72,19 @@ def post_too_soon(slack: Workspace, channel: str) -> bool:
         slack.post_rate_limited += 1
         return True
     slack._last_post[channel] = now
+    return False
+
+
+def update_too_soon(slack: Workspace) -> bool:
+    """Whether a chat.update now breaks the enforced workspace rate (then counted)."""
+    if slack.update_interval is None:
+        return False
+    now = time.monotonic()
+    last = slack._last_update
+    if last is not None and now - last < slack.update_interval:
+        slack.update_rate_limited += 1
+        return True
+    slack._last_update = now
     return False
 
 

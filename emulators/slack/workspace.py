@@ -91,6 +91,10 @@ class Workspace:
         self.post_interval: float | None = None
         self.post_rate_limited = 0
         self._last_post: dict[str, float] = {}
+        # The same for chat.update, per workspace (Tier 3): `enforce_update_rate`.
+        self.update_interval: float | None = None
+        self.update_rate_limited = 0
+        self._last_update: float | None = None
         # Channel names and user groups the workspace knows (the playground seeds them).
         self.channel_names: dict[str, str] = {}
         # Of those, the ones the app was added to; posting elsewhere is not_in_channel. Channel

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import logging
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -28,7 +25,7 @@ from services.approvalflow.endpoints import (
     Endpoint,
     Method,
 )
-from services.approvalflow.gateway import GatewayClient, Sleep
+from services.approvalflow.gateway import GatewayClient, GatewayOptions
 from services.approvalflow.models import (
     Body,
     ChangeSet,
@@ -46,10 +43,8 @@ from services.approvalflow.models import (
     SpaceQuery,
     single_page_answer,
 )
-from services.approvalflow.retry import Backoff
 from services.errors import ConfigError, IncompleteCall
-from services.outbound_tls import shared_tls_context
-from services.ports import Clock, Credential, Credentials
+from services.ports import Credential, Credentials
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +83,7 @@ class ApprovalFlowSettings:
         )
 
 
-class ApprovalFlowClient(GatewayClient):
+class ApprovalFlowClient(GatewayClient[ApprovalFlowSettings]):
     """ApprovalFlow's REST API as the acting Slack user; implements `ApprovalFlowApi`.
 
     Each call takes the user's token from `credentials`; a 401 asks the vault to refresh once
@@ -96,51 +91,24 @@ class ApprovalFlowClient(GatewayClient):
     safe to repeat). Reads and preflights are retried on timeouts, 429 and 5xx with `backoff`;
     writes never are. Every failure leaves as one of our errors (see `boundary`)."""
 
+    # httpcore's pool looks at every connection it holds (and, for each idle one, at every
+    # connection again) on each request and each response: with 50 signers at once that scan
+    # cost a fifth of the bot's CPU (bench/approve.py). Several small pools, taken in turn, keep
+    # each scan short. Every signer's calls share them: enough connections stay alive for a busy
+    # minute instead of being reopened (httpx keeps only 20 by default).
+    pools = POOLS
+    connections = (MAX_CONNECTIONS, MAX_KEEPALIVE)
+
     def __init__(
         self,
         settings: ApprovalFlowSettings,
         credentials: Credentials,
-        *,
-        clock: Clock | None = None,
-        backoff: Backoff | None = None,
-        sleep: Sleep = asyncio.sleep,
-        jitter: Callable[[], float] = random.random,
-        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Unpack[GatewayOptions],
     ) -> None:
-        super().__init__(credentials, clock=clock, backoff=backoff, sleep=sleep, jitter=jitter)
-        self._settings = settings
-        # httpcore's pool looks at every connection it holds (and, for each idle one, at every
-        # connection again) on each request and each response: with 50 signers at once that
-        # scan cost a fifth of the bot's CPU (bench/approve.py). Several small pools, taken in
-        # turn, keep each scan short. A transport given (a test's, or the composition root's
-        # over aiohttp) is one pool.
-        pools = 1 if transport is not None else POOLS
-        self._pools = tuple(
-            httpx.AsyncClient(
-                transport=transport,
-                verify=shared_tls_context(),
-                timeout=httpx.Timeout(
-                    settings.timeout_seconds, connect=settings.connect_timeout_seconds
-                ),
-                follow_redirects=False,  # a redirect here is a misconfiguration, not a detour
-                # Every signer's calls share these: keep enough connections alive for a busy
-                # minute instead of reopening them (httpx keeps only 20 by default).
-                limits=httpx.Limits(
-                    max_connections=MAX_CONNECTIONS // pools,
-                    max_keepalive_connections=MAX_KEEPALIVE // pools,
-                ),
-                headers={"Accept": "application/json", "User-Agent": "approvals-bot"},
-            )
-            for _ in range(pools)
-        )
-        self._next_pool = itertools.cycle(self._pools)
+        super().__init__(settings, credentials, **options)
         # Parsed once per site and endpoint: httpx parses a URL given as text on every call,
         # which was a third of what building a request cost.
         self._urls: dict[tuple[str, str], httpx.URL] = {}
-
-    async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
 
     # --- the 9 endpoints -------------------------------------------------------------------
 
@@ -272,7 +240,7 @@ class ApprovalFlowClient(GatewayClient):
     ) -> httpx.Response:
         url = self._url(credential.cloud_id, endpoint)
         headers = {"Authorization": f"Bearer {credential.access_token}"}
-        http = next(self._next_pool)
+        http = self._http()
         if endpoint.method is Method.GET:
             return await http.get(url, params=query, headers=headers)
         return await http.post(url, json=body, headers=headers)

@@ -1,5 +1,5 @@
-"""What our clients of Atlassian's gateway APIs share: a call as a person (their token, one
-refresh after a 401, Atlassian's backoff for what may be repeated), and closing.
+"""What our clients of Atlassian's gateway APIs share: their HTTP connections, a call as a person
+(their token, one refresh after a 401, Atlassian's backoff for what may be repeated), and closing.
 
 ApprovalFlow's and Confluence's clients build on it; each brings its own boundary, which says
 what a status or an httpx exception means for its API.
@@ -8,12 +8,13 @@ what a status or an httpx exception means for its API.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import ClassVar, Generic, Protocol, Self, TypedDict, TypeVar, Unpack
 
 import httpx
 
@@ -21,6 +22,7 @@ from services.approvalflow.boundary import HTTPX_ERRORS, Refusal, Retry
 from services.approvalflow.retry import Backoff
 from services.clock import SystemClock
 from services.errors import UpstreamError
+from services.outbound_tls import shared_tls_context
 from services.ports import Clock, Credential, Credentials
 
 log = logging.getLogger(__name__)
@@ -31,26 +33,77 @@ TransportMap = Callable[[Exception], tuple[UpstreamError, bool]]
 RefusalMap = Callable[[httpx.Response, Credential], Refusal]
 
 
-class GatewayClient:
-    """Base of a client that calls an Atlassian API as each person, through the vault."""
+class GatewaySettings(Protocol):
+    """How long a client waits for its API (every outbound call has a timeout)."""
+
+    @property
+    def timeout_seconds(self) -> float: ...
+
+    @property
+    def connect_timeout_seconds(self) -> float: ...
+
+
+S = TypeVar("S", bound=GatewaySettings)
+
+
+class GatewayOptions(TypedDict, total=False):
+    """What a test or the composition root may set on a client besides its settings."""
+
+    clock: Clock | None
+    backoff: Backoff | None
+    sleep: Sleep
+    jitter: Callable[[], float]
+    # A transport given (a test's, or the composition root's over aiohttp) is one pool.
+    transport: httpx.AsyncBaseTransport | None
+
+
+class GatewayClient(Generic[S]):
+    """Base of a client that calls an Atlassian API as each person, through the vault.
+
+    Calls take `pools` HTTP clients in turn, which share `connections`: at most so many open,
+    at most so many kept alive (by default httpx's own limits)."""
+
+    pools: ClassVar[int] = 1
+    connections: ClassVar[tuple[int, int]] = (100, 20)
 
     def __init__(
-        self,
-        credentials: Credentials,
-        *,
-        clock: Clock | None = None,
-        backoff: Backoff | None = None,
-        sleep: Sleep = asyncio.sleep,
-        jitter: Callable[[], float] = random.random,
+        self, settings: S, credentials: Credentials, **options: Unpack[GatewayOptions]
     ) -> None:
+        self._settings = settings
         self._credentials = credentials
-        self._clock = clock or SystemClock()
-        self._backoff = backoff or Backoff()
-        self._sleep = sleep
-        self._jitter = jitter
+        self._clock = options.get("clock") or SystemClock()
+        self._backoff = options.get("backoff") or Backoff()
+        self._sleep = options.get("sleep", asyncio.sleep)
+        self._jitter = options.get("jitter", random.random)
+        transport = options.get("transport")
+        count = 1 if transport is not None else self.pools
+        self._pools = tuple(self._http_client(transport, count) for _ in range(count))
+        self._next_pool = itertools.cycle(self._pools)
+
+    def _http_client(
+        self, transport: httpx.AsyncBaseTransport | None, count: int
+    ) -> httpx.AsyncClient:
+        most, alive = self.connections
+        return httpx.AsyncClient(
+            transport=transport,
+            verify=shared_tls_context(),
+            timeout=httpx.Timeout(
+                self._settings.timeout_seconds, connect=self._settings.connect_timeout_seconds
+            ),
+            follow_redirects=False,  # a redirect here is a misconfiguration, not a detour
+            limits=httpx.Limits(
+                max_connections=most // count, max_keepalive_connections=alive // count
+            ),
+            headers={"Accept": "application/json", "User-Agent": "approvals-bot"},
+        )
+
+    def _http(self) -> httpx.AsyncClient:
+        """The pool the next call takes."""
+        return next(self._next_pool)
 
     async def aclose(self) -> None:
-        raise NotImplementedError
+        for pool in self._pools:
+            await pool.aclose()
 
     async def __aenter__(self) -> Self:
         return self

@@ -70,6 +70,9 @@ UNKEYED_FORMAT = 1
 _KID = re.compile(f"[0-9a-f]{{{KID_LENGTH}}}")
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# Exactly what `format_utc` writes. Read with fromisoformat (strptime took 15 µs a time, and
+# every audit append reads the time of its entry).
+_TIME_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # The flat string fields an entry is stored as (a Redis stream entry, a fake's record, a JSON
@@ -102,7 +105,9 @@ def format_utc(when: datetime) -> str:
 
 def parse_utc(text: str) -> datetime:
     """The inverse of `format_utc`; raises ValueError on anything else."""
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    if not _TIME_TEXT.fullmatch(text):
+        raise ValueError(f"not an audit time: {text[:40]!r}")
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 def epoch_ms(when: datetime) -> int:

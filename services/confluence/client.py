@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -12,8 +10,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from services.approvalflow.gateway import GatewayClient, Sleep
-from services.approvalflow.retry import Backoff
+from services.approvalflow.gateway import GatewayClient
 from services.confluence import boundary
 from services.confluence.endpoints import (
     API_PREFIX,
@@ -27,8 +24,7 @@ from services.confluence.endpoints import (
 from services.confluence.models import PageItem, PageList, SpaceItem, SpaceList
 from services.confluence.ports import ConfluencePage, ConfluenceSpace
 from services.errors import MissingScope, UpstreamUnavailable
-from services.outbound_tls import shared_tls_context
-from services.ports import Clock, Credential, Credentials
+from services.ports import Credential
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,39 +42,13 @@ class ConfluenceSettings:
         return f"{self.api_url.rstrip('/')}/ex/confluence/{quote(cloud_id, safe='')}"
 
 
-class ConfluenceClient(GatewayClient):
+class ConfluenceClient(GatewayClient[ConfluenceSettings]):
     """Confluence v2 as the acting Slack user; implements `ConfluenceApi`.
 
     Ids are read in batches of 250 (Confluence's limit on `id`), each batch following
     `_links.next` until the answer ends. A 401 refreshes the token once through the vault;
     timeouts, 429 and 5xx are retried with `backoff`. A grant without the endpoint's scope
     is told so before any call is made."""
-
-    def __init__(
-        self,
-        settings: ConfluenceSettings,
-        credentials: Credentials,
-        *,
-        clock: Clock | None = None,
-        backoff: Backoff | None = None,
-        sleep: Sleep = asyncio.sleep,
-        jitter: Callable[[], float] = random.random,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(credentials, clock=clock, backoff=backoff, sleep=sleep, jitter=jitter)
-        self._settings = settings
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            verify=shared_tls_context(),
-            timeout=httpx.Timeout(
-                settings.timeout_seconds, connect=settings.connect_timeout_seconds
-            ),
-            follow_redirects=False,
-            headers={"Accept": "application/json", "User-Agent": "approvals-bot"},
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def pages(self, user_id: str, page_ids: Sequence[str]) -> dict[str, ConfluencePage]:
         wanted = _unique(page_id for page_id in page_ids if page_id.isdigit())
@@ -140,7 +110,7 @@ class ConfluenceClient(GatewayClient):
     ) -> tuple[dict[str, Any], Credential]:
         async def send(credential: Credential) -> httpx.Response:
             headers = {"Authorization": f"Bearer {credential.access_token}"}
-            return await self._http.get(url, params=params, headers=headers)
+            return await self._http().get(url, params=params, headers=headers)
 
         response, credential = await self._send_as(
             user_id,

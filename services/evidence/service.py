@@ -52,6 +52,15 @@ class EvidenceSettings:
     sandbox: bool
 
 
+@dataclass(frozen=True)
+class Permit:
+    """A person's leave to have one request's report, with what the check read."""
+
+    request: ApprovalRequest
+    entries: list[AuditEntry]
+    party: Party
+
+
 class EvidenceReports:
     """`/approvals evidence`, the Evidence (PDF) button, and `approvals-bot evidence`."""
 
@@ -77,8 +86,13 @@ class EvidenceReports:
         self._settings = settings
 
     async def for_slack_user(self, request_text: str, user: str) -> ReportFile:
-        """The report for a person in Slack: the requester, a signer or an admin. Anyone else
-        gets NotAllowed, and the refusal is audited."""
+        """The report for a person in Slack: `permit`, then `generate`."""
+        return await self.generate(await self.permit(request_text, user))
+
+    async def permit(self, request_text: str, user: str) -> Permit:
+        """Whether a person in Slack may have the report: the requester, a signer or an admin.
+        Anyone else gets EvidenceNotAllowed, and the refusal is audited. Quick next to
+        `generate`, so a caller can refuse before it says a report is on its way."""
         request = await self._request(request_text)
         entries = await self._entries()
         party = await self._participant(request, entries, user)
@@ -92,7 +106,10 @@ class EvidenceReports:
                 )
             )
             raise EvidenceNotAllowed(request.id)
-        return await self._generate(request, entries, party, via="slack")
+        return Permit(request, entries, party)
+
+    async def generate(self, permit: Permit) -> ReportFile:
+        return await self._generate(permit.request, permit.entries, permit.party, via="slack")
 
     async def for_operator(self, request_text: str, operator: Party) -> ReportFile:
         """The report for whoever runs the command line on the bot's host (who holds its keys

@@ -13,7 +13,7 @@ import httpx
 
 from bot.jobs import Job
 from emulators.approvalflow import SandboxState
-from emulators.slack import FakeMessage, FakeSlack, FakeView, ResponsePost
+from emulators.slack import Call, FakeMessage, FakeSlack, FakeView, ResponsePost
 from emulators.slack.blockkit_limits import message_problems
 from services.audit.chain import AuditEntry
 from services.outbound_tls import shared_tls_context
@@ -140,8 +140,16 @@ class Requests:
         self, user: str, request_id: str, decision: str = "approve", posted: Posted | None = None
     ) -> FakeView:
         """Press Approve or Reject; the modal once the bot has filled it in."""
-        updates = self._views_updated()
-        payload = {
+        updates = self._views_updated(user)
+        response = await self.bot.interact(self.click_payload(user, request_id, decision, posted))
+        assert response.status_code == 200 and response.text == ""
+        return await self._filled_in(user, updates)
+
+    def click_payload(
+        self, user: str, request_id: str, decision: str = "approve", posted: Posted | None = None
+    ) -> dict[str, Any]:
+        """The block_actions of one press of Approve or Reject (a trigger of its own)."""
+        payload: dict[str, Any] = {
             "type": "block_actions",
             "team": {"id": TEAM, "domain": "acme"},
             "user": {"id": user, "team_id": TEAM},
@@ -164,23 +172,29 @@ class Requests:
                 "channel_id": posted.channel,
                 "message_ts": posted.ts,
             }
-        response = await self.bot.interact(payload)
-        assert response.status_code == 200 and response.text == ""
-        return await self._filled_in(user, updates)
+        return payload
 
     async def by_command(self, user: str, text: str) -> FakeView:
-        updates = self._views_updated()
+        updates = self._views_updated(user)
         answer = await self.command(text, user, wait=False)
         assert answer is None, answer.text if answer else None
         return await self._filled_in(user, updates)
 
-    def _views_updated(self) -> int:
-        return len([c for c in self.slack.calls_to("views.update") if c.ok])
+    def _updated_for(self, user: str, call: Call) -> bool:
+        """An answered views.update of one of `user`'s views (a rate-limited one is sent
+        again; other people's, signing at the same time, are not theirs)."""
+        view = self.slack.views.get(str(call.args.get("view_id")))
+        return call.ok and view is not None and view.user_id == user
+
+    def _views_updated(self, user: str) -> int:
+        return len([c for c in self.slack.calls_to("views.update") if self._updated_for(user, c)])
 
     async def _filled_in(self, user: str, updates: int) -> FakeView:
-        # Answered calls only: a rate-limited update is sent again.
         await self.slack.wait_for(
-            "views.update", count=updates + 1, timeout=10, where=lambda c: c.ok
+            "views.update",
+            count=updates + 1,
+            timeout=10,
+            where=lambda c: self._updated_for(user, c),
         )
         [view] = self.slack.view_stack(user)
         return view

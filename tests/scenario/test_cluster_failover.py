@@ -110,7 +110,7 @@ async def test_a_master_killed_during_approvals_loses_and_doubles_nothing(
 
             answers = await asyncio.gather(*runs)
             await asyncio.to_thread(cluster.wait_ok, 30.0, 2)
-            for _ in range(100):  # both bots see every slot served again, by themselves
+            for _ in range(300):  # both bots see every slot served again, by themselves
                 if all(seen[url][-1:] == [200] for url in urls):
                     break
                 await asyncio.sleep(0.1)

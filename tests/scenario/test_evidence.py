@@ -238,8 +238,11 @@ async def test_strangers_are_refused_and_audited_admins_are_not(world: Requests)
     posted = await world.request("cs-eng184 <@U0BOB>")
     before, replies = uploads(world), len(world.slack.response_posts)
     answer = await world.command(f"evidence {posted.id}", "U0CAROL")
-    assert answer is not None and "Making the evidence report" in (answer.text or "")
+    # Refused first and only: no word of a report on its way, before or after.
     told = await later_reply(world, "U0CAROL", replies)
+    assert answer == told
+    said = [p.text or "" for p in world.slack.response_posts[replies:] if p.user == "U0CAROL"]
+    assert not any("Making the evidence report" in text for text in said), said
     [refused] = [e for e in await world.audit() if e.action == "evidence.refused"]
     assert refused.actor_slack_id == "U0CAROL" and refused.target == f"request:{posted.id}"
     assert "Only the requester" in (told.text or "") and "Nothing was generated" in (

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 
 from bot.wiring import CHECK_PEOPLE_JOB, WATCHED_SPACES_JOB
+from emulators.slack import FakeSlack
 from services.approval_token.service import Condition
-from tests.scenario.requests_kit import Posted, Requests, view_text
+from tests.fakes.clock import FakeClock
+from tests.scenario.requests_kit import Posted, Requests, requests_world, view_text
 
 
 async def send_event(world: Requests, event: dict[str, Any], event_id: str) -> httpx.Response:
@@ -155,3 +159,49 @@ async def test_a_revoked_bot_token_stops_the_jobs_too(world: Requests) -> None:
     )
     assert await world.bot.container.installation.removed() == "tokens_revoked"
     assert not await world.bot.container.jobs.run_once(world.job(WATCHED_SPACES_JOB))
+
+
+# The check's pace and batch for the next test: small, so that three runs take a few seconds.
+CHECK_PACE_SECONDS = 0.1
+CHECK_BATCH = 10
+
+
+@pytest.fixture
+async def many_holders(
+    fake_slack: FakeSlack, redis: object, redis_url: str, clock: FakeClock
+) -> AsyncIterator[Requests]:
+    env = {
+        "SLACK_LOOKUP_INTERVAL_SECONDS": str(CHECK_PACE_SECONDS),
+        "CHECK_PEOPLE_BATCH": str(CHECK_BATCH),
+    }
+    async with requests_world(fake_slack, redis_url, clock, **env) as world:
+        await world.ready("U0ALICE", "U0BOB")
+        for n in range(23):  # 25 holders in all: 23 started an enrolment, two are ready
+            user = f"U1HOLD{n:02d}"
+            fake_slack.add_user(user, real_name=f"Holder {n}", email=f"h{n}@example.com")
+            await world.bot.container.tokens.start_enrolment(user, f"h{n}@example.com")
+        yield world
+
+
+async def test_the_check_of_many_holders_looks_up_a_paced_batch_per_run_in_turn(
+    many_holders: Requests,
+) -> None:
+    world, slack = many_holders, many_holders.slack
+    holders = sorted([f"U1HOLD{n:02d}" for n in range(23)] + ["U0ALICE", "U0BOB"])
+    slack.users[holders[-1]].deleted = True  # the last in turn: found by the third run
+    runs: list[list[str]] = []
+    for _ in range(3):
+        before = len(slack.calls_to("users.info"))
+        started = time.monotonic()
+        await world.job(CHECK_PEOPLE_JOB).run()
+        took = time.monotonic() - started
+        runs.append([str(c.args.get("user")) for c in slack.calls_to("users.info")[before:]])
+        # A batch, paced: no run looks up more, none faster than Slack's rate for the job.
+        assert len(runs[-1]) == CHECK_BATCH
+        assert took >= (CHECK_BATCH - 1) * CHECK_PACE_SECONDS
+    # In turn: each run goes on where the last stopped, and the third comes round again.
+    assert runs[0] + runs[1] == holders[:20]
+    assert runs[2] == holders[20:] + holders[:5]
+    revoked = await world.bot.container.tokens.status(holders[-1])
+    assert revoked.condition is Condition.REVOKED
+    assert (await world.bot.container.tokens.status(holders[0])).condition is Condition.ACTIVE

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from bot.slack.api import SlackApi
+from bot.slack.pacing import Pacer
 from bot.wiring import WATCHED_SPACES_JOB
 from emulators.approvalflow.seed import ALICE
 from emulators.slack import FakeSlack
@@ -292,3 +293,101 @@ async def test_a_signature_is_answered_without_waiting_behind_a_paced_burst(
         burst.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await burst
+
+
+# -- two bot processes' jobs on one store keep Slack's pace together -----------------------
+
+
+# Fast paces, so a burst of each takes a second or two. The fake enforces a little less: both
+# bots share this test's event loop, where a busy machine can hold a send back by tens of ms.
+TWO_PACE_SECONDS = 0.3
+ENFORCED_SECONDS = 0.2
+
+
+@pytest.fixture
+async def two_bots(
+    fake_slack: FakeSlack, redis: object, redis_url: str
+) -> AsyncIterator[tuple[RunningBot, RunningBot]]:
+    env = bot_environment(
+        fake_slack.api_url,
+        redis_url,
+        SLACK_POST_INTERVAL_SECONDS=str(TWO_PACE_SECONDS),
+        SLACK_UPDATE_INTERVAL_SECONDS=str(TWO_PACE_SECONDS),
+    )
+    async with running_bot(env) as one, running_bot(env) as two:
+        yield one, two
+
+
+def _texts(slack: FakeSlack, channel: str) -> list[str]:
+    return [m.text for m in slack.messages(channel) if m.thread_ts is None]
+
+
+async def test_two_processes_jobs_posts_share_one_pace_per_channel(
+    two_bots: tuple[RunningBot, RunningBot], fake_slack: FakeSlack
+) -> None:
+    one, two = two_bots
+    fake_slack.enforce_post_rate(ENFORCED_SECONDS)
+
+    async def burst(api: SlackApi, name: str, channel: str) -> None:
+        for n in range(4):
+            await api.post_message(channel, f"{name} {n}")
+
+    # Each process pacing alone: together they post too fast, and meet Slack's 429s.
+    alone = [
+        bot.container.slack_api.paced(Pacer(post_interval=TWO_PACE_SECONDS)) for bot in two_bots
+    ]
+    await asyncio.gather(burst(alone[0], "one", "C0ALONE"), burst(alone[1], "two", "C0ALONE"))
+    assert fake_slack.post_rate_limited > 0
+
+    limited = fake_slack.post_rate_limited
+    await asyncio.gather(
+        burst(one.container.job_slack, "one", "C0SHARED"),
+        burst(two.container.job_slack, "two", "C0SHARED"),
+        burst(one.container.job_slack, "one", "C0OTHER"),  # another channel: its own pace
+    )
+    assert fake_slack.post_rate_limited == limited
+    shared = _texts(fake_slack, "C0SHARED")
+    # Every post once, each process's in the order it asked.
+    assert sorted(shared) == sorted([f"{name} {n}" for name in ("one", "two") for n in range(4)])
+    for name in ("one", "two"):
+        assert [t for t in shared if t.startswith(name)] == [f"{name} {n}" for n in range(4)]
+    assert _texts(fake_slack, "C0OTHER") == [f"one {n}" for n in range(4)]
+
+
+async def test_two_processes_jobs_updates_share_the_workspaces_pace(
+    two_bots: tuple[RunningBot, RunningBot], fake_slack: FakeSlack
+) -> None:
+    one, two = two_bots
+    channels = ("C0UPA", "C0UPB", "C0UPC")
+    posted = {c: await one.container.slack_api.post_message(c, "v0") for c in channels}
+    fake_slack.enforce_update_rate(ENFORCED_SECONDS)
+    # Unpaced (as a person's answers are), two updates in a row meet Slack's limit.
+    for channel in channels[:2]:
+        await one.container.slack_api.update_message(channel, posted[channel], "v0 again")
+    limited = fake_slack.update_rate_limited
+    assert limited > 0
+    fake_slack.enforce_update_rate(ENFORCED_SECONDS)  # the jobs start after a quiet spell
+
+    async def edits(api: SlackApi) -> None:
+        for version in (1, 2):
+            for channel in channels:
+                await api.update_message(channel, posted[channel], f"v{version}")
+
+    await asyncio.gather(edits(one.container.job_slack), edits(two.container.job_slack))
+    assert fake_slack.update_rate_limited == limited
+    assert len([c for c in fake_slack.calls_to("chat.update") if c.ok]) == 2 + 12
+    assert all(fake_slack.message(c, posted[c]).text == "v2" for c in channels)  # type: ignore[union-attr]
+
+
+async def test_a_persons_update_is_not_paced_behind_the_jobs(
+    two_bots: tuple[RunningBot, RunningBot], fake_slack: FakeSlack
+) -> None:
+    one, _ = two_bots
+    ts = await one.container.slack_api.post_message(CHANNEL, "v0")
+    job = one.container.job_slack
+    await job.update_message(CHANNEL, ts, "by the job")  # the lane's next slot is a pace away
+    waiting = asyncio.create_task(job.update_message(CHANNEL, ts, "by the job again"))
+    await one.container.slack_api.update_message(CHANNEL, ts, "by a person's answer")
+    await waiting
+    texts = [c.args.get("text") for c in fake_slack.calls_to("chat.update")]
+    assert texts == ["by the job", "by a person's answer", "by the job again"]

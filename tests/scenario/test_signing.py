@@ -89,6 +89,32 @@ async def test_not_enrolled_gets_an_enrol_button_that_sends_the_qr(world: Reques
     assert (await world.bot.container.tokens.status("U0CAROL")).condition.value == "pending"
 
 
+async def test_a_double_click_opens_one_modal_and_keeps_it(world: Requests) -> None:
+    posted = await world.request("cs-eng184 <@U0BOB|bob>")
+    slack = world.slack
+    clicks = [world.click_payload("U0BOB", posted.id, posted=posted) for _ in range(2)]
+    assert clicks[0]["trigger_id"] != clicks[1]["trigger_id"]
+    answers = await asyncio.gather(*(world.bot.interact(click) for click in clicks))
+    assert [a.status_code for a in answers] == [200, 200]
+    await slack.wait_for("views.update", where=lambda c: c.ok)
+    [modal] = slack.view_stack("U0BOB")
+    assert modal.callback_id == "request_sign"
+    assert len(slack.calls_to("views.open")) == 1
+    # The modal is there to sign: the second click cost the first nothing.
+    answer = await world.submit("U0BOB", modal, code=world.code("U0BOB"), comment="LGTM")
+    assert "Signed and submitted" in view_text(answer["view"])
+    assert slack.violations == []
+
+
+async def test_a_click_once_the_modal_was_closed_opens_it_again(world: Requests) -> None:
+    posted = await world.request("cs-eng184 <@U0BOB|bob>")
+    first = await world.click("U0BOB", posted.id, posted=posted)
+    world.slack.close_view(first.id)
+    modal = await world.click("U0BOB", posted.id, posted=posted)
+    assert modal.callback_id == "request_sign" and modal.id != first.id
+    assert len(world.slack.calls_to("views.open")) == 2
+
+
 async def test_expired_and_locked_tokens_each_say_so(world: Requests) -> None:
     await world.ready("U0CAROL")
     world.clock.advance(days=31)  # Carol's and Bob's tokens expire (30 days)

@@ -7,14 +7,20 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote_plus, unquote_plus, urlencode
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.slack_edge import MAX_BODY_BYTES, bolt_form_body, field_names
+from bot.slack_edge import (
+    MAX_BODY_BYTES,
+    bolt_form_body,
+    field_names,
+    form_unquote,
+    interaction_json,
+)
 from emulators.slack import FakeSlack
 from emulators.slack.signing import signed_headers
 from tests.scenario.harness import (
@@ -94,6 +100,26 @@ def test_reencoding_keeps_every_field_and_hides_the_word() -> None:
 def test_field_names_are_the_names_parse_qsl_finds(text: str) -> None:
     # The edge reads only the names, leaving an interaction's large value undecoded.
     assert field_names(text) == {name for name, _ in parse_qsl(text, keep_blank_values=True)}
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from('%+= \n\r\t_aAfF09gZ{}"\u00e9\u20ac')))
+def test_form_unquote_decodes_as_unquote_plus(text: str) -> None:
+    assert form_unquote(text) == unquote_plus(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=4))
+def test_an_interaction_reaches_bolt_as_the_json_it_carries(value: dict[str, str]) -> None:
+    payload = json.dumps({"type": "view_submission", "value": value})
+    body = "payload=" + quote_plus(payload)
+    decoded = interaction_json(body)
+    assert decoded is not None
+    assert json.loads(decoded) == json.loads(dict(parse_qsl(body))["payload"])
+    # Anything else is left for Bolt to read as before.
+    assert interaction_json(body + "&more=1") is None
+    assert interaction_json("payload=" + quote_plus("[1]")) is None
+    assert interaction_json(slash_body("payload")) is None
 
 
 # -- the property: any text, channel or user name reaches the command listener ---------------

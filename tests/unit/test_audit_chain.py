@@ -812,7 +812,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 async def test_two_processes_appending_at_once_form_one_chain(
     redis: Redis, redis_url: str, redis_log: RedisAuditLog
 ) -> None:
-    count = 200
+    count = 1000  # each process's appends go 8 to a call: enough calls for the runs to overlap
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,

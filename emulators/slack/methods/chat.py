@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulators.slack.rate_limits import post_too_soon
+from emulators.slack.rate_limits import post_too_soon, update_too_soon
 from emulators.slack.records import FakeMessage, JSONDict, Reply, SlackFailure
 from emulators.slack.wire import json_arg
 from emulators.slack.workspace import Workspace, random_id
@@ -54,6 +54,8 @@ def chat_update(slack: Workspace, args: JSONDict) -> Reply:
     channel = slack._channel_arg(args)
     message = slack._bot_message(channel, args.get("ts"), deleting=False)
     text, blocks = slack._check_message("chat.update", args)
+    if update_too_soon(slack):
+        return Reply({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": "1"})
     message.text = text
     if "blocks" in args:
         message.blocks = blocks
