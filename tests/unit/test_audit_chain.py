@@ -809,10 +809,11 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 """
 
 
-async def test_two_processes_appending_at_once_form_one_chain(
-    redis: Redis, redis_url: str, redis_log: RedisAuditLog
-) -> None:
-    count = 1000  # each process's appends go 8 to a call: enough calls for the runs to overlap
+async def _two_processes_append(
+    redis: Redis, redis_url: str, redis_log: RedisAuditLog, count: int
+) -> tuple[int, int]:
+    """Two OS processes append `count` entries each, started at the same moment; checks they
+    form one valid chain and returns how often the chain switched process, and their races."""
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -850,10 +851,23 @@ async def test_two_processes_appending_at_once_form_one_chain(
     result = await verify_trail(redis_log, AUDIT_KEYS)
     assert result.ok, result.describe()
     assert result.head == AuditHead(2 * count, entries[-1].hash)
-    # The processes really competed and took turns: without the turn given to the loser of a
-    # race, one process wins nearly every race and the two runs barely interleave (2 switches
-    # seen); with it, 60-90 switches here.
     owners = [a.split(".")[0] for a in actions]
     switches = sum(1 for a, b in itertools.pairwise(owners) if a != b)
-    conflicts = sum(int(out.decode().strip()) for out, _ in outputs)
-    assert conflicts > 0 and switches > 10, (switches, conflicts)
+    return switches, sum(int(out.decode().strip()) for out, _ in outputs)
+
+
+async def test_two_processes_appending_at_once_form_one_chain(
+    redis: Redis, redis_url: str, redis_log: RedisAuditLog
+) -> None:
+    # The chain shows something only if the processes really raced: a try counts when they
+    # lost races to each other and the chain interleaves them (about 100 switches when both run
+    # at once). A busy machine now and then runs one process's burst before the other's starts,
+    # so up to three tries; every try's chain is checked in full, and neither may give up.
+    seen: list[tuple[int, int]] = []
+    for _ in range(3):
+        await redis.flushdb()
+        switches, conflicts = await _two_processes_append(redis, redis_url, redis_log, 1000)
+        seen.append((switches, conflicts))
+        if conflicts > 0 and switches > 10:
+            return
+    raise AssertionError(f"the processes never appended at once: (switches, races) {seen}")
