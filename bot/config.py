@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.slack.pacing import LOOKUP_INTERVAL_SECONDS, POST_INTERVAL_SECONDS, UPDATE_INTERVAL_SECONDS
 from bot.stores.client import RedisEndpoint, redis_endpoint
 from services.errors import ConfigError
 from services.secretbox import SecretBox
+from services.workspace import CHECK_BATCH
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -34,13 +36,13 @@ class Settings(BaseSettings):
     SLACK_APP_TOKEN: SecretStr | None = None
     SLACK_API_URL: str = "https://slack.com/api/"
     # The jobs' pace per channel: Slack accepts about one message per second in a channel.
-    SLACK_POST_INTERVAL_SECONDS: float = Field(1.0, ge=0, le=60)
+    SLACK_POST_INTERVAL_SECONDS: float = Field(POST_INTERVAL_SECONDS, ge=0, le=60)
     # The jobs' pace of message updates in the workspace (chat.update: Tier 3, 50+ a minute).
-    SLACK_UPDATE_INTERVAL_SECONDS: float = Field(1.5, ge=0, le=60)
+    SLACK_UPDATE_INTERVAL_SECONDS: float = Field(UPDATE_INTERVAL_SECONDS, ge=0, le=60)
     # The check of everyone's Slack account: its users.info pace (Tier 4, 100+ a minute) and
     # how many people one run looks up (the rest wait for the next runs, in turn).
-    SLACK_LOOKUP_INTERVAL_SECONDS: float = Field(1.0, ge=0, le=60)
-    CHECK_PEOPLE_BATCH: int = Field(200, ge=1, le=100_000)
+    SLACK_LOOKUP_INTERVAL_SECONDS: float = Field(LOOKUP_INTERVAL_SECONDS, ge=0, le=60)
+    CHECK_PEOPLE_BATCH: int = Field(CHECK_BATCH, ge=1, le=100_000)
 
     ATLASSIAN_CLIENT_ID: str | None = None
     ATLASSIAN_CLIENT_SECRET: SecretStr | None = None
