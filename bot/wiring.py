@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.embedded_redis import EmbeddedRedis
-from bot.http_transport import AiohttpTransport
+from bot.http_transport import AiohttpExchange
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
 from bot.playground import Playground, SlackAccess, make_playground, slack_access
@@ -80,6 +80,7 @@ from services.linking import (
     SealedGrants,
     TokenVault,
 )
+from services.outbound_tls import shared_tls_context
 from services.ports import Clock, Directory, StoreHealth
 from services.requests.identities import LinkIdentities
 from services.requests.policies import PolicyBook
@@ -389,7 +390,7 @@ def make_approvalflow(settings: Settings, vault: TokenVault, clock: Clock) -> Ap
         ),
         vault,
         clock=clock,
-        transport=AiohttpTransport(connections=MAX_CONNECTIONS),
+        exchange=AiohttpExchange(connections=MAX_CONNECTIONS, tls=shared_tls_context()),
     )
 
 
@@ -397,7 +398,12 @@ def make_confluence(settings: Settings, vault: TokenVault, clock: Clock) -> Conf
     """Confluence v2 (page titles and versions, spaces) as each person, through the same
     gateway host as ApprovalFlow; in sandbox mode the sandbox emulates it."""
     return ConfluenceClient(
-        ConfluenceSettings(api_url=atlassian_endpoints(settings).api_url), vault, clock=clock
+        ConfluenceSettings(api_url=atlassian_endpoints(settings).api_url),
+        vault,
+        clock=clock,
+        exchange=AiohttpExchange(
+            connections=ConfluenceClient.connections[0], tls=shared_tls_context()
+        ),
     )
 
 
