@@ -30,6 +30,13 @@ T = TypeVar("T")
 Block = dict[str, Any]
 
 
+def _sent(**fields: Any) -> dict[str, Any]:
+    """A JSON call's arguments as slack_sdk's method would send them (those left None are not
+    sent). Messages go through `api_call` with them: the method wrappers look at every block
+    for slack_sdk's own block classes, which ours never are, on each call."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
 class SlackApi:
     """The Web API as the bot uses it. `quiet` calls go through a client whose logger never logs
     bodies (the enrolment DM carries a setup key). With a `pacer`, posts, message updates and
@@ -81,17 +88,18 @@ class SlackApi:
         client = self._quiet if quiet else self._client
         blocks = self._blocks(text, blocks)
 
+        payload = _sent(
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+
         async def post() -> dict[str, Any]:
             return await self._call(
-                "chat.postMessage",
-                lambda: client.chat_postMessage(
-                    channel=channel,
-                    text=text,
-                    blocks=blocks,
-                    thread_ts=thread_ts,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                ),
+                "chat.postMessage", lambda: client.api_call("chat.postMessage", json=payload)
             )
 
         answer = await (self._pacer.post(channel, post) if self._pacer else post())
@@ -102,10 +110,11 @@ class SlackApi:
     ) -> None:
         blocks = self._blocks(text, blocks)
 
+        payload = _sent(channel=channel, ts=ts, text=text, blocks=blocks)
+
         async def update() -> dict[str, Any]:
             return await self._call(
-                "chat.update",
-                lambda: self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
+                "chat.update", lambda: self._client.api_call("chat.update", json=payload)
             )
 
         await (self._pacer.update(update) if self._pacer else update())
