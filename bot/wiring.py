@@ -22,7 +22,7 @@ from bot.metrics import Metrics
 from bot.playground import Playground, SlackAccess, make_playground, slack_access
 from bot.policies import load_policies
 from bot.slack.api import SlackApi
-from bot.slack.client import web_client
+from bot.slack.client import TIMEOUT_SECONDS, web_client
 from bot.slack.enrolment import SlackEnrolmentDms
 from bot.slack.notices import (
     SlackLinkNotices,
@@ -166,7 +166,12 @@ async def make_slack_clients(
     session and a new connection for every call (measured: about a third of the CPU an
     approval's three Slack calls cost; bench/approve.py)."""
     session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS, keepalive_timeout=30)
+        connector=aiohttp.TCPConnector(
+            limit=SLACK_CONNECTIONS, keepalive_timeout=30, ssl=shared_tls_context()
+        ),
+        # slack_sdk applies its own timeout only to sessions it opens itself: with ours, every
+        # call would wait aiohttp's default five minutes.
+        timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
     )
     stack.push_async_callback(session.close)
     client = web_client(access.bot_token, access.api_url, session)
