@@ -638,7 +638,9 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             # The check of everyone's account is a job: its look-ups are paced.
             directory=SlackDirectory(job_slack),
             requests=RedisRequestStore(redis, keys),
-            publisher=make_publisher(settings, slack_api, groups),
+            # What it says (a person deactivated, a channel closed) comes in bursts, on many
+            # requests at once, and answers nobody waiting: paced like the jobs' posts.
+            publisher=make_publisher(settings, job_slack, groups),
             auditor=audit,
             installation=installation,
             checked=RedisBookmark(redis, keys, CHECK_PEOPLE_JOB),
