@@ -1,4 +1,4 @@
-"""The store's connection pool lends, checks, takes back and announces connections as redis-py's."""
+"""The store's connections: lent and taken back as redis-py's pool does; writes time out as its."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from redis.event import (
     EventDispatcher,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.stores.client import PackedConnection, UnmeteredPool, connect_redis, redis_endpoint
 from testkit.redis_server import free_port
@@ -92,3 +93,49 @@ async def test_a_release_is_announced_to_the_listeners(redis_url: str) -> None:
         assert heard == [connection]
     finally:
         await pool.disconnect()
+
+
+class _StopsReading:
+    """A server that answers +OK to each command until it gets `stop-reading`, then reads
+    nothing more: a client's writes pile up in the socket buffers."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            if b"stop-reading" in data:
+                await asyncio.Event().wait()
+            writer.write(b"+OK\r\n" * data.count(b"*"))
+
+    async def __aenter__(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+STOP_READING = [b"*1\r\n$12\r\nstop-reading\r\n"]
+
+
+async def test_a_write_the_server_does_not_take_times_out_and_drops_the_connection() -> None:
+    async with _StopsReading() as port:
+        connection = PackedConnection(port=port, socket_timeout=0.3, socket_connect_timeout=5)
+        await connection.connect()  # type: ignore[no-untyped-call]
+        await connection.send_packed_command(STOP_READING)
+        with pytest.raises(RedisTimeoutError, match="Timeout writing to socket"):
+            await connection.send_packed_command([b"x" * (64 << 20)], check_health=False)
+        assert not connection.is_connected
+
+
+async def test_a_write_on_a_lost_connection_is_a_connection_error_and_drops_it() -> None:
+    async with _StopsReading() as port:
+        connection = PackedConnection(port=port, socket_timeout=5, socket_connect_timeout=5)
+        await connection.connect()  # type: ignore[no-untyped-call]
+        connection._writer.transport.abort()  # type: ignore[union-attr]
+        await asyncio.sleep(0.05)  # the loop tells the stream the connection is lost
+        with pytest.raises(RedisConnectionError, match="while writing to socket"):
+            await connection.send_packed_command(STOP_READING, check_health=False)
+        assert not connection.is_connected
