@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 
 class User(BaseModel):
@@ -174,6 +174,26 @@ class World(BaseModel):
     families: dict[str, Family] = Field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = Field(default_factory=dict)
     access_tokens: dict[str, AccessToken] = Field(default_factory=dict)
+    # Each page's submissions, oldest first, beside `approvals` (which only grows at its end):
+    # every submit, preflight and read looks a page's latest up, and a scan of every approval
+    # ever made grew with the world. A list replaced, or cut and refilled, is indexed anew.
+    _by_page: dict[str, list[Approval]] = PrivateAttr(default_factory=dict)
+    _indexed: tuple[int, int, Approval | None] = PrivateAttr(default=(0, 0, None))
+
+    def approvals_of(self, page_id: str) -> list[Approval]:
+        """The page's submissions, oldest first."""
+        approvals = self.approvals
+        list_id, count, last = self._indexed
+        if (
+            list_id != id(approvals)
+            or count > len(approvals)
+            or (count and approvals[count - 1] is not last)
+        ):
+            self._by_page, count = {}, 0
+        for approval in approvals[count:]:
+            self._by_page.setdefault(approval.page_id, []).append(approval)
+        self._indexed = (id(approvals), len(approvals), approvals[-1] if approvals else None)
+        return self._by_page.get(page_id, [])
 
 
 class Call(BaseModel):
