@@ -157,6 +157,34 @@ class Switches(BaseModel):
     licence_active: bool = True
 
 
+class PageIndex:
+    """Each page's submissions, oldest first, kept up with a list that grows at its end; a list
+    replaced, or cut and refilled, is indexed anew."""
+
+    __slots__ = ("by_page", "count", "last", "list_id")
+
+    def __init__(self) -> None:
+        self.by_page: dict[str, list[Approval]] = {}
+        self.count = 0
+        self.last: Approval | None = None
+        self.list_id = 0
+
+    def of(self, approvals: list[Approval], page_id: str) -> list[Approval]:
+        count = self.count
+        if (
+            self.list_id != id(approvals)
+            or count > len(approvals)
+            or (count and approvals[count - 1] is not self.last)
+        ):
+            self.by_page, self.count, self.last, self.list_id = {}, 0, None, id(approvals)
+            count = 0
+        if count < len(approvals):
+            for approval in approvals[count:]:
+                self.by_page.setdefault(approval.page_id, []).append(approval)
+            self.count, self.last = len(approvals), approvals[-1]
+        return self.by_page.get(page_id, [])
+
+
 class World(BaseModel):
     """Everything the sandbox knows; one JSON document when persisted."""
 
@@ -174,26 +202,13 @@ class World(BaseModel):
     families: dict[str, Family] = Field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = Field(default_factory=dict)
     access_tokens: dict[str, AccessToken] = Field(default_factory=dict)
-    # Each page's submissions, oldest first, beside `approvals` (which only grows at its end):
-    # every submit, preflight and read looks a page's latest up, and a scan of every approval
-    # ever made grew with the world. A list replaced, or cut and refilled, is indexed anew.
-    _by_page: dict[str, list[Approval]] = PrivateAttr(default_factory=dict)
-    _indexed: tuple[int, int, Approval | None] = PrivateAttr(default=(0, 0, None))
+    # Each page's submissions, oldest first, beside `approvals`: every submit, preflight and
+    # read looks a page's latest up, and a scan of every approval ever made grew with the world.
+    _index: PageIndex = PrivateAttr(default_factory=PageIndex)
 
     def approvals_of(self, page_id: str) -> list[Approval]:
         """The page's submissions, oldest first."""
-        approvals = self.approvals
-        list_id, count, last = self._indexed
-        if (
-            list_id != id(approvals)
-            or count > len(approvals)
-            or (count and approvals[count - 1] is not last)
-        ):
-            self._by_page, count = {}, 0
-        for approval in approvals[count:]:
-            self._by_page.setdefault(approval.page_id, []).append(approval)
-        self._indexed = (id(approvals), len(approvals), approvals[-1] if approvals else None)
-        return self._by_page.get(page_id, [])
+        return self._index.of(self.approvals, page_id)
 
 
 class Call(BaseModel):
