@@ -1,18 +1,25 @@
-"""httpx requests carried by aiohttp: httpx's API and errors, aiohttp's C parser and pool.
+"""Our Atlassian clients' HTTP carried by aiohttp alone: its C parser and pool, one layer.
 
-The ApprovalFlow client speaks httpx (its error boundary maps httpx's exceptions). httpx's own
-transport (httpcore, h11, anyio) parses every answer in Python and cost a seventh of the bot's
-CPU per approval (bench/approve.py --py-spy); aiohttp does the same work in C. Each aiohttp
-failure is raised as the httpx exception that means the same for the caller: above all, whether
-the request may have reached the server (a submit's outcome is then unknown).
+`AiohttpExchange` is the clients' `Exchange` port (services/approvalflow/exchange.py). httpx's
+own transport parsed every answer in Python, and httpx over aiohttp still built each request and
+answer twice; a call now costs aiohttp's work and little else (bench/approve.py --py-spy). Each
+aiohttp failure is raised as the httpx exception that means the same for the caller, which the
+clients' boundaries map: above all, whether the request may have reached the server (a submit's
+outcome is then unknown).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import aiohttp
 import httpx
+from multidict import CIMultiDictProxy
+
+from services.approvalflow.exchange import Timeouts
 
 # Most specific first: `httpx_error` walks an exception's MRO, so a class aiohttp adds later
 # still lands on its parent's meaning. Never connected -> ConnectError (nothing was sent);
@@ -45,61 +52,91 @@ def httpx_error(exc: BaseException) -> type[httpx.TransportError] | None:
     return None
 
 
-def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
-    """httpx's per-request timeouts (connect, read, pool) as aiohttp's."""
-    given: dict[str, float | None] = request.extensions.get("timeout") or {}
-    connect, pool = given.get("connect"), given.get("pool")
-    waiting = None if connect is None or pool is None else connect + pool
+def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
+    """A call's timeouts as aiohttp's: `connect` covers waiting for a free connection (as long
+    as a read may take) and opening one; each read of the answer gets `read_seconds`."""
     return aiohttp.ClientTimeout(
-        total=None, connect=waiting, sock_connect=connect, sock_read=given.get("read")
+        total=None,
+        connect=timeouts.connect_seconds + timeouts.read_seconds,
+        sock_connect=timeouts.connect_seconds,
+        sock_read=timeouts.read_seconds,
     )
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over one aiohttp session, created on first use (inside the loop)."""
+@dataclass(frozen=True, slots=True)
+class AiohttpAnswer:
+    """An answer read whole (the `Answer` port)."""
 
-    def __init__(self, *, connections: int, keepalive_seconds: float = 30.0) -> None:
+    status_code: int
+    headers: CIMultiDictProxy[str]
+    content: bytes
+    charset: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.charset or "utf-8", errors="replace")
+
+
+class AiohttpExchange:
+    """The `Exchange` port over one aiohttp session, created on first use (inside the loop):
+    at most `connections` open at once, idle ones kept `keepalive_seconds`, TLS by `tls`."""
+
+    def __init__(
+        self,
+        *,
+        connections: int,
+        tls: ssl.SSLContext,
+        keepalive_seconds: float = 30.0,
+    ) -> None:
         self._connections = connections
+        self._tls = tls
         self._keepalive_seconds = keepalive_seconds
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
-                    limit=self._connections, keepalive_timeout=self._keepalive_seconds
+                    limit=self._connections,
+                    keepalive_timeout=self._keepalive_seconds,
+                    ssl=self._tls,
                 ),
-                # httpx decodes the body by its Content-Encoding, as with its own transport.
-                auto_decompress=False,
                 cookie_jar=aiohttp.DummyCookieJar(),
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             )
         return self._session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        query: Mapping[str, str] | None,
+        body: bytes | None,
+        timeouts: Timeouts,
+    ) -> AiohttpAnswer:
         session = self._open()
-        body = await request.aread()
+        timeout = self._timeouts.get(timeouts)
+        if timeout is None:
+            timeout = self._timeouts[timeouts] = client_timeout(timeouts)
         try:
             async with session.request(
-                request.method,
-                str(request.url),
-                headers=request.headers.multi_items(),
-                data=body or None,
+                method,
+                url,
+                params=query,
+                headers=headers,
+                data=body,
                 allow_redirects=False,
-                timeout=_timeout(request),
+                timeout=timeout,
             ) as answer:
                 content = await answer.read()
-                status, headers, reason = answer.status, answer.raw_headers, answer.reason
+                return AiohttpAnswer(answer.status, answer.headers, content, answer.charset)
         except Exception as exc:
             mapped = httpx_error(exc)
             if mapped is None:
                 raise
-            raise mapped(f"{type(exc).__name__}: {exc}", request=request) from exc
-        # The reason phrase as sent: httpx would otherwise look it up for every call's log line.
-        extensions = {"http_version": b"HTTP/1.1", "reason_phrase": (reason or "").encode()}
-        return httpx.Response(
-            status, headers=list(headers), content=content, request=request, extensions=extensions
-        )
+            raise mapped(f"{type(exc).__name__}: {exc}") from exc
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -62,17 +63,36 @@ class JobRunner:
             if await self._installation.removed() is not None:
                 return False  # logged once, when Slack said so (services/workspace.py)
         # The lease outlives one interval a little, so a slow run is not started twice.
-        if not await self._leases.acquire(
-            f"job:{job.name}", self._owner, job.interval_seconds * 1.5
-        ):
+        lease, ttl = f"job:{job.name}", job.interval_seconds * 1.5
+        if not await self._leases.acquire(lease, self._owner, ttl):
             return False
         try:
-            await job.run()
-            self._metrics.jobs_runs.labels(job.name, "ok").inc()
+            held = await self._run_holding(job, lease, ttl)
+            self._metrics.jobs_runs.labels(job.name, "ok" if held else "lost").inc()
         except ApprovalsError as exc:
             self._metrics.jobs_runs.labels(job.name, "failed").inc()
             log.warning("job failed", extra={"job": job.name, "error": str(exc)})
         return True
+
+    async def _run_holding(self, job: Job, lease: str, ttl: float) -> bool:
+        """Run the job, renewing its lease every third of it: a paced run (Slack posts at one a
+        second) can outlast one lease. False when the lease was lost: another process may have
+        started the job, so this run stops rather than doubling its work."""
+        run = asyncio.ensure_future(job.run())
+        try:
+            while True:
+                done, _ = await asyncio.wait({run}, timeout=ttl / 3)
+                if done:
+                    run.result()
+                    return True
+                if not await self._leases.acquire(lease, self._owner, ttl):
+                    log.warning("job lost its lease; stopped", extra={"job": job.name})
+                    return False
+        finally:
+            if not run.done():
+                run.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ApprovalsError):
+                    await run
 
     async def _loop(self, job: Job) -> None:
         while not self._stopping.is_set():

@@ -21,7 +21,6 @@ from __future__ import annotations
 import binascii
 import json
 import logging
-import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
@@ -40,7 +39,6 @@ MAX_BODY_BYTES = 1_000_000
 EVENT_CLAIM_SECONDS = 2 * 3600
 _FORM = "application/x-www-form-urlencoded"
 _WORD = "payload"
-_NOT_AN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class BodyTooLarge(Exception):
@@ -101,16 +99,16 @@ def form_unquote(value: str) -> str:
     """`unquote_plus(value)`, decoded in C where that gives the same text: with "%" read as
     "=", a percent-encoded value is quoted-printable, which binascii decodes, as long as the
     value is ASCII with no "=" or line break of its own and every "%" starts an escape."""
-    if (
-        not value.isascii()
-        or "=" in value
-        or "\n" in value
-        or "\r" in value
-        or _NOT_AN_ESCAPE.search(value)
-    ):
+    if not value.isascii() or "=" in value or "\n" in value or "\r" in value:
         return unquote_plus(value)
     quoted = value.replace("+", " ").replace("%", "=")
-    return binascii.a2b_qp(quoted).decode("utf-8", errors="replace")
+    decoded = binascii.a2b_qp(quoted)
+    # An escape shortens the text by two, a "%" that starts none by less: this length holds
+    # only when every one was an escape (a regular expression looking for the others took
+    # 10-80 µs on a modal's payload).
+    if len(decoded) != len(quoted) - 2 * quoted.count("="):
+        return unquote_plus(value)
+    return decoded.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.embedded_redis import EmbeddedRedis
-from bot.http_transport import AiohttpTransport
+from bot.http_transport import AiohttpExchange
 from bot.jobs import Job, JobRunner
 from bot.metrics import Metrics
 from bot.playground import Playground, SlackAccess, make_playground, slack_access
 from bot.policies import load_policies
 from bot.slack.api import SlackApi
-from bot.slack.client import web_client
+from bot.slack.client import TIMEOUT_SECONDS, web_client
 from bot.slack.enrolment import SlackEnrolmentDms
 from bot.slack.notices import (
     SlackLinkNotices,
@@ -80,6 +80,7 @@ from services.linking import (
     SealedGrants,
     TokenVault,
 )
+from services.outbound_tls import shared_tls_context
 from services.ports import Clock, Directory, StoreHealth
 from services.requests.identities import LinkIdentities
 from services.requests.policies import PolicyBook
@@ -165,7 +166,12 @@ async def make_slack_clients(
     session and a new connection for every call (measured: about a third of the CPU an
     approval's three Slack calls cost; bench/approve.py)."""
     session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS, keepalive_timeout=30)
+        connector=aiohttp.TCPConnector(
+            limit=SLACK_CONNECTIONS, keepalive_timeout=30, ssl=shared_tls_context()
+        ),
+        # slack_sdk applies its own timeout only to sessions it opens itself: with ours, every
+        # call would wait aiohttp's default five minutes.
+        timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
     )
     stack.push_async_callback(session.close)
     client = web_client(access.bot_token, access.api_url, session)
@@ -389,7 +395,7 @@ def make_approvalflow(settings: Settings, vault: TokenVault, clock: Clock) -> Ap
         ),
         vault,
         clock=clock,
-        transport=AiohttpTransport(connections=MAX_CONNECTIONS),
+        exchange=AiohttpExchange(connections=MAX_CONNECTIONS, tls=shared_tls_context()),
     )
 
 
@@ -397,7 +403,12 @@ def make_confluence(settings: Settings, vault: TokenVault, clock: Clock) -> Conf
     """Confluence v2 (page titles and versions, spaces) as each person, through the same
     gateway host as ApprovalFlow; in sandbox mode the sandbox emulates it."""
     return ConfluenceClient(
-        ConfluenceSettings(api_url=atlassian_endpoints(settings).api_url), vault, clock=clock
+        ConfluenceSettings(api_url=atlassian_endpoints(settings).api_url),
+        vault,
+        clock=clock,
+        exchange=AiohttpExchange(
+            connections=ConfluenceClient.connections[0], tls=shared_tls_context()
+        ),
     )
 
 
@@ -627,7 +638,9 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> AsyncItera
             # The check of everyone's account is a job: its look-ups are paced.
             directory=SlackDirectory(job_slack),
             requests=RedisRequestStore(redis, keys),
-            publisher=make_publisher(settings, slack_api, groups),
+            # What it says (a person deactivated, a channel closed) comes in bursts, on many
+            # requests at once, and answers nobody waiting: paced like the jobs' posts.
+            publisher=make_publisher(settings, job_slack, groups),
             auditor=audit,
             installation=installation,
             checked=RedisBookmark(redis, keys, CHECK_PEOPLE_JOB),

@@ -21,6 +21,7 @@ from handlers.blocks.admin import (
     DAYS_ACTION,
     DAYS_BLOCK,
     FILTER_ACTION,
+    MENU_FILTERS,
     NEXT_ACTION,
     PREVIOUS_ACTION,
     REASON_ACTION,
@@ -62,7 +63,6 @@ from handlers.messages import (
 from handlers.ports import SlackSurfaces
 from handlers.slash import SlashCall, SubcommandRouter
 from services.admin import (
-    FILTER_MEANINGS,
     MAX_EXTEND_DAYS,
     Admin,
     AdminServices,
@@ -118,7 +118,7 @@ def parse_tokens_args(args: list[str]) -> TokensCommand:
     except ValueError:
         kind = Filter.USER  # not a filter word either way
     if kind is Filter.USER:
-        choices = ", ".join(f"`{k.value}`" for k in FILTER_MEANINGS if k is not Filter.ALL)
+        choices = ", ".join(f"`{k.value}`" for k in MENU_FILTERS if k is not Filter.ALL)
         raise InputError(TOKENS_BAD_FILTER.format(word=word[:80], choices=choices))
     return TokensCommand(selection=Selection(kind))
 

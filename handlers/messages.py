@@ -310,10 +310,20 @@ TOKENS_EMPTY = "Nobody matches this filter."
 TOKENS_PAGE = (
     "Showing {selection}: {first}–{last} of {total} · page {page} of {pages} · times in UTC"
 )
+# What each `/approvals tokens` filter keeps, after its word in the listing's heading.
+TOKENS_FILTER_MEANINGS: dict[str, str] = {
+    "all": "everyone the bot knows",
+    "active": "Approval Token active (expiring ones included)",
+    "expiring": "active, expiring within {days} days",
+    "expired": "Approval Token past its expiry",
+    "pending": "enrolled, waiting for the first code",
+    "locked": "locked after too many wrong codes",
+    "unlinked": "no working Atlassian link (not linked, broken or unreadable)",
+}
 TOKENS_FILTER_LABELS: dict[str, str] = {
     "all": "Everyone",
     "active": "Active",
-    "expiring": "Expiring within 7 days",
+    "expiring": "Expiring within {days} days",
     "expired": "Expired",
     "pending": "Pending (not confirmed)",
     "locked": "Locked",

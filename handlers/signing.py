@@ -11,6 +11,13 @@ before the submit and answer in milliseconds, so they arrive in time to be shown
 still running then is a submit under way: the ack turns the modal into "Submitting…" and
 views.update shows the outcome when it ends. (No hash there: the ack's update gave the view a
 new hash we are never told.)
+
+Bolt sends a listener's ack only when its runner next looks, every 10 ms, waking up meanwhile
+for nothing. So a Bolt middleware (`SignSubmissions`) takes the submission first and answers
+with the ack the moment `sign` ends in an answer that is all ack (signed, refused, an inline
+error). When work must follow the ack (a submit still running at the budget, a form to reload),
+it hands the request on, with the sign it started, to the listener, which acks and goes on as
+any Bolt listener does.
 """
 
 from __future__ import annotations
@@ -18,12 +25,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext, AsyncBoltRequest
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.response import BoltResponse
 
 from handlers.blocks.phrases import utc
 from handlers.blocks.refusals import refusal_text
@@ -222,6 +231,19 @@ class Reload:
 Answer = Inline | Show | Reload
 
 
+@dataclass(frozen=True)
+class Started:
+    """A submission whose `sign` is running (or ran): what the listener needs to finish it."""
+
+    submission: SignSubmission
+    meta: FormMetadata
+    task: asyncio.Task[SignOutcome]
+
+
+# Where SignSubmissions leaves the started sign for the listener, in Bolt's request context.
+_STARTED = "sign_started"
+
+
 class SigningHandlers:
     """The listeners' logic; `register` attaches it to Bolt and the router."""
 
@@ -355,13 +377,16 @@ class SigningHandlers:
 
     # -- submitting --------------------------------------------------------------------------
 
-    async def submit(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def answer(self, ack: AsyncAck, body: dict[str, Any]) -> Started | None:
+        """Starts `sign` and acks with its answer when that is all there is to do, as soon as
+        it is known. None when acked; else the sign for `submit` to finish (still running at
+        the ack budget, or a form to reload after the ack)."""
         submission = SignSubmission.from_body(body)
         meta = submission.metadata
         if meta is None:
             view = problem_view(None, Decision.APPROVE, SIGN_FORM_GONE)
             await ack(response_action="update", view=view)
-            return
+            return None
         task = asyncio.create_task(
             self._requests.sign(
                 meta.request_id,
@@ -375,8 +400,28 @@ class SigningHandlers:
         )
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
+        started = Started(submission, meta, task)
         done, _ = await asyncio.wait({task}, timeout=self._ack_budget)
         if not done:
+            return started
+        answer = await self._answer(task, submission, meta)
+        if isinstance(answer, Inline):
+            await ack(response_action="errors", errors={answer.block_id: answer.text})
+        elif isinstance(answer, Show):
+            await ack(response_action="update", view=answer.view)
+        else:
+            return started
+        return None
+
+    async def submit(self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        """The listener: finishes what `answer` handed on (or does it all when reached first)."""
+        started = context.get(_STARTED)
+        if not isinstance(started, Started):
+            started = await self.answer(ack, body)
+            if started is None:
+                return
+        submission, meta, task = started.submission, started.meta, started.task
+        if not task.done():
             # A submit under way: say so now, tell the outcome when it comes.
             await ack(
                 response_action="update",
@@ -475,6 +520,36 @@ class SigningHandlers:
         await self._slack.update_view(click.view_id, view, click.view_hash)
 
 
+class SignSubmissions(AsyncMiddleware):
+    """Takes the signing form's submission before Bolt's listeners: see the module docstring.
+    A class, not a function, so that Bolt does not build keyword arguments for it on every
+    request."""
+
+    def __init__(self, signing: SigningHandlers) -> None:
+        self._signing = signing
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        body = req.body
+        if body.get("type") != "view_submission" or not _is_sign_form(body.get("view")):
+            return await next()
+        ack = req.context.ack
+        started = await self._signing.answer(ack, body)
+        if started is None:
+            return ack.response
+        req.context[_STARTED] = started
+        return await next()
+
+
+def _is_sign_form(view: Any) -> bool:
+    return isinstance(view, dict) and view.get("callback_id") == SIGN_MODAL
+
+
 def register(
     app: AsyncApp,
     router: SubcommandRouter,
@@ -530,6 +605,7 @@ def register(
             clicked=True,
         )
 
+    app.use(SignSubmissions(signing))
     app.view(SIGN_MODAL)(signing.submit)  # first: see handlers/register.py
     app.action(APPROVE_ACTION)(clicked)
     app.action(REJECT_ACTION)(clicked)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.slack.calls import JsonCalls
 from bot.slack.client import SAFE_TO_REPEAT, TIMEOUT_SECONDS, retry_handlers
 from bot.slack.failures import slack_errors
 from bot.slack.pacing import Pacer
@@ -30,9 +31,17 @@ T = TypeVar("T")
 Block = dict[str, Any]
 
 
+def _sent(**fields: Any) -> dict[str, Any]:
+    """A JSON call's arguments as slack_sdk's method would send them (those left None are not
+    sent); ours are plain dicts already, never slack_sdk's block or view classes."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
 class SlackApi:
-    """The Web API as the bot uses it. `quiet` calls go through a client whose logger never logs
-    bodies (the enrolment DM carries a setup key). With a `pacer`, posts, message updates and
+    """The Web API as the bot uses it. Calls with JSON arguments (messages, modals, the Home tab)
+    are sent by `JsonCalls` on the client's session (bot/slack/calls.py), the others by slack_sdk;
+    `quiet` ones of those go through a client whose logger never logs bodies (the enrolment DM
+    carries a setup key). With a `pacer`, posts, message updates and
     look-ups wait their turn (see `paced`); without one they are sent at once. With `sandbox`, every
     message, view and file comment carries the sandbox note (bot/slack/sandbox_note.py)."""
 
@@ -44,8 +53,11 @@ class SlackApi:
         pacer: Pacer | None = None,
         sandbox: bool = False,
     ) -> None:
+        if client.session is None:
+            raise ValueError("SlackApi needs a Web API client with an aiohttp session of its own")
         self._client = client
         self._quiet = quiet or client
+        self._json = JsonCalls(client, client.session)
         self._pacer = pacer
         self._sandbox = sandbox
 
@@ -66,6 +78,11 @@ class SlackApi:
             response = await call()
         return dict(response.data) if isinstance(response.data, dict) else {}
 
+    async def _send(self, method: str, **arguments: Any) -> dict[str, Any]:
+        """A method that takes JSON arguments (those left None are not sent)."""
+        payload = _sent(**arguments)
+        return await self._call(method, lambda: self._json.call(method, payload))
+
     # -- messages -----------------------------------------------------------------------------
 
     async def post_message(
@@ -78,20 +95,18 @@ class SlackApi:
         quiet: bool = False,
     ) -> str:
         """chat.postMessage (a user id as the channel posts in the bot's DM); the new ts."""
-        client = self._quiet if quiet else self._client
+        # `quiet` changes nothing here: JsonCalls never logs a body.
         blocks = self._blocks(text, blocks)
 
         async def post() -> dict[str, Any]:
-            return await self._call(
+            return await self._send(
                 "chat.postMessage",
-                lambda: client.chat_postMessage(
-                    channel=channel,
-                    text=text,
-                    blocks=blocks,
-                    thread_ts=thread_ts,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                ),
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
             )
 
         answer = await (self._pacer.post(channel, post) if self._pacer else post())
@@ -103,10 +118,7 @@ class SlackApi:
         blocks = self._blocks(text, blocks)
 
         async def update() -> dict[str, Any]:
-            return await self._call(
-                "chat.update",
-                lambda: self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
-            )
+            return await self._send("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
 
         await (self._pacer.update(update) if self._pacer else update())
 
@@ -117,12 +129,7 @@ class SlackApi:
         self, channel: str, user: str, text: str, blocks: list[Block] | None = None
     ) -> None:
         blocks = self._blocks(text, blocks)
-        await self._call(
-            "chat.postEphemeral",
-            lambda: self._client.chat_postEphemeral(
-                channel=channel, user=user, text=text, blocks=blocks
-            ),
-        )
+        await self._send("chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks)
 
     async def respond(
         self,
@@ -197,17 +204,13 @@ class SlackApi:
 
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> OpenedView:
         view = self._view(view)
-        answer = await self._call(
-            "views.open", lambda: self._client.views_open(trigger_id=trigger_id, view=view)
-        )
+        answer = await self._send("views.open", trigger_id=trigger_id, view=view)
         opened = answer.get("view") or {}
         return OpenedView(str(opened.get("id", "")), str(opened.get("hash", "")))
 
     async def push_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         view = self._view(view)
-        await self._call(
-            "views.push", lambda: self._client.views_push(trigger_id=trigger_id, view=view)
-        )
+        await self._send("views.push", trigger_id=trigger_id, view=view)
 
     async def update_view(
         self, view_id: str, view: dict[str, Any], view_hash: str | None = None
@@ -215,16 +218,11 @@ class SlackApi:
         """views.update; raises SlackGone when the modal was closed, SlackConflict when a newer
         update redrew it since `view_hash`."""
         view = self._view(view)
-        await self._call(
-            "views.update",
-            lambda: self._client.views_update(view_id=view_id, view=view, hash=view_hash or None),
-        )
+        await self._send("views.update", view=view, view_id=view_id, hash=view_hash or None)
 
     async def publish_home(self, user: str, view: dict[str, Any]) -> None:
         view = self._view(view)
-        await self._call(
-            "views.publish", lambda: self._client.views_publish(user_id=user, view=view)
-        )
+        await self._send("views.publish", user_id=user, view=view)
 
     # -- people -------------------------------------------------------------------------------
 

@@ -65,7 +65,9 @@ class SafeConnectionErrorRetryHandler(AsyncConnectionErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if method_of(request.url) not in SAFE_TO_REPEAT:
+        # Every answer, a good one too, is put to this handler: look at the method only after
+        # a connection failure.
+        if error is None or method_of(request.url) not in SAFE_TO_REPEAT:
             return False
         return await super()._can_retry_async(
             state=state, request=request, response=response, error=error

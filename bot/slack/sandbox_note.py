@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.response import BoltResponse
 from slack_sdk.models.attachments import Attachment
 from slack_sdk.models.blocks import Block as SdkBlock
@@ -83,13 +83,21 @@ class NotedAck(AsyncAck):
         )
 
 
-def note_acks(app: AsyncApp) -> None:
-    """Every listener of `app` acks through `NotedAck`."""
+class NotedAcks(AsyncMiddleware):
+    """Gives every request `NotedAck`. A class, not a function, so that Bolt does not build
+    keyword arguments for it on every request."""
 
-    async def noted_acks(
-        context: AsyncBoltContext, next: Callable[[], Awaitable[BoltResponse]]
-    ) -> BoltResponse:
-        context["ack"] = NotedAck()
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        req.context["ack"] = NotedAck()
         return await next()
 
-    app.use(noted_acks)
+
+def note_acks(app: AsyncApp) -> None:
+    """Every listener of `app` acks through `NotedAck`."""
+    app.use(NotedAcks())

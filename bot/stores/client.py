@@ -12,9 +12,17 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
+import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.connection import parse_url
+from redis.asyncio.connection import (
+    AbstractConnection,
+    Connection,
+    ConnectionPool,
+    SSLConnection,
+    UnixDomainSocketConnection,
+    parse_url,
+)
 from redis.backoff import NoBackoff
 from redis.exceptions import (
     ClusterDownError,
@@ -78,6 +86,42 @@ class FailoverAwareCluster(RedisCluster):
             pause = min(pause * 2, _LONGEST_PAUSE)
 
 
+class _PackedByHiredis(AbstractConnection):
+    """A connection whose commands hiredis packs, in C: redis-py's asyncio connection packs
+    each argument in Python (28 µs for an audit append's script call of 35 arguments, 2.5 µs in
+    hiredis). What hiredis does not take (a command name of two words, a bool, a memoryview)
+    goes to redis-py's own packing, which sends or refuses it as before."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        name = args[0]
+        if (" " if isinstance(name, str) else b" ") in name or self.encoder.encoding != "utf-8":
+            return super().pack_command(*args)
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError:
+            return super().pack_command(*args)
+
+
+class PackedConnection(_PackedByHiredis, Connection):
+    """TCP (redis://)."""
+
+
+class PackedSSLConnection(_PackedByHiredis, SSLConnection):
+    """TLS (rediss://)."""
+
+
+class PackedUnixConnection(_PackedByHiredis, UnixDomainSocketConnection):
+    """A unix socket (unix://, the embedded store)."""
+
+
+# redis-py's connection class for a URL -> ours.
+_PACKED: dict[type[AbstractConnection], type[AbstractConnection]] = {
+    Connection: PackedConnection,
+    SSLConnection: PackedSSLConnection,
+    UnixDomainSocketConnection: PackedUnixConnection,
+}
+
+
 @dataclass(frozen=True)
 class RedisEndpoint:
     """A checked REDIS_URL: the URL redis-py takes, whether it is a cluster, and a description
@@ -133,9 +177,11 @@ def connect_redis(endpoint: RedisEndpoint) -> RedisClient:
             socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
             retry=Retry(NoBackoff(), CLUSTER_RETRIES),
         )
-    return Redis.from_url(
-        endpoint.url,
-        socket_timeout=SOCKET_TIMEOUT_SECONDS,
-        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-        health_check_interval=30,
-    )
+    options: dict[str, Any] = {
+        "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+        "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
+        "health_check_interval": 30,
+    }
+    options.update(parse_url(endpoint.url))  # as Redis.from_url: the URL's options win
+    options["connection_class"] = _PACKED[options.get("connection_class", Connection)]
+    return Redis.from_pool(ConnectionPool(**options))

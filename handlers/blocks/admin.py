@@ -24,12 +24,13 @@ from handlers.messages import (
     AUDIT_TITLE,
     TOKENS_EMPTY,
     TOKENS_FILTER_LABELS,
+    TOKENS_FILTER_MEANINGS,
     TOKENS_LOADING,
     TOKENS_PAGE,
     TOKENS_TITLE,
 )
 from services.admin import (
-    FILTER_MEANINGS,
+    EXPIRING_WITHIN,
     MAX_EXTEND_DAYS,
     AuditOverview,
     Filter,
@@ -74,6 +75,15 @@ _LINK_ICONS = {
     LinkState.UNREADABLE: ":x:",
     LinkState.NONE: ":heavy_minus_sign:",
 }
+
+
+# The filters a person picks from (one user is asked for by `@user`), in the menu's order.
+MENU_FILTERS = [kind for kind in Filter if kind is not Filter.USER]
+
+
+def filter_words(words: dict[str, str], kind: Filter) -> str:
+    """A filter's label or meaning from handlers/messages.py, with the expiring window."""
+    return words[kind.value].format(days=EXPIRING_WITHIN.days)
 
 
 def escape(text: str) -> str:
@@ -273,12 +283,13 @@ def row_block(row: TokenRow, now: datetime) -> Block:
 def _selection_label(selection: Selection) -> str:
     if selection.filter is Filter.USER:
         return f"<@{selection.user}>"
-    return f"{selection.filter.value} ({FILTER_MEANINGS[selection.filter]})"
+    return f"{selection.filter.value} ({filter_words(TOKENS_FILTER_MEANINGS, selection.filter)})"
 
 
 def _filter_menu(state: ListingState) -> dict[str, Any]:
     options = [
-        {"text": plain(TOKENS_FILTER_LABELS[kind]), "value": kind.value} for kind in FILTER_MEANINGS
+        {"text": plain(filter_words(TOKENS_FILTER_LABELS, kind)), "value": kind.value}
+        for kind in MENU_FILTERS
     ]
     menu: dict[str, Any] = {
         "type": "static_select",

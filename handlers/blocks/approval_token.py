@@ -33,7 +33,7 @@ from handlers.messages import (
     EXPIRY_REMINDER_DM,
     LOST_DONE,
 )
-from services.approval_token import Enrolment, ExpiryReminder, TokenStatus
+from services.approval_token import Condition, Enrolment, ExpiryReminder, TokenStatus
 
 ENTER_CODE_ACTION = "token_enter_code"
 CONNECT_FIRST_ACTION = "token_connect_first"
@@ -153,8 +153,29 @@ def expiry_reminder_text(reminder: ExpiryReminder) -> str:
     return EXPIRY_REMINDER_DM.format(when=when, until=utc(reminder.expires_at))
 
 
+def token_status_line(status: TokenStatus) -> str:
+    """One line: the condition with its date, last use and failed attempts."""
+    match status.condition:
+        case Condition.ACTIVE if status.expires_at is not None:
+            head = f"active until {utc(status.expires_at)}"
+        case Condition.EXPIRED if status.expires_at is not None:
+            head = f"expired on {utc(status.expires_at)}"
+        case Condition.LOCKED if status.locked_until is not None:
+            head = f"locked until {utc(status.locked_until)}"
+        case Condition.PENDING if status.pending_until is not None:
+            head = f"pending: confirm it with a code before {utc(status.pending_until)}"
+        case Condition.REVOKED if status.revoked_at is not None:
+            head = f"revoked on {utc(status.revoked_at)}"
+        case _:
+            head = str(status.condition)
+    if status.condition in (Condition.NOT_ENROLLED, Condition.PENDING):
+        return head
+    used = utc(status.last_used_at) if status.last_used_at else "never"
+    return f"{head} · last used {used} · failed attempts {status.failures}"
+
+
 def token_status_blocks(status: TokenStatus) -> list[Block]:
     """The Approval Token's section of /approvals status."""
-    text = ENROLMENT_STATUS.format(describe=status.describe())
+    text = ENROLMENT_STATUS.format(describe=token_status_line(status))
     next_step = ENROLMENT_STATUS_NEXT.get(status.condition.value)
     return [section(f"{text}\n{next_step}" if next_step else text)]

@@ -11,7 +11,6 @@ from services.admin.inventory import TokenExport, TokenInventory
 from services.admin.links import SealedLinkRoster
 from services.admin.models import (
     EXPIRING_WITHIN,
-    FILTER_MEANINGS,
     Admin,
     Filter,
     LinkEntry,
@@ -37,7 +36,6 @@ class AdminServices:
 
 __all__ = [
     "EXPIRING_WITHIN",
-    "FILTER_MEANINGS",
     "MAX_EXTEND_DAYS",
     "Admin",
     "AdminAccess",

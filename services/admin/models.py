@@ -74,18 +74,6 @@ class Filter(StrEnum):
     USER = "user"
 
 
-# What each filter keeps, for the help text and the filter menu (USER is not in the menu).
-FILTER_MEANINGS: dict[Filter, str] = {
-    Filter.ALL: "everyone the bot knows",
-    Filter.ACTIVE: "Approval Token active (expiring ones included)",
-    Filter.EXPIRING: f"active, expiring within {EXPIRING_WITHIN.days} days",
-    Filter.EXPIRED: "Approval Token past its expiry",
-    Filter.PENDING: "enrolled, waiting for the first code",
-    Filter.LOCKED: "locked after too many wrong codes",
-    Filter.UNLINKED: "no working Atlassian link (not linked, broken or unreadable)",
-}
-
-
 @dataclass(frozen=True)
 class Selection:
     """Which rows to show: a filter, or one user."""

@@ -66,10 +66,6 @@ REMINDER_DAYS = (7, 1)  # expiry DMs, days before
 _STALE_RETRIES = 3
 
 
-def _utc(when: datetime) -> str:
-    return when.strftime("%Y-%m-%d %H:%M UTC")
-
-
 @dataclass(frozen=True)
 class Enrolment:
     """A new pending enrolment, for the caller to send by DM. Never log it: it holds the secret."""
@@ -130,26 +126,6 @@ class TokenStatus:
     @property
     def enrolled(self) -> bool:
         return self.condition not in (Condition.NOT_ENROLLED, Condition.REVOKED)
-
-    def describe(self) -> str:
-        """One line: the condition with its date, last use and failed attempts."""
-        match self.condition:
-            case Condition.ACTIVE if self.expires_at is not None:
-                head = f"active until {_utc(self.expires_at)}"
-            case Condition.EXPIRED if self.expires_at is not None:
-                head = f"expired on {_utc(self.expires_at)}"
-            case Condition.LOCKED if self.locked_until is not None:
-                head = f"locked until {_utc(self.locked_until)}"
-            case Condition.PENDING if self.pending_until is not None:
-                head = f"pending: confirm it with a code before {_utc(self.pending_until)}"
-            case Condition.REVOKED if self.revoked_at is not None:
-                head = f"revoked on {_utc(self.revoked_at)}"
-            case _:
-                head = str(self.condition)
-        if self.condition in (Condition.NOT_ENROLLED, Condition.PENDING):
-            return head
-        used = _utc(self.last_used_at) if self.last_used_at else "never"
-        return f"{head} · last used {used} · failed attempts {self.failures}"
 
 
 @dataclass(frozen=True)

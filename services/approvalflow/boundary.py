@@ -41,6 +41,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from services.approvalflow.endpoints import KNOWN_SCOPES, Endpoint, missing_scopes
+from services.approvalflow.exchange import Answer
 from services.errors import (
     AppApisDisabled,
     ApprovalFlowForbidden,
@@ -177,7 +178,7 @@ class Refusal:
 
 
 def refusal(
-    response: httpx.Response, endpoint: Endpoint, granted: frozenset[str], now: datetime
+    response: Answer, endpoint: Endpoint, granted: frozenset[str], now: datetime
 ) -> Refusal:
     """Map a non-2xx answer (see the table in this module's docstring)."""
     status = response.status_code
@@ -234,7 +235,7 @@ def refusal(
     )
 
 
-def rate_limited(response: httpx.Response, who: str, now: datetime) -> Refusal:
+def rate_limited(response: Answer, who: str, now: datetime) -> Refusal:
     """A 429: wait what Retry-After says (or back off), then tell the caller `who` limits."""
     retry_after = parse_retry_after(response.headers.get("retry-after"), now)
     wait = f"; try again in {retry_after:.0f} s" if retry_after is not None else ""
@@ -242,7 +243,7 @@ def rate_limited(response: httpx.Response, who: str, now: datetime) -> Refusal:
     return Refusal(error, Retry.BACKOFF, retry_after)
 
 
-def answer_object(response: httpx.Response, endpoint: Endpoint) -> dict[str, Any]:
+def answer_object(response: Answer, endpoint: Endpoint) -> dict[str, Any]:
     """The JSON object of a 2xx answer ({} when empty); a 2xx carrying ApprovalFlow's error body
     is a refusal like a 400."""
     if not response.content.strip():
@@ -278,7 +279,7 @@ def parse_answer(model: type[M], data: Any, endpoint: Endpoint) -> M:
         ) from None
 
 
-def server_text(response: httpx.Response, body: Any = None) -> str | None:
+def server_text(response: Answer, body: Any = None) -> str | None:
     """The server's own explanation: ApprovalFlow's `error`, the gateway's `message`, or a short
     plain-text body."""
     if body is None:
@@ -334,7 +335,7 @@ def _what(endpoint: Endpoint) -> str:
     return endpoint.name.replace("_", " ")
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: Answer) -> Any:
     try:
         return json.loads(response.content)
     except (ValueError, UnicodeDecodeError):

@@ -1,4 +1,4 @@
-"""ApprovalFlowClient: ApprovalFlow's 9 REST endpoints over httpx, as each person's own account."""
+"""ApprovalFlowClient: ApprovalFlow's 9 REST endpoints, as each person's own account."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, Unpack
 from urllib.parse import quote
 
-import httpx
 from pydantic import ValidationError
 
 from services.approvalflow import boundary
@@ -25,6 +24,7 @@ from services.approvalflow.endpoints import (
     Endpoint,
     Method,
 )
+from services.approvalflow.exchange import Answer
 from services.approvalflow.gateway import GatewayClient, GatewayOptions
 from services.approvalflow.models import (
     Body,
@@ -91,11 +91,12 @@ class ApprovalFlowClient(GatewayClient[ApprovalFlowSettings]):
     safe to repeat). Reads and preflights are retried on timeouts, 429 and 5xx with `backoff`;
     writes never are. Every failure leaves as one of our errors (see `boundary`)."""
 
-    # httpcore's pool looks at every connection it holds (and, for each idle one, at every
-    # connection again) on each request and each response: with 50 signers at once that scan
-    # cost a fifth of the bot's CPU (bench/approve.py). Several small pools, taken in turn, keep
-    # each scan short. Every signer's calls share them: enough connections stay alive for a busy
-    # minute instead of being reopened (httpx keeps only 20 by default).
+    # Over httpx (no exchange given): httpcore's pool looks at every connection it holds (and,
+    # for each idle one, at every connection again) on each request and each response: with 50
+    # signers at once that scan cost a fifth of the bot's CPU (bench/approve.py). Several small
+    # pools, taken in turn, keep each scan short. Every signer's calls share them: enough
+    # connections stay alive for a busy minute instead of being reopened (httpx keeps only 20 by
+    # default).
     pools = POOLS
     connections = (MAX_CONNECTIONS, MAX_KEEPALIVE)
 
@@ -106,9 +107,7 @@ class ApprovalFlowClient(GatewayClient[ApprovalFlowSettings]):
         **options: Unpack[GatewayOptions],
     ) -> None:
         super().__init__(settings, credentials, **options)
-        # Parsed once per site and endpoint: httpx parses a URL given as text on every call,
-        # which was a third of what building a request cost.
-        self._urls: dict[tuple[str, str], httpx.URL] = {}
+        self._urls: dict[tuple[str, str], str] = {}  # built once per site and endpoint
 
     # --- the 9 endpoints -------------------------------------------------------------------
 
@@ -215,7 +214,7 @@ class ApprovalFlowClient(GatewayClient[ApprovalFlowSettings]):
     ) -> dict[str, Any]:
         credential = await self._credentials.access_token_for(user_id)
 
-        async def send(credential: Credential) -> httpx.Response:
+        async def send(credential: Credential) -> Answer:
             return await self._send(endpoint, credential, query, body)
 
         response, _ = await self._send_as(
@@ -237,19 +236,17 @@ class ApprovalFlowClient(GatewayClient[ApprovalFlowSettings]):
         credential: Credential,
         query: dict[str, Any] | None,
         body: dict[str, Any] | None,
-    ) -> httpx.Response:
+    ) -> Answer:
         url = self._url(credential.cloud_id, endpoint)
-        headers = {"Authorization": f"Bearer {credential.access_token}"}
-        http = self._http()
         if endpoint.method is Method.GET:
-            return await http.get(url, params=query, headers=headers)
-        return await http.post(url, json=body, headers=headers)
+            return await self._request("GET", url, credential, query=query)
+        return await self._request("POST", url, credential, body=body)
 
-    def _url(self, cloud_id: str, endpoint: Endpoint) -> httpx.URL:
+    def _url(self, cloud_id: str, endpoint: Endpoint) -> str:
         key = (cloud_id, endpoint.path)
         url = self._urls.get(key)
         if url is None:
-            url = self._urls[key] = httpx.URL(self._settings.base_url_for(cloud_id) + endpoint.path)
+            url = self._urls[key] = self._settings.base_url_for(cloud_id) + endpoint.path
         return url
 
 

@@ -8,29 +8,32 @@ what a status or an httpx exception means for its API.
 from __future__ import annotations
 
 import asyncio
-import itertools
+import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import ClassVar, Generic, Protocol, Self, TypedDict, TypeVar, Unpack
 
 import httpx
 
 from services.approvalflow.boundary import HTTPX_ERRORS, Refusal, Retry
+from services.approvalflow.exchange import Answer, Exchange, HttpxExchange, Timeouts
 from services.approvalflow.retry import Backoff
 from services.clock import SystemClock
 from services.errors import UpstreamError
-from services.outbound_tls import shared_tls_context
 from services.ports import Clock, Credential, Credentials
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-Send = Callable[[Credential], Awaitable[httpx.Response]]
+Send = Callable[[Credential], Awaitable[Answer]]
 TransportMap = Callable[[Exception], tuple[UpstreamError, bool]]
-RefusalMap = Callable[[httpx.Response, Credential], Refusal]
+RefusalMap = Callable[[Answer, Credential], Refusal]
+
+# Sent with every call (an httpx client would otherwise add its own Accept and User-Agent).
+COMMON_HEADERS = {"Accept": "application/json", "User-Agent": "approvals-bot"}
 
 
 class GatewaySettings(Protocol):
@@ -53,15 +56,17 @@ class GatewayOptions(TypedDict, total=False):
     backoff: Backoff | None
     sleep: Sleep
     jitter: Callable[[], float]
-    # A transport given (a test's, or the composition root's over aiohttp) is one pool.
+    # What carries the calls (the composition root's over aiohttp); else httpx clients, over
+    # `transport` when given (a test's), as one pool.
+    exchange: Exchange | None
     transport: httpx.AsyncBaseTransport | None
 
 
 class GatewayClient(Generic[S]):
     """Base of a client that calls an Atlassian API as each person, through the vault.
 
-    Calls take `pools` HTTP clients in turn, which share `connections`: at most so many open,
-    at most so many kept alive (by default httpx's own limits)."""
+    Without an `exchange`, calls take `pools` httpx clients in turn, which share `connections`:
+    at most so many open, at most so many kept alive (by default httpx's own limits)."""
 
     pools: ClassVar[int] = 1
     connections: ClassVar[tuple[int, int]] = (100, 20)
@@ -75,35 +80,37 @@ class GatewayClient(Generic[S]):
         self._backoff = options.get("backoff") or Backoff()
         self._sleep = options.get("sleep", asyncio.sleep)
         self._jitter = options.get("jitter", random.random)
-        transport = options.get("transport")
-        count = 1 if transport is not None else self.pools
-        self._pools = tuple(self._http_client(transport, count) for _ in range(count))
-        self._next_pool = itertools.cycle(self._pools)
-
-    def _http_client(
-        self, transport: httpx.AsyncBaseTransport | None, count: int
-    ) -> httpx.AsyncClient:
-        most, alive = self.connections
-        return httpx.AsyncClient(
-            transport=transport,
-            verify=shared_tls_context(),
-            timeout=httpx.Timeout(
-                self._settings.timeout_seconds, connect=self._settings.connect_timeout_seconds
-            ),
-            follow_redirects=False,  # a redirect here is a misconfiguration, not a detour
-            limits=httpx.Limits(
-                max_connections=most // count, max_keepalive_connections=alive // count
-            ),
-            headers={"Accept": "application/json", "User-Agent": "approvals-bot"},
+        self._exchange: Exchange = options.get("exchange") or HttpxExchange(
+            pools=self.pools, connections=self.connections, transport=options.get("transport")
+        )
+        self._timeouts = Timeouts(
+            connect_seconds=settings.connect_timeout_seconds,
+            read_seconds=settings.timeout_seconds,
         )
 
-    def _http(self) -> httpx.AsyncClient:
-        """The pool the next call takes."""
-        return next(self._next_pool)
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        credential: Credential,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: object | None = None,
+    ) -> Answer:
+        """One call with the person's token; a `body` goes as JSON."""
+        headers = {**COMMON_HEADERS, "Authorization": f"Bearer {credential.access_token}"}
+        content = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(
+                body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode()
+        return await self._exchange.send(
+            method, url, headers=headers, query=query, body=content, timeouts=self._timeouts
+        )
 
     async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
+        await self._exchange.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -126,7 +133,7 @@ class GatewayClient(Generic[S]):
         repeatable: bool,
         transport_error: TransportMap,
         refusal: RefusalMap,
-    ) -> tuple[httpx.Response, Credential]:
+    ) -> tuple[Answer, Credential]:
         """A 2xx answer and the credential that got it; else the boundary's error. A 401 asks
         the vault to refresh once (it raises LinkBroken itself when that fails); timeouts,
         429 and 5xx are tried again only when the call is `repeatable`."""
@@ -146,7 +153,7 @@ class GatewayClient(Generic[S]):
                 await self._sleep(delay)
                 continue
             _log(name, user_id, tries, started, response.status_code, None)
-            if response.is_success:
+            if 200 <= response.status_code < 300:
                 return response, credential
             answer = refusal(response, credential)
             if answer.retry is Retry.REFRESH and not refreshed:

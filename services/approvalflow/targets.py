@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from services.approvalflow.models import ChangeSet, PagePreflight, PageSubmitResult
 from services.approvalflow.ports import ApprovalFlowApi
+from services.jsontext import sorted_compact
 
 DIGEST_FORMAT = 1  # part of the hashed text, so a future format can never collide with this one
 
@@ -128,17 +128,14 @@ class Submission:
 def snapshot_digest(target: Target, title: str | None, pages: list[tuple[str, int | None]]) -> str:
     """SHA-256 (hex) of the canonical form of what would be signed; page order does not count
     (a change set's page list is a set of pages), versions and the title do."""
-    canonical = json.dumps(
+    canonical = sorted_compact(
         {
             "format": DIGEST_FORMAT,
             "kind": target.kind,
             "id": target.id,
             "title": title or "",
             "pages": sorted([page_id, version] for page_id, version in pages),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
+        }
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

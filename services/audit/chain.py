@@ -50,12 +50,14 @@ import hmac
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from services.audit.events import AuditEvent
 from services.audit.keys import KID_LENGTH, AuditKey, AuditKeyring
+from services.jsontext import sorted_compact
+from services.records import evolve
 
 #: `prev_hash` of the first entry: 64 zeros, the width of a SHA-256 hex digest.
 GENESIS_HASH = "0" * 64
@@ -217,7 +219,7 @@ def canonical(entry: AuditEntry) -> bytes:
     }
     if entry.v != UNKEYED_FORMAT or entry.kid:
         body["kid"] = entry.kid
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return sorted_compact(body).encode()
 
 
 def entry_hash(entry: AuditEntry, key: AuditKey) -> str:
@@ -247,12 +249,12 @@ def seal(fields: AuditFields, seq: int, prev_hash: str, key: AuditKey) -> AuditE
         hash="",
         kid=key.kid,
     )
-    return replace(unsealed, hash=entry_hash(unsealed, key))
+    return evolve(unsealed, hash=entry_hash(unsealed, key))
 
 
 def details_json(details: Mapping[str, str]) -> str:
     """Details as sorted-key compact JSON, the way records and exports hold them."""
-    return json.dumps(dict(details), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return sorted_compact(dict(details))
 
 
 def entry_to_record(entry: AuditEntry) -> dict[str, str]:

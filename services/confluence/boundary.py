@@ -37,6 +37,7 @@ from services.approvalflow.boundary import (
     server_text,
     transport_rule,
 )
+from services.approvalflow.exchange import Answer
 from services.confluence.endpoints import ConfluenceEndpoint
 from services.errors import (
     ConfluenceForbidden,
@@ -60,7 +61,7 @@ def transport_error(exc: Exception, endpoint: ConfluenceEndpoint) -> tuple[Upstr
     return rule.error(f"{what(endpoint)}: {rule.detail}"), rule.transient
 
 
-def refusal(response: httpx.Response, endpoint: ConfluenceEndpoint, now: datetime) -> Refusal:
+def refusal(response: Answer, endpoint: ConfluenceEndpoint, now: datetime) -> Refusal:
     """Map a non-2xx answer (see the table in this module's docstring)."""
     status = response.status_code
     text = _text(response)
@@ -94,7 +95,7 @@ def refusal(response: httpx.Response, endpoint: ConfluenceEndpoint, now: datetim
     return Refusal(UpstreamUnavailable(f"{what(endpoint)}: it answered HTTP {status}"), Retry.NO)
 
 
-def _text(response: httpx.Response) -> str | None:
+def _text(response: Answer) -> str | None:
     """Confluence's own explanation (`errors[0].title`, v2's error body), else the gateway's."""
     try:
         body: Any = json.loads(response.content)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
+from services.approvalflow.exchange import Answer
 from services.approvalflow.gateway import GatewayClient
 from services.confluence import boundary
 from services.confluence.endpoints import (
@@ -108,9 +109,8 @@ class ConfluenceClient(GatewayClient[ConfluenceSettings]):
         url: str,
         params: dict[str, str] | None,
     ) -> tuple[dict[str, Any], Credential]:
-        async def send(credential: Credential) -> httpx.Response:
-            headers = {"Authorization": f"Bearer {credential.access_token}"}
-            return await self._http().get(url, params=params, headers=headers)
+        async def send(credential: Credential) -> Answer:
+            return await self._request("GET", url, credential, query=params)
 
         response, credential = await self._send_as(
             user_id,
@@ -134,10 +134,10 @@ def _next_url(base: str, data: dict[str, Any]) -> str | None:
     return base + following
 
 
-def _json_object(response: httpx.Response, endpoint: ConfluenceEndpoint) -> dict[str, Any]:
+def _json_object(response: Answer, endpoint: ConfluenceEndpoint) -> dict[str, Any]:
     try:
-        data = response.json()
-    except ValueError:
+        data = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
         data = None
     if not isinstance(data, dict):
         raise UpstreamUnavailable(f"{boundary.what(endpoint)}: its answer was not a JSON object")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -17,6 +17,7 @@ from services.errors import (
     SignedBefore,
     StageNotOpen,
 )
+from services.records import evolve
 
 # Request ids are short and typeable (ARCHITECTURE §6): "AR-" and 4 characters from an alphabet
 # without look-alikes (no 0/O, 1/I/L, 5/S, 8/B).
@@ -195,7 +196,7 @@ class ApprovalRequest:
     version: int = 0  # the store's compare-and-set counter; 0 before it is stored
 
     def with_changes(self, **changes: object) -> ApprovalRequest:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return evolve(self, **changes)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -306,9 +307,9 @@ class ApprovalRequest:
             raise ValueError("sign() records approvals; a rejection is reject()")
         self._check_signable(signature.signer.slack_id)
         self._check_stage(signature, member_of, allow_self)
-        signed = replace(self, signatures=(*self.signatures, signature), last_error=None)
+        signed = evolve(self, signatures=(*self.signatures, signature), last_error=None)
         if signed.open_stage != self.open_stage:
-            signed = replace(signed, stage_opened_at=signature.signed_at)
+            signed = evolve(signed, stage_opened_at=signature.signed_at)
         return signed
 
     def reject(
@@ -325,7 +326,7 @@ class ApprovalRequest:
             raise NotEligible(f"{user} signs no stage of {self.id}")
         if signature.stage != wanted:
             raise StageNotOpen(wanted, signature.stage)
-        return replace(
+        return evolve(
             self,
             status=Status.REJECTED,
             signatures=(*self.signatures, signature),
@@ -342,7 +343,7 @@ class ApprovalRequest:
             raise NotPending(self.status.value)
         if self.open_stage is not None:
             raise NotDue(f"stage {self.open_stage + 1} of {self.id} is not signed yet")
-        return replace(self, status=Status.SUBMITTING, attempt=attempt, last_error=None)
+        return evolve(self, status=Status.SUBMITTING, attempt=attempt, last_error=None)
 
     # -- the submit ------------------------------------------------------------------------
 
@@ -366,7 +367,7 @@ class ApprovalRequest:
         """SUBMITTING -> SUBMITTED with the pages' outcomes; the review is tracked from
         `poll_at`. Only the attempt that holds the claim may."""
         self._check_holder(attempt_id)
-        return replace(
+        return evolve(
             self,
             status=Status.SUBMITTED,
             outcomes=tuple(outcomes),
@@ -381,7 +382,7 @@ class ApprovalRequest:
         """SUBMITTING -> PENDING: the submit did nothing, so its signature goes (the audit
         trail keeps it) and its signer may sign again once the cause is fixed."""
         attempt = self._check_holder(attempt_id)
-        return replace(
+        return evolve(
             self,
             status=Status.PENDING,
             attempt=None,
@@ -392,12 +393,12 @@ class ApprovalRequest:
     def note_error(self, attempt_id: str, error: str) -> ApprovalRequest:
         """The submit's outcome is not known yet: say so on the message."""
         self._check_holder(attempt_id)
-        return replace(self, last_error=error or "unknown")
+        return evolve(self, last_error=error or "unknown")
 
     def renew_lease(self, attempt_id: str, lease_until: datetime) -> ApprovalRequest:
         """The submit's holder is alive and still at it: its claim runs until `lease_until`."""
         attempt = self._check_holder(attempt_id)
-        return replace(self, attempt=replace(attempt, lease_until=lease_until))
+        return evolve(self, attempt=evolve(attempt, lease_until=lease_until))
 
     def reclaim(self, now: datetime, attempt_id: str, lease_until: datetime) -> ApprovalRequest:
         """Take over a submit whose lease ran out (its process died) under a new attempt id;
@@ -407,8 +408,8 @@ class ApprovalRequest:
         lease = self.attempt.lease_until
         if lease is not None and lease > now:
             raise NotDue(f"the submit of {self.id} is still within its lease")
-        attempt = replace(self.attempt, attempt_id=attempt_id, lease_until=lease_until)
-        return replace(self, attempt=attempt)
+        attempt = evolve(self.attempt, attempt_id=attempt_id, lease_until=lease_until)
+        return evolve(self, attempt=attempt)
 
     # -- the jobs ----------------------------------------------------------------------------
 
@@ -417,7 +418,7 @@ class ApprovalRequest:
             raise NotPending(self.status.value)
         if self.expires_at > now:
             raise NotDue(f"{self.id} expires later")
-        return replace(self, status=Status.EXPIRED)
+        return evolve(self, status=Status.EXPIRED)
 
     def remind(self, now: datetime) -> ApprovalRequest:
         """The one reminder, once it is due."""
@@ -425,7 +426,7 @@ class ApprovalRequest:
             raise NotPending(self.status.value)
         if self.reminded or self.remind_at is None or self.remind_at > now:
             raise NotDue(f"no reminder of {self.id} is due")
-        return replace(self, reminded=True)
+        return evolve(self, reminded=True)
 
     def escalate(self, now: datetime) -> ApprovalRequest:
         """The open stage waited longer than its `escalate_after`: escalated, once."""
@@ -434,7 +435,7 @@ class ApprovalRequest:
             raise NotDue(f"no escalation of {self.id} is due")
         stage = self.open_stage
         assert stage is not None  # escalates_at found one
-        return replace(self, escalated=(*self.escalated, stage))
+        return evolve(self, escalated=(*self.escalated, stage))
 
     def claim_poll(self, now: datetime, until: datetime) -> ApprovalRequest:
         """Take a due tracking poll: the next one moves to `until`, so a poller that dies
@@ -443,7 +444,7 @@ class ApprovalRequest:
             raise NotPending(self.status.value)
         if self.next_poll_at is None or self.next_poll_at > now:
             raise NotDue(f"{self.id} is not due for a poll")
-        return replace(self, next_poll_at=until)
+        return evolve(self, next_poll_at=until)
 
     def track(
         self, rollup_state: str | None, interval_seconds: float, next_poll_at: datetime | None
@@ -451,7 +452,7 @@ class ApprovalRequest:
         """Record the review state; poll again at `next_poll_at`, or with None stop: CLOSED."""
         if self.status is not Status.SUBMITTED:
             raise NotPending(self.status.value)
-        return replace(
+        return evolve(
             self,
             rollup_state=rollup_state,
             poll_interval=interval_seconds,
@@ -479,13 +480,13 @@ class ApprovalRequest:
             stage = stages[index]
             if old in stage.signers:
                 signers = tuple(new if s == old else s for s in stage.signers)
-                stages[index] = replace(stage, signers=tuple(dict.fromkeys(signers)))
+                stages[index] = evolve(stage, signers=tuple(dict.fromkeys(signers)))
                 changed = True
         if not changed:
             raise NotEligible(f"{old} is not a named signer of a stage still open")
-        policy = replace(self.effective_policy, stages=tuple(stages))
+        policy = evolve(self.effective_policy, stages=tuple(stages))
         reviewers = tuple(dict.fromkeys(new if r == old else r for r in self.reviewers))
-        return replace(self, policy=policy, reviewers=reviewers)
+        return evolve(self, policy=policy, reviewers=reviewers)
 
 
 # A rejection reason's length (ApprovalFlow's own rule for rejection comments, §3.3).

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from bot.http_transport import AiohttpTransport
+from bot.http_transport import AiohttpExchange
 from emulators.approvalflow import SandboxState, sandbox_server
 from emulators.approvalflow.seed import SITE_ID
 from services.approvalflow import ApprovalFlowClient, ApprovalFlowSettings
@@ -120,7 +120,9 @@ async def af(clock: FakeClock, request: pytest.FixtureRequest) -> AsyncIterator[
 
         def make_client(**overrides: object) -> ApprovalFlowClient:
             if request.param == "aiohttp" and "transport" not in overrides:
-                overrides["transport"] = AiohttpTransport(connections=MAX_CONNECTIONS)
+                overrides["exchange"] = AiohttpExchange(
+                    connections=MAX_CONNECTIONS, tls=shared_tls_context()
+                )
             settings = ApprovalFlowSettings(
                 api_url=str(overrides.pop("api_url", url)),
                 app_id=APP_ID,

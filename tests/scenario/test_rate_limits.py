@@ -13,7 +13,7 @@ import pytest
 
 from bot.slack.api import SlackApi
 from bot.slack.pacing import Pacer
-from bot.wiring import WATCHED_SPACES_JOB
+from bot.wiring import CHECK_PEOPLE_JOB, WATCHED_SPACES_JOB
 from emulators.approvalflow.seed import ALICE
 from emulators.slack import FakeSlack
 from tests.fakes.clock import FakeClock
@@ -392,3 +392,39 @@ async def test_a_persons_update_is_not_paced_behind_the_jobs(
     await waiting
     texts = [c.args.get("text") for c in fake_slack.calls_to("chat.update")]
     assert texts == ["by the job", "by a person's answer", "by the job again"]
+
+
+# -- what a workspace change says is paced like the jobs' posts -----------------------------
+
+
+@pytest.fixture
+async def fast_paced_world(
+    fake_slack: FakeSlack, redis: object, redis_url: str, clock: FakeClock
+) -> AsyncIterator[Requests]:
+    """A world whose jobs post and update at a tenth of Slack's pace."""
+    env = {"SLACK_POST_INTERVAL_SECONDS": "0.1", "SLACK_UPDATE_INTERVAL_SECONDS": "0.1"}
+    async with requests_world(fake_slack, redis_url, clock, **env) as world:
+        await world.ready("U0ALICE", "U0BOB")
+        yield world
+
+
+async def test_a_deactivated_signer_of_many_requests_is_told_on_each_without_a_429(
+    fast_paced_world: Requests,
+) -> None:
+    world, slack = fast_paced_world, fast_paced_world.slack
+    posted = []
+    for n in range(8):
+        change_set = world.sandbox.create_change_set(
+            {"spaceId": "98301", "title": f"Offboarding {n}", "pageRefs": [{"pageId": "65601"}]},
+            account_id=ALICE,
+        )
+        posted.append(await world.request(f"{change_set['changeSet']['id']} <@U0BOB|bob>"))
+    slack.users["U0BOB"].deleted = True
+    slack.enforce_post_rate(0.1)  # the bot's pace here, enforced as Slack would
+    slack.enforce_update_rate(0.1)
+
+    await world.job(CHECK_PEOPLE_JOB).run()
+    assert slack.post_rate_limited == 0 and slack.update_rate_limited == 0
+    for request in posted:  # each told once, in its own thread
+        [note] = slack.replies(request.channel, request.ts)
+        assert "<@U0BOB> was deactivated in Slack" in note.text

@@ -8,13 +8,13 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
 import pytest
 
 from emulators.approvalflow.seed import BOB, CAROL
 from emulators.slack import FakeView
 from emulators.slack.signing import interactive_body, signed_headers
 from handlers.blocks.requests import EVIDENCE_ACTION
+from services.approvalflow.exchange import Timeouts
 from services.requests.model import Status
 from tests.scenario.harness import SIGNING_SECRET
 from tests.scenario.requests_kit import (
@@ -241,9 +241,7 @@ async def test_a_submit_timeout_is_settled_by_asking_approvalflow(world: Request
     posted = await world.request("cs-eng184")
     form = await world.click("U0BOB", posted.id, posted=posted)
     # The answer never comes in time, though the sandbox did nothing (500 after the hang).
-    pools: tuple[httpx.AsyncClient, ...] = world.bot.container.approvalflow._pools
-    for pool in pools:
-        pool.timeout = httpx.Timeout(0.3)
+    world.bot.container.approvalflow._timeouts = Timeouts(connect_seconds=0.3, read_seconds=0.3)
     world.sandbox.inject_fault("submit_change_set", status=500, hang_seconds=1.0)
     answer = await world.submit("U0BOB", form, code=world.code("U0BOB"))
     assert "did not answer properly" in view_text(answer["view"]) or "part-way" in view_text(

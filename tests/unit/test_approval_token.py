@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from bot.stores.approval_token import RedisTokenStore
 from bot.stores.keys import Keys
+from handlers.blocks.approval_token import token_status_line
 from services.approval_token import ApprovalTokens, Condition, QrMessage
 from services.approval_token.ports import NewEnrolment, TokenStore
 from services.approval_token.totp import (
@@ -407,7 +408,7 @@ async def test_lockout_after_5_failures_and_its_end(h: Harness) -> None:
     assert h.audit.actions()[-1] == "token.locked"
     status = await h.tokens.status("U1")
     assert (status.condition, status.failures, status.locked_until) == (Condition.LOCKED, 5, until)
-    assert "locked until" in status.describe()
+    assert "locked until" in token_status_line(status)
     # While locked even the right code is refused, and not used up.
     h.clock.advance(minutes=14, seconds=59)
     code = h.code(secret)
@@ -515,7 +516,7 @@ async def test_expiry_after_token_validity_days(h: Harness) -> None:
     )
     status = await h.tokens.status("U1")
     assert status.condition is Condition.EXPIRED
-    assert status.describe().startswith("expired on 2026-12-23 09:00 UTC")
+    assert token_status_line(status).startswith("expired on 2026-12-23 09:00 UTC")
 
 
 async def test_extend(h: Harness) -> None:
@@ -552,20 +553,20 @@ async def test_revoke_lost_device(h: Harness) -> None:
 
 async def test_status(h: Harness) -> None:
     status = await h.tokens.status("U1")
-    assert (status.condition, status.enrolled, status.describe()) == (
+    assert (status.condition, status.enrolled, token_status_line(status)) == (
         Condition.NOT_ENROLLED,
         False,
         "not enrolled",
     )
     secret = await h.enrol()
-    assert (await h.tokens.status("U1")).describe() == (
+    assert token_status_line(await h.tokens.status("U1")) == (
         "pending: confirm it with a code before 2026-11-23 09:10 UTC"
     )
     await h.tokens.activate("U1", h.code(secret))
     h.clock.advance(seconds=30)
     with pytest.raises(WrongCode):
         await h.tokens.verify_for_signature("U1", h.wrong_code(secret))
-    assert (await h.tokens.status("U1")).describe() == (
+    assert token_status_line(await h.tokens.status("U1")) == (
         "active until 2026-12-23 09:00 UTC · last used 2026-11-23 09:00 UTC · failed attempts 1"
     )
     h.clock.advance(minutes=15)

@@ -1,4 +1,4 @@
-"""The aiohttp transport under httpx: every aiohttp failure mapped, bodies and headers intact."""
+"""The aiohttp exchange: every aiohttp failure mapped, bodies, headers and timeouts intact."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ import aiohttp
 import httpx
 import pytest
 
-from bot.http_transport import AIOHTTP_ERRORS, AiohttpTransport, httpx_error
+from bot.http_transport import AIOHTTP_ERRORS, AiohttpExchange, httpx_error
 from services.approvalflow import boundary
+from services.approvalflow.exchange import Timeouts
+from services.outbound_tls import shared_tls_context
+from testkit.redis_server import free_port
 
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -86,6 +89,18 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
     return head, await reader.readexactly(length)
 
 
+@asynccontextmanager
+async def exchange() -> AsyncIterator[AiohttpExchange]:
+    carrier = AiohttpExchange(connections=4, tls=shared_tls_context())
+    try:
+        yield carrier
+    finally:
+        await carrier.aclose()
+
+
+WAIT = Timeouts(connect_seconds=5, read_seconds=5)
+
+
 async def test_a_post_goes_out_whole_and_a_gzip_answer_is_decoded() -> None:
     seen: list[tuple[bytes, bytes]] = []
 
@@ -100,19 +115,19 @@ async def test_a_post_goes_out_whole_and_a_gzip_answer_is_decoded() -> None:
         await writer.drain()
         writer.close()
 
-    transport = AiohttpTransport(connections=4)
-    async with (
-        raw_server(answer) as url,
-        httpx.AsyncClient(transport=transport, timeout=5) as http,
-    ):
-        response = await http.post(
-            f"{url}/changeSets/submit?x=1",
-            json={"changeSetId": "cs-1"},
-            headers={"Authorization": "Bearer t0ken"},
+    async with raw_server(answer) as url, exchange() as carrier:
+        response = await carrier.send(
+            "POST",
+            f"{url}/changeSets/submit",
+            headers={"Authorization": "Bearer t0ken", "Content-Type": "application/json"},
+            query={"x": "1"},
+            body=json.dumps({"changeSetId": "cs-1"}).encode(),
+            timeouts=WAIT,
         )
     assert response.status_code == 201
-    assert response.json() == {"ok": True, "pages": [1, 2]}
-    assert response.headers.get_list("x-trace") == ["a", "b"]
+    assert json.loads(response.content) == {"ok": True, "pages": [1, 2]}
+    assert response.headers.getall("x-trace") == ["a", "b"]
+    assert response.headers.get("CONTENT-TYPE") == "application/json"
     [(head, body)] = seen
     assert head.startswith(b"POST /changeSets/submit?x=1 HTTP/1.1\r\n")
     assert b"\r\nauthorization: bearer t0ken\r\n" in head.lower()
@@ -124,12 +139,16 @@ async def test_a_server_that_hangs_up_after_the_request_is_a_possible_delivery()
         await _read_request(reader)
         writer.close()  # read it, then gone without a word
 
-    async with (
-        raw_server(answer) as url,
-        httpx.AsyncClient(transport=AiohttpTransport(connections=4), timeout=5) as http,
-    ):
+    async with raw_server(answer) as url, exchange() as carrier:
         with pytest.raises(httpx.RemoteProtocolError):
-            await http.post(f"{url}/changeSets/submit", json={})
+            await carrier.send(
+                "POST",
+                f"{url}/changeSets/submit",
+                headers={},
+                query=None,
+                body=b"{}",
+                timeouts=WAIT,
+            )
 
 
 async def test_a_slow_answer_is_a_read_timeout() -> None:
@@ -138,9 +157,27 @@ async def test_a_slow_answer_is_a_read_timeout() -> None:
         await asyncio.sleep(1)
         writer.close()
 
-    async with (
-        raw_server(answer) as url,
-        httpx.AsyncClient(transport=AiohttpTransport(connections=4), timeout=0.2) as http,
-    ):
+    async with raw_server(answer) as url, exchange() as carrier:
         with pytest.raises(httpx.ReadTimeout):
-            await http.get(f"{url}/changeSets")
+            await carrier.send(
+                "GET",
+                f"{url}/changeSets",
+                headers={},
+                query=None,
+                body=None,
+                timeouts=Timeouts(connect_seconds=5, read_seconds=0.2),
+            )
+
+
+async def test_no_connection_is_a_connect_error_nothing_was_sent() -> None:
+    port = free_port()
+    async with exchange() as carrier:
+        with pytest.raises(httpx.ConnectError):
+            await carrier.send(
+                "POST",
+                f"http://127.0.0.1:{port}/changeSets/submit",
+                headers={},
+                query=None,
+                body=b"{}",
+                timeouts=WAIT,
+            )
