@@ -60,6 +60,7 @@ from redis import Redis
 
 from bench.ack import child_env, percentile, process_cpu_seconds, server_process, stop_process
 from bench.lean_http import LeanClient, post_request
+from bot import cli
 from bot.wiring import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from emulators.approvalflow import SandboxState, reviews
 from emulators.approvalflow.models import Page
@@ -924,7 +925,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.py_spy:
         args.py_spy = str(Path(args.py_spy).resolve())
     try:
-        return asyncio.run(run(args))
+        # On uvloop, as the bot runs: the load and the fake Slack cost a quarter less a call.
+        return cli.run(run(args))
     except RuntimeError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
