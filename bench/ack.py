@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from bench.lean_http import read_response
 from emulators.slack import FakeSlack
 from emulators.slack.signing import command_body, signed_headers
 from services.secretbox import new_key
@@ -46,7 +47,6 @@ MAX_PHASE_SECONDS = 240
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0  # the bot drains background work for up to 10 s on SIGTERM
 REQUEST_TIMEOUT_S = 5.0
-MAX_CHUNKS = 10_000
 ERROR_BACKOFF_S = 0.01
 # Environment a server subprocess may inherit; everything else is set explicitly.
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH")
@@ -373,35 +373,6 @@ def raw_request(port: int) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
 
 
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Read one HTTP/1.1 response; return its status and whether the server closes."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status_line, _, header_block = head.partition(b"\r\n")
-    status = int(status_line.split(b" ", 2)[1])
-    length: int | None = None
-    chunked = closing = False
-    for line in header_block.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
-        elif name == b"connection":
-            closing = b"close" in value.lower()
-    if length is not None:
-        await reader.readexactly(length)
-    elif chunked:
-        for _ in range(MAX_CHUNKS):
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
-            if size == 0:
-                break
-    else:
-        closing = True  # the body runs until the server closes
-    return status, closing
-
-
 class _Quota:
     """Requests left to send in this process (None: until the deadline)."""
 
@@ -431,7 +402,8 @@ async def _connection(job: ClientJob, quota: _Quota, result: ClientResult) -> No
                         reader, writer = await asyncio.open_connection(HOST, job.port)
                     started = time.perf_counter()
                     writer.write(job.request)
-                    status, closing = await read_response(reader)
+                    answer = await read_response(reader)
+                    status, closing = answer.status, answer.closing
                 result.latencies_ms.append((time.perf_counter() - started) * 1000)
                 if status == 200:
                     result.ok += 1

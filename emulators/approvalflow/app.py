@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -48,6 +50,9 @@ def sandbox_server(
 async def serve_sandbox(host: str, port: int, state: SandboxState | None = None) -> None:
     """Serve the sandbox until cancelled or signalled; save its state on the way out."""
     state = state or SandboxState()
+    # The loaded world lives as long as the server: kept out of the collector's passes, which
+    # otherwise walk every user, page and change set of it again and again while answering.
+    gc.freeze()
     try:
         await sandbox_server(host, port, state).serve()
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 
 class User(BaseModel):
@@ -157,6 +157,34 @@ class Switches(BaseModel):
     licence_active: bool = True
 
 
+class PageIndex:
+    """Each page's submissions, oldest first, kept up with a list that grows at its end; a list
+    replaced, or cut and refilled, is indexed anew."""
+
+    __slots__ = ("by_page", "count", "last", "list_id")
+
+    def __init__(self) -> None:
+        self.by_page: dict[str, list[Approval]] = {}
+        self.count = 0
+        self.last: Approval | None = None
+        self.list_id = 0
+
+    def of(self, approvals: list[Approval], page_id: str) -> list[Approval]:
+        count = self.count
+        if (
+            self.list_id != id(approvals)
+            or count > len(approvals)
+            or (count and approvals[count - 1] is not self.last)
+        ):
+            self.by_page, self.count, self.last, self.list_id = {}, 0, None, id(approvals)
+            count = 0
+        if count < len(approvals):
+            for approval in approvals[count:]:
+                self.by_page.setdefault(approval.page_id, []).append(approval)
+            self.count, self.last = len(approvals), approvals[-1]
+        return self.by_page.get(page_id, [])
+
+
 class World(BaseModel):
     """Everything the sandbox knows; one JSON document when persisted."""
 
@@ -174,6 +202,13 @@ class World(BaseModel):
     families: dict[str, Family] = Field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = Field(default_factory=dict)
     access_tokens: dict[str, AccessToken] = Field(default_factory=dict)
+    # Each page's submissions, oldest first, beside `approvals`: every submit, preflight and
+    # read looks a page's latest up, and a scan of every approval ever made grew with the world.
+    _index: PageIndex = PrivateAttr(default_factory=PageIndex)
+
+    def approvals_of(self, page_id: str) -> list[Approval]:
+        """The page's submissions, oldest first."""
+        return self._index.of(self.approvals, page_id)
 
 
 class Call(BaseModel):

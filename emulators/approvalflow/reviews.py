@@ -64,16 +64,13 @@ def assigned_workflow(world: World, page: Page) -> Workflow | None:
 
 
 def latest_approval(world: World, page_id: str) -> Approval | None:
-    return next((a for a in reversed(world.approvals) if a.page_id == page_id), None)
+    submissions = world.approvals_of(page_id)
+    return submissions[-1] if submissions else None
 
 
 def latest_in_set(world: World, page_id: str, change_set_id: str) -> Approval | None:
     return next(
-        (
-            a
-            for a in reversed(world.approvals)
-            if a.page_id == page_id and a.change_set_id == change_set_id
-        ),
+        (a for a in reversed(world.approvals_of(page_id)) if a.change_set_id == change_set_id),
         None,
     )
 

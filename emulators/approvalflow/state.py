@@ -36,8 +36,11 @@ log = logging.getLogger(__name__)
 DEFAULT_REJECT_COMMENT = "Changes requested in the ApprovalFlow sandbox."
 MAX_RECORDED_CALLS = 10_000  # a long `make run` session must not grow without bound
 # The whole world is rewritten on a save: at one save per call, a benchmark's sandbox with a
-# thousand change sets spent more CPU writing JSON than answering (bench/approve.py).
+# thousand change sets spent more CPU writing JSON than answering (bench/approve.py). A save
+# waits this long after the first change, and a further SAVE_DELAY_PER_MB per megabyte of the
+# last snapshot, so a large world's saves stay a small share of the work under a steady load.
 SAVE_DELAY_SECONDS = 0.5
+SAVE_DELAY_PER_MB = 0.5
 
 
 @dataclass
@@ -77,6 +80,7 @@ class SandboxState:
         self._held: set[asyncio.Event] = set()  # answers held back by a hang, until released
         self._unsaved = False
         self._save_timer: asyncio.TimerHandle | None = None
+        self._snapshot_bytes = 0
         loaded = self._load()
         self.world = loaded or seed_world(self.clock.now())
         if loaded is None:
@@ -500,13 +504,17 @@ class SandboxState:
         if self.persist_path is None or not self.persist_path.exists():
             return None
         try:
-            world = World.model_validate_json(self.persist_path.read_text(encoding="utf-8"))
+            snapshot = self.persist_path.read_text(encoding="utf-8")
+            world = World.model_validate_json(snapshot)
         except (OSError, ValidationError) as exc:
             log.warning(
                 "sandbox snapshot %s unreadable (%s); starting fresh", self.persist_path, exc
             )
             return None
-        return world if world.format == World().format else None
+        if world.format != World().format:
+            return None
+        self._snapshot_bytes = len(snapshot)
+        return world
 
     def _changed(self) -> None:
         if self.persist_path is None:
@@ -518,7 +526,11 @@ class SandboxState:
             self.flush()  # no loop to save later from: save now
             return
         if self._save_timer is None:
-            self._save_timer = loop.call_later(SAVE_DELAY_SECONDS, self.flush)
+            self._save_timer = loop.call_later(self.save_delay(), self.flush)
+
+    def save_delay(self) -> float:
+        """Seconds from a change to the save that includes it, inside an event loop."""
+        return SAVE_DELAY_SECONDS + SAVE_DELAY_PER_MB * self._snapshot_bytes / 1_000_000
 
     def flush(self) -> None:
         """Save what changed since the last save, now."""
@@ -529,7 +541,9 @@ class SandboxState:
             return
         self.persist_path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.persist_path.with_suffix(self.persist_path.suffix + ".tmp")
-        temporary.write_text(self.world.model_dump_json(), encoding="utf-8")
+        snapshot = self.world.model_dump_json()
+        temporary.write_text(snapshot, encoding="utf-8")
+        self._snapshot_bytes = len(snapshot)
         # Atomic replace: a crash mid-write never leaves half a snapshot.
         os.replace(temporary, self.persist_path)
         self._unsaved = False

@@ -7,7 +7,7 @@ import hmac
 import json
 import time
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 
 def signature(secret: str, timestamp: str, body: str) -> str:
@@ -54,4 +54,15 @@ def command_body(
 
 
 def interactive_body(payload: dict[str, Any]) -> str:
-    return "payload=" + quote(json.dumps(payload))
+    return "payload=" + percent_encoded(json.dumps(payload))
+
+
+def percent_encoded(text: str) -> str:
+    """What `urllib.parse.quote(text)` gives, a table look-up per byte in C rather than a Python
+    step per byte: the benchmarks send a 4 KB modal submission per approval."""
+    return "".join(map(_PERCENT.__getitem__, text.encode()))
+
+
+# quote()'s safe bytes: letters, digits, "_.-~" and its default "/".
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")
+_PERCENT = [chr(byte) if byte in _SAFE else f"%{byte:02X}" for byte in range(256)]

@@ -7,12 +7,21 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from emulators.approvalflow import SandboxState, create_sandbox_app
-from emulators.approvalflow.seed import ALICE, OTHER_SITE_ID, OTHER_SITE_URL, SITE_ID, SITE_URL
-from emulators.approvalflow.state import SAVE_DELAY_SECONDS
+from emulators.approvalflow.models import Page
+from emulators.approvalflow.seed import (
+    ALICE,
+    ENG_SPACE,
+    OTHER_SITE_ID,
+    OTHER_SITE_URL,
+    SITE_ID,
+    SITE_URL,
+)
+from emulators.approvalflow.state import SAVE_DELAY_PER_MB, SAVE_DELAY_SECONDS
 from testkit.browser import consent_form
 from testkit.redis_server import free_port
 from tests.fakes.clock import FakeClock
@@ -348,13 +357,30 @@ async def test_changes_in_a_loop_are_saved_together_shortly_after(
         state.add_user(f"Burst {i}", f"burst{i}@example.com")
     assert path.read_text(encoding="utf-8") == seeded, "not one save per change"
 
-    await asyncio.sleep(SAVE_DELAY_SECONDS + 0.3)
+    assert SAVE_DELAY_SECONDS <= state.save_delay() < SAVE_DELAY_SECONDS + 0.1  # a small world
+    await asyncio.sleep(state.save_delay() + 0.3)
     saved = SandboxState(clock=clock, persist_path=path)
     assert saved.user("burst19@example.com").name == "Burst 19"
 
     state.add_user("Last One", "last@example.com")
     state.flush()
     assert SandboxState(clock=clock, persist_path=path).user("last@example.com")
+
+
+async def test_a_large_world_is_saved_less_often(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "sandbox.json"
+    state = SandboxState(clock=clock, persist_path=path)
+    small = state.save_delay()
+    for i in range(10_000):
+        page = Page(id=f"big{i}", space_id=ENG_SPACE, title=f"Page {i} of a large space")
+        state.world.pages[page.id] = page
+    state.add_user("Big Space", "big@example.com")  # in a loop: saved later, or on flush
+    state.flush()
+    megabytes = path.stat().st_size / 1_000_000
+    assert megabytes > 1
+    assert state.save_delay() == pytest.approx(SAVE_DELAY_SECONDS + SAVE_DELAY_PER_MB * megabytes)
+    assert SandboxState(clock=clock, persist_path=path).save_delay() == state.save_delay()
+    assert state.save_delay() > small + SAVE_DELAY_PER_MB
 
 
 async def test_persisted_accounts_survive_a_restart(tmp_path: Path, clock: FakeClock) -> None:

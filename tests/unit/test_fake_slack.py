@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qs, quote
 
 import aiohttp
+import httpx
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -15,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from emulators.slack import FakeSlack, FakeUsergroup
+from emulators.slack.signing import interactive_body, percent_encoded
 from tests.fakes.clock import FakeClock
 
 BLOCKS: list[dict[str, Any]] = [
@@ -583,6 +587,30 @@ async def test_explicit_start_stop_uses_an_ephemeral_loopback_port(started: Fake
     host, _, port = started.base_url.removeprefix("http://").partition(":")
     assert (host, started.api_url) == ("127.0.0.1", f"{started.base_url}/api/")
     assert int(port) > 0
+
+
+def test_interaction_bodies_are_quoted_as_urllib_quotes_them() -> None:
+    every_character = "".join(chr(c) for c in range(0x250)) + "“quoted” ✅ 🧪"
+    for payload in ({"text": every_character}, {"view": modal()}, {}):
+        body = interactive_body(payload)
+        assert body == "payload=" + quote(json.dumps(payload))
+        assert json.loads(parse_qs(body)["payload"][0]) == payload
+    assert percent_encoded(every_character) == quote(every_character)
+
+
+async def test_answers_leave_without_waiting_for_an_ack(started: FakeSlack) -> None:
+    # With Nagle's algorithm on, an answer's body waits for the ack of its headers: 40 ms per
+    # call on a kept-alive connection. Every connection the fake accepts has it off.
+    async with httpx.AsyncClient(base_url=started.api_url) as http:
+        for _ in range(2):  # the second goes over the kept-alive connection
+            answer = await http.post("auth.test", headers={"Authorization": "Bearer xoxb-1"})
+            assert answer.json()["ok"]
+        assert started._server is not None
+        connections = list(started._server.server_state.connections)
+        assert connections
+        for connection in connections:
+            sock = connection.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 async def test_posting_in_a_channel_the_app_is_not_in_is_not_in_channel(
