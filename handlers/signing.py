@@ -405,12 +405,9 @@ class SigningHandlers:
         if not done:
             return started
         answer = await self._answer(task, submission, meta)
-        if isinstance(answer, Inline):
-            await ack(response_action="errors", errors={answer.block_id: answer.text})
-        elif isinstance(answer, Show):
-            await ack(response_action="update", view=answer.view)
-        else:
+        if isinstance(answer, Reload):
             return started
+        await self._ack_with(ack, answer)
         return None
 
     async def submit(self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -436,15 +433,22 @@ class SigningHandlers:
             else:
                 await self._reload(submission, meta)
             return
+        # Ended since `answer` looked (or in a form to reload).
         answer = await self._answer(task, submission, meta)
-        if isinstance(answer, Inline):
-            await ack(response_action="errors", errors={answer.block_id: answer.text})
-        elif isinstance(answer, Show):
-            await ack(response_action="update", view=answer.view)
-        else:
+        if isinstance(answer, Reload):
             notice = notice_view(meta.request_id, meta.decision, SIGN_RELOADING)
             await ack(response_action="update", view=notice)
             await self._reload(submission, meta)
+        else:
+            await self._ack_with(ack, answer)
+
+    @staticmethod
+    async def _ack_with(ack: AsyncAck, answer: Inline | Show) -> None:
+        """An answer that is all ack: the error under its field, or the view instead."""
+        if isinstance(answer, Inline):
+            await ack(response_action="errors", errors={answer.block_id: answer.text})
+        else:
+            await ack(response_action="update", view=answer.view)
 
     async def _answer(
         self, task: Awaitable[SignOutcome], submission: SignSubmission, meta: FormMetadata
