@@ -18,6 +18,7 @@ from services.approvalflow import boundary
 from services.approvalflow.exchange import Timeouts
 from services.outbound_tls import shared_tls_context
 from testkit.redis_server import free_port
+from tests.raw_http import read_request
 
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -76,19 +77,6 @@ async def raw_server(answer: Answer) -> AsyncIterator[str]:
         await server.wait_closed()
 
 
-async def _read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = next(
-        (
-            int(line.split(b":", 1)[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        ),
-        0,
-    )
-    return head, await reader.readexactly(length)
-
-
 @asynccontextmanager
 async def exchange() -> AsyncIterator[AiohttpExchange]:
     carrier = AiohttpExchange(connections=4, tls=shared_tls_context())
@@ -105,7 +93,7 @@ async def test_a_post_goes_out_whole_and_a_gzip_answer_is_decoded() -> None:
     seen: list[tuple[bytes, bytes]] = []
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        seen.append(await _read_request(reader))
+        seen.append(await read_request(reader))
         body = gzip.compress(json.dumps({"ok": True, "pages": [1, 2]}).encode())
         writer.write(
             b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
@@ -136,7 +124,7 @@ async def test_a_post_goes_out_whole_and_a_gzip_answer_is_decoded() -> None:
 
 async def test_a_server_that_hangs_up_after_the_request_is_a_possible_delivery() -> None:
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         writer.close()  # read it, then gone without a word
 
     async with raw_server(answer) as url, exchange() as carrier:
@@ -153,7 +141,7 @@ async def test_a_server_that_hangs_up_after_the_request_is_a_possible_delivery()
 
 async def test_a_slow_answer_is_a_read_timeout() -> None:
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
+        await read_request(reader)
         await asyncio.sleep(1)
         writer.close()
 

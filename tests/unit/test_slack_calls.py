@@ -16,22 +16,10 @@ from bot.slack.calls import JsonCalls
 from bot.slack.client import web_client
 from bot.slack.failures import slack_error
 from services.errors import SlackChannelClosed, UpstreamUnavailable
+from tests.raw_http import read_request
 
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 Seen = list[tuple[bytes, bytes]]
-
-
-async def _read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = next(
-        (
-            int(line.split(b":", 1)[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        ),
-        0,
-    )
-    return head, await reader.readexactly(length)
 
 
 def _http(status: str, body: bytes, kind: bytes = b"application/json", extra: bytes = b"") -> bytes:
@@ -55,7 +43,7 @@ async def slack(answers: list[bytes | None], seen: Seen) -> AsyncIterator[JsonCa
     request and hang up), and JsonCalls for a bot client pointed at it."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        seen.append(await _read_request(reader))
+        seen.append(await read_request(reader))
         reply = answers.pop(0)
         if reply is not None:
             writer.write(reply)
