@@ -40,10 +40,10 @@ def _sent(**fields: Any) -> dict[str, Any]:
 class SlackApi:
     """The Web API as the bot uses it. Calls with JSON arguments (messages, modals, the Home tab)
     are sent by `JsonCalls` on the client's session (bot/slack/calls.py), the others by slack_sdk;
-    `quiet` ones of those go through a client whose logger never logs bodies (the enrolment DM
-    carries a setup key). With a `pacer`, posts, message updates and
-    look-ups wait their turn (see `paced`); without one they are sent at once. With `sandbox`, every
-    message, view and file comment carries the sandbox note (bot/slack/sandbox_note.py)."""
+    `quiet` uploads go through a client whose logger never logs bodies (the enrolment DM's QR
+    carries a setup key). With a `pacer`, posts, message updates and look-ups wait their turn
+    (see `paced`); without one they are sent at once. With `sandbox`, every message, view and
+    file comment carries the sandbox note (bot/slack/sandbox_note.py)."""
 
     def __init__(
         self,
@@ -92,10 +92,9 @@ class SlackApi:
         blocks: list[Block] | None = None,
         *,
         thread_ts: str | None = None,
-        quiet: bool = False,
     ) -> str:
-        """chat.postMessage (a user id as the channel posts in the bot's DM); the new ts."""
-        # `quiet` changes nothing here: JsonCalls never logs a body.
+        """chat.postMessage (a user id as the channel posts in the bot's DM); the new ts. Its
+        body is never logged (JsonCalls), so a DM with a setup key needs nothing more."""
         blocks = self._blocks(text, blocks)
 
         async def post() -> dict[str, Any]:

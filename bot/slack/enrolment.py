@@ -1,6 +1,6 @@
 """`EnrolmentSender`: the enrolment DM (QR image, setup key, Enter code button), its deletion,
-and token DMs. The DM carries the setup key, so it goes through the quiet client (no bodies
-logged, whatever LOG_LEVEL says)."""
+and token DMs. The DM carries the setup key: its QR goes through the quiet client and its
+message through JsonCalls, neither of which logs a body, whatever LOG_LEVEL says."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class SlackEnrolmentDms:
         )
         text, blocks = enrolment_dm(enrolment, label)
         try:
-            ts = await self._api.post_message(channel, text, blocks, quiet=True)
+            ts = await self._api.post_message(channel, text, blocks)
         except Exception:
             # The QR is in the DM with nothing to remember it by: take it down, then fail.
             await self._unless_gone_file(file_id)

@@ -27,6 +27,7 @@ from services.audit.chain import (
 from services.audit.events import AuditEvent
 from services.audit.keys import AuditKeyring
 from services.audit.ports import AuditLog
+from services.jsontext import sorted_compact
 from services.ports import Clock
 
 # A details key is refused when one of its words is one of these (`totp_secret`, `otpCode`,
@@ -153,7 +154,7 @@ def export_jsonl(entries: Iterable[AuditEntry]) -> str:
         record["v"] = e.v
         record["details"] = dict(e.details)
         record["id"] = e.id
-        lines.append(json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+        lines.append(sorted_compact(record))
     return "".join(line + "\n" for line in lines)
 
 
